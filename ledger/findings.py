@@ -1,0 +1,219 @@
+"""Findings are data: a rule code, a severity, a location and a message with a fix.
+
+Checks return findings; reporters print them as text or JSON. The rule table is the single
+place where codes, names and fix hints live, so the same problem always reads the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    fix: str
+
+
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {rule.code: rule for rule in rules}
+
+
+RULES: dict[str, Rule] = _rules(
+    # Reading the file.
+    Rule("L001", "not-utf8", "the file is not valid UTF-8", "save the file as UTF-8"),
+    Rule("L002", "empty-file", "the file is empty", "write a JSON object or delete the file"),
+    Rule("L003", "invalid-json", "the file is not valid JSON", "correct the JSON syntax"),
+    Rule("L004", "duplicate-key", "an object has the same key twice", "keep one of the keys"),
+    Rule(
+        "L005",
+        "non-finite-number",
+        "NaN and Infinity are not JSON numbers",
+        'write a finite number, or {"not_applicable": "<reason>"} where a value is missing',
+    ),
+    Rule("L006", "not-an-object", "a record must be a JSON object", "wrap the record in { }"),
+    Rule(
+        "L007",
+        "too-large",
+        "the file is larger than the record size limit",
+        "keep data out of records (use DVC) or raise max_record_bytes in ledger.toml",
+    ),
+    Rule(
+        "L008",
+        "too-deep",
+        "the JSON nests deeper than the limit",
+        "flatten the structure; records hold documentation, not data",
+    ),
+    Rule(
+        "L009",
+        "symlink",
+        "record files must be regular files, not symbolic links",
+        "replace the link with the file itself",
+    ),
+    # The schema.
+    Rule(
+        "L101",
+        "unknown-kind",
+        "the record's kind is not dataset, model or evaluation",
+        'set "kind" to dataset, model or evaluation',
+    ),
+    Rule(
+        "L102",
+        "missing-field",
+        "a required field is missing",
+        'add the field, or {"not_applicable": "<reason>"} where the schema allows it',
+    ),
+    Rule(
+        "L103",
+        "unknown-field",
+        "a field the schema does not define",
+        'remove it, correct its spelling, or move it under "extensions"',
+    ),
+    Rule("L104", "wrong-type", "a value has the wrong type", "use the type the schema names"),
+    Rule(
+        "L105",
+        "invalid-value",
+        "a value breaks a rule of the schema",
+        "use a value the schema allows",
+    ),
+    Rule(
+        "L106",
+        "inconsistent",
+        "values in the record contradict each other",
+        "make the values agree",
+    ),
+    # Identity and place.
+    Rule(
+        "L201",
+        "path-mismatch",
+        "the file's path does not follow from the record's identity",
+        "move the file to the path its identity names, or correct kind, name or version",
+    ),
+    Rule(
+        "L202",
+        "duplicate-identity",
+        "two files claim the same record identity",
+        "give one of them a new version, or delete the copy",
+    ),
+    Rule(
+        "L203",
+        "unsafe-path",
+        "a path is absolute or leaves the repository",
+        "use a path relative to the repository root, without '..'",
+    ),
+    # Links.
+    Rule(
+        "L301",
+        "dangling-link",
+        "a link names a record that does not exist",
+        "correct the reference, or add the record it names",
+    ),
+    Rule(
+        "L302",
+        "link-hash-mismatch",
+        "a link's sha256 is not the hash of the record it names",
+        "re-pin the link (ledger new computes it), or restore the target's content",
+    ),
+    Rule(
+        "L303",
+        "link-wrong-kind",
+        "a link points at a record of the wrong kind",
+        "link to a record of the kind the field expects",
+    ),
+    Rule(
+        "L304",
+        "bad-supersedes",
+        "supersedes must name an earlier version of the same record",
+        "supersede an earlier version with the same kind and name",
+    ),
+    # DVC snapshots.
+    Rule(
+        "L401",
+        "dvc-file-missing",
+        "the DVC file the snapshot came from does not exist",
+        "run `dvc add` (or `dvc repro`) and commit the DVC file, or correct the path",
+    ),
+    Rule(
+        "L402",
+        "dvc-output-missing",
+        "the DVC file has no output with the snapshot's path",
+        "correct snapshot.path, or track that path with DVC",
+    ),
+    Rule(
+        "L403",
+        "snapshot-mismatch",
+        "the snapshot disagrees with the DVC file",
+        "record the data change as a new version (ledger new fills the snapshot)",
+    ),
+    Rule(
+        "L404",
+        "dvc-file-invalid",
+        "the DVC file cannot be read",
+        "repair the file (dvc add or dvc repro writes it)",
+    ),
+    # Privacy.
+    Rule(
+        "L501",
+        "possible-phi",
+        "a value looks like a patient identifier",
+        "records hold aggregate facts only: remove the identifier",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place: a repository-relative ``path`` and an RFC 6901 ``pointer``."""
+
+    code: str
+    path: str
+    pointer: str
+    message: str
+    severity: Severity = Severity.ERROR
+    fix: str = ""
+
+    @property
+    def rule(self) -> Rule:
+        return RULES[self.code]
+
+    @property
+    def hint(self) -> str:
+        return self.fix or self.rule.fix
+
+    def line(self) -> str:
+        where = f"{self.path}#{self.pointer}" if self.pointer else self.path
+        return f"{where}: {self.severity} {self.code} {self.message}; fix: {self.hint}"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "rule": self.rule.name,
+            "severity": str(self.severity),
+            "path": self.path,
+            "pointer": self.pointer,
+            "message": self.message,
+            "fix": self.hint,
+        }
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.path, self.pointer, self.code, self.message)
+
+
+def finding(code: str, path: str, pointer: str, message: str, fix: str = "") -> Finding:
+    """Shorthand used by checks; the severity comes from the rule table (all errors for now)."""
+    if code not in RULES:
+        raise KeyError(f"unknown rule code {code}")
+    return Finding(code=code, path=path, pointer=pointer, message=message, fix=fix)
+
+
+def pointer_of(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """RFC 6901 pointer for a path of keys and indexes ("" for the whole document)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)

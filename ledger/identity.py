@@ -1,0 +1,118 @@
+"""Record identity, ``KIND:NAME@VERSION``, and the path it decides.
+
+Identity decides place: ``records/<kind>/<name>/<version>.json``. A file anywhere else, or a file
+whose content names another identity, is an error, so a reader never has to search for a record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Final, Literal, get_args
+
+from ledger.errors import UsageError
+
+Kind = Literal["dataset", "model", "evaluation"]
+KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
+
+NAME_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
+# Numeric dot-separated versions (1.0, 1.0.2) with an optional pre-release tag (2.0-rc.1), so
+# that versions order the way people read them.
+VERSION_PATTERN: Final = r"^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)){1,2}(?:-[0-9a-z][0-9a-z.]*)?$"
+_NAME = re.compile(NAME_PATTERN)
+_VERSION = re.compile(VERSION_PATTERN)
+_REF = re.compile(r"^(?:(?P<kind>[a-z]+):)?(?P<name>[^@:\s]+)@(?P<version>[^@\s]+)$")
+
+
+def is_kind(value: object) -> bool:
+    return value in KINDS
+
+
+def is_name(value: str) -> bool:
+    return bool(_NAME.match(value))
+
+
+def is_version(value: str) -> bool:
+    return bool(_VERSION.match(value))
+
+
+@dataclass(frozen=True)
+class RecordId:
+    kind: Kind
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}@{self.version}"
+
+    def relpath(self, records_dir: str = "records") -> str:
+        """Repository-relative posix path of the record file."""
+        return str(PurePosixPath(records_dir, self.kind, self.name, f"{self.version}.json"))
+
+    @property
+    def version_key(self) -> tuple[tuple[int, ...], int, str]:
+        """Sort key: numeric parts, then releases after their pre-releases (2.0-rc.1 < 2.0)."""
+        release, _, pre = self.version.partition("-")
+        return (tuple(int(p) for p in release.split(".")), 0 if pre else 1, pre)
+
+    @classmethod
+    def parse(cls, ref: str) -> RecordId:
+        """Parse ``KIND:NAME@VERSION``; raises UsageError with the expected form."""
+        partial = parse_partial(ref)
+        if partial.kind is None:
+            raise UsageError(
+                f"{ref!r}: name the kind, as in dataset:{partial.name}@{partial.version}"
+            )
+        return cls(partial.kind, partial.name, partial.version)
+
+
+@dataclass(frozen=True)
+class PartialRef:
+    """``NAME@VERSION`` with an optional kind, as users may type it."""
+
+    kind: Kind | None
+    name: str
+    version: str
+
+    def matches(self, record_id: RecordId) -> bool:
+        return (
+            (self.kind is None or self.kind == record_id.kind)
+            and self.name == record_id.name
+            and self.version == record_id.version
+        )
+
+
+def parse_partial(ref: str) -> PartialRef:
+    match = _REF.match(ref.strip())
+    if not match:
+        raise UsageError(
+            f"{ref!r} is not a record reference; write KIND:NAME@VERSION "
+            "(for example dataset:sepsis-cohort@1.0), NAME@VERSION, or a record's path"
+        )
+    kind, name, version = match.group("kind"), match.group("name"), match.group("version")
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"{ref!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if not is_name(name):
+        raise UsageError(
+            f"{ref!r}: {name!r} is not a record name; use lower-case letters, digits, '.', '_' "
+            "and '-', starting and ending with a letter or digit"
+        )
+    if not is_version(version):
+        raise UsageError(f"{ref!r}: {version!r} is not a version; use numbers like 1.0 or 1.2.3")
+    return PartialRef(kind, name, version)
+
+
+def id_from_relpath(relpath: str, records_dir: str = "records") -> RecordId | None:
+    """The identity a path stands for, or None when the path is not a record's place."""
+    parts = PurePosixPath(relpath).parts
+    base = PurePosixPath(records_dir).parts
+    if parts[: len(base)] != base or len(parts) != len(base) + 3:
+        return None
+    kind, name, filename = parts[len(base) :]
+    if not filename.endswith(".json"):
+        return None
+    version = filename[: -len(".json")]
+    if kind not in KINDS or not is_name(name) or not is_version(version):
+        return None
+    return RecordId(kind, name, version)
