@@ -1,0 +1,200 @@
+"""The ``ledger`` command: thin click wrappers over the library.
+
+Each command parses its options, calls one library function and hands the result to a reporter.
+Exit codes are decided in one place, ``main``: 0 ok, 1 ledger problems, 2 usage or environment,
+3 internal error (the traceback goes to a log file the message names).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger import __version__
+from ledger.errors import (
+    EXIT_INTERNAL,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    InvalidRecordsError,
+    LedgerError,
+    UsageError,
+)
+from ledger.jsonload import load_json_file
+from ledger.report import to_json_text, validation_text
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def _open_ledger() -> Any:
+    from ledger.api import Ledger
+
+    return Ledger.open(Path.cwd())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ledger")
+def cli() -> None:
+    """A git-native audit ledger for healthcare AI: datasets, models and evaluations as
+    schema-validated, hash-linked JSON records committed alongside the code."""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Set up ledger in DIRECTORY: ledger.toml, records/ and the published schemas/."""
+    from ledger.setup import init_repository
+
+    for line in init_repository(directory):
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["dataset", "model", "evaluation"]))
+@click.argument("name")
+@click.option("--version", "version", required=True, help="Version of the new record, e.g. 1.0.")
+@click.option(
+    "--from",
+    "draft",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON file with the record's documentation fields.",
+)
+@click.option("--snapshot", "dvc_file", help="The .dvc file or dvc.lock the data comes from.")
+@click.option("--stage", help="dvc.lock stage that produced the output.")
+@click.option("--output", help="Which output of the DVC file, if it has several.")
+@click.option(
+    "--trained-on",
+    "trained_on",
+    multiple=True,
+    metavar="REF[:ROLE]",
+    help="Model: a dataset it was trained on (role training unless given).",
+)
+@click.option("--evaluates", "evaluates", metavar="REF", help="Evaluation: the model evaluated.")
+@click.option(
+    "--tested-on",
+    "tested_on",
+    multiple=True,
+    metavar="REF[:ROLE]",
+    help="Evaluation: a test dataset (role test unless given).",
+)
+@click.option("--supersedes", metavar="REF", help="The earlier version this one replaces.")
+@click.option("--reason", help="Why this version supersedes the earlier one.")
+@click.option("--change-type", default=None, help="Kind of change, e.g. data-update, retrain.")
+@click.option("--dry-run", is_flag=True, help="Print the record instead of writing it.")
+def new(
+    kind: str,
+    name: str,
+    version: str,
+    draft: Path,
+    dvc_file: str | None,
+    stage: str | None,
+    output: str | None,
+    trained_on: tuple[str, ...],
+    evaluates: str | None,
+    tested_on: tuple[str, ...],
+    supersedes: str | None,
+    reason: str | None,
+    change_type: str | None,
+    dry_run: bool,
+) -> None:
+    """Write a new record KIND NAME@VERSION from a draft, filling DVC snapshots and link hashes."""
+    from ledger.drafts import apply_options
+    from ledger.serialize import dumps_record
+
+    book = _open_ledger()
+    data, problems = load_json_file(draft, str(draft), book.config.limits)
+    if problems:
+        raise InvalidRecordsError(problems)
+    if not isinstance(data, dict):
+        raise UsageError(f"{draft}: the draft must be a JSON object of record fields")
+    fields = apply_options(
+        data,
+        kind,
+        trained_on=trained_on,
+        evaluates=evaluates,
+        tested_on=tested_on,
+        supersedes=supersedes,
+        reason=reason,
+        change_type=change_type,
+    )
+    options = {"snapshot": dvc_file, "stage": stage, "output": output}
+    if dry_run:
+        record = book.build_record(kind, name, version, fields, **options)
+        click.echo(dumps_record(record).decode(), nl=False)
+        return
+    path = book.new_record(kind, name, version, fields, **options)
+    click.echo(f"wrote {book.relpath(path)}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@FORMAT
+def validate(paths: tuple[Path, ...], fmt: str) -> None:
+    """Check records in the working tree: schema, identity and place, links, DVC snapshots, PHI."""
+    report = _open_ledger().validate(list(paths) or None)
+    click.echo(
+        to_json_text(report.to_json()) if fmt == "json" else validation_text(report), nl=False
+    )
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.argument("ref")
+@FORMAT
+def show(ref: str, fmt: str) -> None:
+    """Print one record: REF is KIND:NAME@VERSION, NAME@VERSION or a record's path."""
+    shown = _open_ledger().show(ref)
+    if fmt == "json":
+        click.echo(to_json_text(shown.to_json()), nl=False)
+        return
+    click.echo(f"{shown.record_id}\npath:   {shown.path}\nsha256: {shown.sha256}\n")
+    click.echo(json.dumps(shown.content, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def demo(directory: Path) -> None:
+    """Build an example repository (git + DVC) through a healthcare team's whole workflow."""
+    from ledger.demo.workflow import run_demo
+
+    run_demo(directory, echo=click.echo)
+
+
+def main() -> None:
+    """Entry point: run the CLI and map every outcome to the documented exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except InvalidRecordsError as exc:
+        for problem in exc.findings:
+            click.echo(problem.line(), err=True)
+        sys.exit(exc.exit_code)
+    except LedgerError as exc:
+        click.echo(f"ledger: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception:  # A bug: one line for the user, the traceback for the report.
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="ledger-crash-", suffix=".log", delete=False
+        ) as log:
+            traceback.print_exc(file=log)
+        click.echo(f"ledger: internal error (a bug); details in {log.name}", err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,181 @@
+"""``ledger validate``: every rule that one state of the repository can be checked against.
+
+Loading is separate from checking: ``load_tree`` reads and schema-checks every record once, and
+the tree-level checks (identity, links, snapshots) run over what it loaded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pydantic
+
+from ledger.canonical import NotCanonicalizableError, record_hash
+from ledger.config import Config
+from ledger.consistency import check_consistency
+from ledger.findings import Finding, Severity, finding
+from ledger.identity import KINDS, RecordId, id_from_relpath, is_name, is_version
+from ledger.links import check_links
+from ledger.phi import scan_phi
+from ledger.records import MODELS, Record
+from ledger.schema_check import schema_findings
+from ledger.snapshots import check_snapshot, snapshot_sites
+from ledger.trees import TreeView
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record file as read: its parsed content, typed record and canonical hash."""
+
+    relpath: str
+    data: dict[str, object] | None
+    record: Record | None
+    sha256: str | None
+    claimed: RecordId | None
+
+
+@dataclass
+class Report:
+    """What a check found, and what it looked at."""
+
+    checked: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def claimed_id(data: dict[str, object]) -> RecordId | None:
+    """The identity a record's content claims, if its kind, name and version are well formed."""
+    kind, name, version = data.get("kind"), data.get("name"), data.get("version")
+    if (
+        kind in KINDS
+        and isinstance(name, str)
+        and isinstance(version, str)
+        and is_name(name)
+        and is_version(version)
+    ):
+        return RecordId(kind, name, version)
+    return None
+
+
+def load_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, list[Finding]]:
+    """Read one record file and check it on its own: syntax, privacy, schema, identity."""
+    data, found = view.load_record(relpath, config.limits)
+    # A file that does not read cleanly gets no further checks: they would only echo the problem.
+    if found or not isinstance(data, dict):
+        return Entry(relpath, None, None, None, None), found
+    found += scan_phi(data, relpath)
+    kind = data.get("kind")
+    record: Record | None = None
+    if kind not in KINDS:
+        shown = "missing" if kind is None else repr(kind)
+        found.append(finding("L101", relpath, "/kind", f"kind is {shown}"))
+    else:
+        schema_errors = schema_findings(kind, data, relpath)
+        found += schema_errors
+        if not schema_errors:
+            try:
+                record = MODELS[kind].model_validate(data)
+            except pydantic.ValidationError as exc:
+                # The schema is generated from the models, so this means they have drifted.
+                found.append(finding("L105", relpath, "", f"rejected by the record model: {exc}"))
+    sha256: str | None = None
+    try:
+        sha256 = record_hash(data)
+    except NotCanonicalizableError as exc:
+        found.append(finding("L105", relpath, "", exc.message))
+    claimed = claimed_id(data)
+    if claimed is not None and claimed.relpath(config.records_dir) != relpath:
+        found.append(
+            finding(
+                "L201",
+                relpath,
+                "",
+                f"the record is {claimed}, whose place is {claimed.relpath(config.records_dir)}",
+            )
+        )
+    elif claimed is None and kind in KINDS and id_from_relpath(relpath, config.records_dir) is None:
+        found.append(
+            finding(
+                "L201",
+                relpath,
+                "",
+                f"{relpath} is not a record's place; records live at "
+                f"{config.records_dir}/<kind>/<name>/<version>.json",
+            )
+        )
+    return Entry(relpath, data, record, sha256, claimed), found
+
+
+def load_tree(
+    view: TreeView, config: Config, extra: Iterable[str] = ()
+) -> tuple[list[Entry], list[Finding]]:
+    """Load every record file of the tree, plus ``extra`` files named by the user."""
+    entries: list[Entry] = []
+    found: list[Finding] = []
+    for relpath in sorted({*view.record_files(config.records_dir), *extra}):
+        entry, problems = load_entry(view, relpath, config)
+        entries.append(entry)
+        found += problems
+    return entries, found
+
+
+def _duplicates(entries: Iterable[Entry]) -> list[Finding]:
+    by_id: dict[RecordId, list[str]] = defaultdict(list)
+    for entry in entries:
+        if entry.claimed is not None:
+            by_id[entry.claimed].append(entry.relpath)
+    return [
+        finding(
+            "L202",
+            path,
+            "",
+            f"{record_id} is also claimed by " + ", ".join(p for p in paths if p != path),
+        )
+        for record_id, paths in by_id.items()
+        if len(paths) > 1
+        for path in paths
+    ]
+
+
+def check_tree(view: TreeView, config: Config, only: Sequence[str] | None = None) -> Report:
+    """Check every record in ``view`` (or only the files in ``only``) against all rules.
+
+    Links resolve against every record in the tree, whichever files are being reported on.
+    """
+    entries, found = load_tree(view, config, only or ())
+    found += _duplicates(entries)
+    hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}
+    # A superseded version documents data as it was when it was committed; the tree now holds
+    # the successor's DVC files. Its snapshot is checked against its own commit by history checks.
+    superseded = {
+        RecordId.parse(e.record.supersedes.ref)
+        for e in entries
+        if e.record is not None and e.record.supersedes is not None
+    }
+    for entry in entries:
+        record = entry.record
+        if record is None or entry.claimed is None:
+            continue
+        found += check_links(record, entry.claimed, entry.relpath, hashes)
+        found += check_consistency(record, entry.relpath)
+        if entry.claimed not in superseded:
+            for pointer, snap in snapshot_sites(record):
+                found += check_snapshot(view, entry.relpath, pointer, snap)
+    checked = [e.relpath for e in entries]
+    if only is not None:
+        wanted = set(only)
+        checked = [p for p in checked if p in wanted]
+        found = [f for f in found if f.path in wanted]
+    return Report(checked=checked, findings=sorted(set(found), key=Finding.sort_key))
