@@ -1,0 +1,1 @@
+"""Synthetic example science behind ``ledger demo``: cohort, model training and metrics."""

@@ -1,0 +1,233 @@
+"""Evaluation metrics computed from scratch: sensitivity, specificity, AUROC, with 95 % CIs.
+
+Proportions get Wilson score intervals (well-behaved near 0 and 1, unlike the Wald interval);
+AUROC is the Mann-Whitney statistic with DeLong's variance, via the midrank algorithm of
+Sun & Xu (2014), O(n log n). Reported numbers are rounded to 4 decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Protocol
+
+from ledger.demo.cohort import Row
+
+CONFIDENCE_LEVEL = 0.95
+Z_95 = NormalDist().inv_cdf(0.5 + CONFIDENCE_LEVEL / 2)
+WILSON_METHOD = "Wilson score"
+DELONG_METHOD = "DeLong (1988) variance, Wald interval on the AUROC scale, clipped to [0, 1]"
+DEFINITIONS = {
+    "sensitivity": "TP / (TP + FN); predicted positive when predicted risk >= threshold",
+    "specificity": "TN / (TN + FP); predicted negative when predicted risk < threshold",
+    "auroc": "Mann-Whitney U / (events * non-events); tied scores count one half",
+}
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (("18-64", 0, 64), ("65+", 65, 200))
+_DECIMALS = 4
+
+
+class Scorer(Protocol):
+    def predict_proba(self, row: Row) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    lower: float
+    upper: float
+    method: str
+    level: float = CONFIDENCE_LEVEL
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A metric value and its CI; ``None`` where it is undefined (e.g. no events)."""
+
+    value: float | None
+    ci: Interval | None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    n: int
+    events: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    threshold: float
+    counts: Counts
+    sensitivity: Estimate
+    specificity: Estimate
+    auroc: Estimate
+
+
+@dataclass(frozen=True, slots=True)
+class Subgroup:
+    attribute: str
+    group: str
+    performance: Performance
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Overall performance plus subgroups by sex and by age band (only groups present)."""
+
+    threshold: float
+    overall: Performance
+    subgroups: tuple[Subgroup, ...]
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (unrounded)."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError("need 0 <= successes <= trials and trials > 0")
+    p = successes / trials
+    z2 = z * z
+    denominator = 1 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
+    # At 0 or n successes the exact bound is 0 or 1; floating point would leave ~1e-17.
+    lower = 0.0 if successes == 0 else max(0.0, centre - half)
+    upper = 1.0 if successes == trials else min(1.0, centre + half)
+    return lower, upper
+
+
+def _midranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def _split(scores: Sequence[float], labels: Sequence[int]) -> tuple[list[float], list[float]]:
+    if len(scores) != len(labels):
+        raise ValueError("scores and labels differ in length")
+    if any(y not in (0, 1) for y in labels) or not all(math.isfinite(s) for s in scores):
+        raise ValueError("labels must be 0/1 and scores finite")
+    positives = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    negatives = [s for s, y in zip(scores, labels, strict=True) if y == 0]
+    if not positives or not negatives:
+        raise ValueError("AUROC needs at least one event and one non-event")
+    return positives, negatives
+
+
+def _structural_components(
+    positives: list[float], negatives: list[float]
+) -> tuple[float, list[float], list[float]]:
+    m, n = len(positives), len(negatives)
+    within_pos = _midranks(positives)
+    within_neg = _midranks(negatives)
+    overall = _midranks(positives + negatives)
+    # A positive's overall rank minus its rank among positives counts the negatives below it
+    # (ties half): that is its DeLong component V10 times n; likewise for negatives.
+    v10 = [(overall[i] - within_pos[i]) / n for i in range(m)]
+    v01 = [1 - (overall[m + j] - within_neg[j]) / m for j in range(n)]
+    auc = math.fsum(v10) / m
+    return auc, v10, v01
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve, P(score of event > score of non-event) + P(tie) / 2."""
+    return _structural_components(*_split(scores, labels))[0]
+
+
+def _sample_variance(values: list[float]) -> float:
+    mean = math.fsum(values) / len(values)
+    return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def delong(scores: Sequence[float], labels: Sequence[int]) -> tuple[float, float | None]:
+    """AUROC and its DeLong variance; the variance is ``None`` with < 2 events or non-events."""
+    positives, negatives = _split(scores, labels)
+    auc, v10, v01 = _structural_components(positives, negatives)
+    if len(v10) < 2 or len(v01) < 2:
+        return auc, None
+    return auc, _sample_variance(v10) / len(v10) + _sample_variance(v01) / len(v01)
+
+
+def delong_interval(
+    scores: Sequence[float], labels: Sequence[int], z: float = Z_95
+) -> tuple[float, tuple[float, float] | None]:
+    """AUROC and its DeLong Wald interval clipped to [0, 1] (unrounded)."""
+    auc, variance = delong(scores, labels)
+    if variance is None:
+        return auc, None
+    half = z * math.sqrt(variance)
+    return auc, (max(0.0, auc - half), min(1.0, auc + half))
+
+
+def _r(value: float) -> float:
+    return round(value, _DECIMALS)
+
+
+def _proportion(successes: int, trials: int) -> Estimate:
+    if trials == 0:
+        return Estimate(value=None, ci=None)
+    lower, upper = wilson_interval(successes, trials)
+    return Estimate(_r(successes / trials), Interval(_r(lower), _r(upper), WILSON_METHOD))
+
+
+def performance(scores: Sequence[float], labels: Sequence[int], threshold: float) -> Performance:
+    """Counts, sensitivity and specificity at ``threshold``, and AUROC, all with 95 % CIs."""
+    if len(scores) != len(labels):
+        raise ValueError("scores and labels differ in length")
+    flagged = [s >= threshold for s in scores]
+    pairs = list(zip(flagged, labels, strict=True))
+    tp, fn = pairs.count((True, 1)), pairs.count((False, 1))
+    fp, tn = pairs.count((True, 0)), pairs.count((False, 0))
+    auc = Estimate(value=None, ci=None)
+    if tp + fn and fp + tn:
+        value, bounds = delong_interval(scores, labels)
+        ci = None if bounds is None else Interval(_r(bounds[0]), _r(bounds[1]), DELONG_METHOD)
+        auc = Estimate(_r(value), ci)
+    return Performance(
+        threshold=threshold,
+        counts=Counts(n=len(labels), events=tp + fn, tp=tp, fp=fp, tn=tn, fn=fn),
+        sensitivity=_proportion(tp, tp + fn),
+        specificity=_proportion(tn, tn + fp),
+        auroc=auc,
+    )
+
+
+def _age_band(age: int) -> str:
+    return next(label for label, low, high in AGE_BANDS if low <= age <= high)
+
+
+def evaluate(model: Scorer, rows: list[Row], threshold: float) -> Evaluation:
+    """Overall and subgroup (sex, age band) performance of ``model`` on ``rows``."""
+    if not rows:
+        raise ValueError("cannot evaluate on an empty set")
+    scores = [model.predict_proba(row) for row in rows]
+    labels = [row.sepsis for row in rows]
+    groupings = (
+        ("sex", [row.sex for row in rows], sorted({row.sex for row in rows})),
+        ("age band", [_age_band(row.age) for row in rows], [label for label, _, _ in AGE_BANDS]),
+    )
+    subgroups: list[Subgroup] = []
+    for attribute, keys, groups in groupings:
+        for group in groups:
+            members = [i for i, key in enumerate(keys) if key == group]
+            if members:
+                result = performance(
+                    [scores[i] for i in members], [labels[i] for i in members], threshold
+                )
+                subgroups.append(Subgroup(attribute, group, result))
+    return Evaluation(
+        threshold=threshold,
+        overall=performance(scores, labels, threshold),
+        subgroups=tuple(subgroups),
+    )
