@@ -1,0 +1,76 @@
+"""Shared fixtures: isolated git identity and HOME, the demo repository built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    os.environ.update(
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_AUTHOR_NAME="Test Author",
+        GIT_AUTHOR_EMAIL="author@example.org",
+        GIT_COMMITTER_NAME="Test Committer",
+        GIT_COMMITTER_EMAIL="committer@example.org",
+        DVC_NO_ANALYTICS="1",
+        # DVC keeps caches outside the repository by default; keep them in the test's folder.
+        DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
+        DVC_GLOBAL_CONFIG_DIR=str(home / "dvc-global"),
+        DVC_SYSTEM_CONFIG_DIR=str(home / "dvc-system"),
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_ledger(*args: str, cwd: Path) -> Result:
+    """Run the installed ``ledger`` command as a user would."""
+    done = subprocess.run([LEDGER, *args], cwd=cwd, capture_output=True, text=True)
+    assert "Traceback" not in done.stderr, done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture(scope="session")
+def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo repository, built once; tests that change it use ``repo`` (a copy)."""
+    root = tmp_path_factory.mktemp("demo") / "repo"
+    result = run_ledger("demo", str(root), cwd=root.parent)
+    assert result.code == 0, result.err
+    return root
+
+
+@pytest.fixture
+def repo(demo_repo: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo repository (git, DVC cache and remote included)."""
+    copy = tmp_path / "repo"
+    shutil.copytree(demo_repo, copy, symlinks=True)
+    return copy

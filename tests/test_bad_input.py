@@ -1,0 +1,227 @@
+"""Every kind of bad input gives one clear line (file, pointer, problem, fix) and exit 1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_ledger
+
+SOURCE = "records/dataset/sepsis-cohort/1.1.json"
+TARGET = "records/dataset/sepsis-cohort/1.2.json"
+
+
+def _valid_new_version(repo: Path) -> dict[str, Any]:
+    """A valid dataset v1.2: v1.1's content under the next version (it supersedes v1.0)."""
+    data = json.loads((repo / SOURCE).read_text())
+    data["version"] = "1.2"
+    return dict(data)
+
+
+def _write(repo: Path, data: object, relpath: str = TARGET) -> None:
+    path = repo / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _validate(repo: Path) -> tuple[int, list[str]]:
+    result = run_ledger("validate", cwd=repo)
+    return result.code, result.out.splitlines()
+
+
+def test_the_template_record_is_valid(repo: Path) -> None:
+    _write(repo, _valid_new_version(repo))
+    code, lines = _validate(repo)
+    assert code == 0, lines
+    assert lines[-1] == "ok: 8 record(s) valid"
+
+
+RAW_CASES: dict[str, tuple[bytes, str, str]] = {
+    "invalid JSON": (b'{"kind": "dataset",\n  "name": }', "L003", "invalid JSON at line 2"),
+    "empty file": (b"", "L002", "empty"),
+    "whitespace only": (b"  \n\t\n", "L002", "empty"),
+    "top-level array": (b"[1, 2]", "L006", "array"),
+    "duplicate keys": (b'{"kind": "dataset", "kind": "model"}', "L004", "duplicate key"),
+    "NaN": (b'{"kind": "dataset", "x": NaN}', "L005", "NaN"),
+    "Infinity": (b'{"kind": "dataset", "x": -Infinity}', "L005", "Infinity"),
+    "non-UTF-8": (b'{"kind": "dataset", "title": "caf\xe9"}', "L001", "UTF-8"),
+    "too deep": (b"{" + b'"a": [' * 40 + b"1" + b"]" * 40 + b"}", "L008", "deep"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW_CASES))
+def test_unreadable_record_files(repo: Path, case: str) -> None:
+    content, code, words = RAW_CASES[case]
+    (repo / TARGET).write_bytes(content)
+    exit_code, lines = _validate(repo)
+    assert exit_code == 1
+    problems = [line for line in lines if line.startswith(TARGET)]
+    assert problems, lines
+    assert any(f" {code} " in line and words in line for line in problems), problems
+    assert all("; fix: " in line for line in problems)
+
+
+def test_a_record_over_the_size_limit(repo: Path) -> None:
+    data = _valid_new_version(repo)
+    data["description"] = "x" * 1_100_000
+    _write(repo, data)
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(
+        line.startswith(TARGET) and " L007 " in line and "1048576" in line for line in lines
+    ), lines
+
+
+def _set(pointer: str, value: object) -> Callable[[dict[str, Any]], None]:
+    *parents, last = pointer.strip("/").split("/")
+
+    def change(data: dict[str, Any]) -> None:
+        node: Any = data
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        key: Any = int(last) if isinstance(node, list) else last
+        if value is _DELETE:
+            del node[key]
+        else:
+            node[key] = value
+
+    return change
+
+
+_DELETE = object()
+
+RECORD_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str, str]] = {
+    "unknown field": (_set("/cohort/colour", "blue"), "L103", "/cohort/colour", "'colour'"),
+    "wrong type": (_set("/cohort/size", "many"), "L104", "/cohort/size", "expected an integer"),
+    "missing field": (_set("/cohort", _DELETE), "L102", "/cohort", "'cohort' is missing"),
+    "empty documentation": (
+        _set("/representativeness", ""),
+        "L105",
+        "/representativeness",
+        "not_applicable",
+    ),
+    "unknown kind": (_set("/kind", "notebook"), "L101", "/kind", "'notebook'"),
+    "absolute snapshot path": (
+        _set("/snapshot/path", "/data/cohort.csv"),
+        "L203",
+        "/snapshot",
+        "absolute",
+    ),
+    "dotdot snapshot path": (
+        _set("/snapshot/dvc_file", "../x/cohort.csv.dvc"),
+        "L203",
+        "/snapshot",
+        "'..'",
+    ),
+    "dangling link": (
+        _set("/supersedes/ref", "dataset:sepsis-cohort@0.9"),
+        "L301",
+        "/supersedes/ref",
+        "does not exist",
+    ),
+    "link hash mismatch": (
+        _set("/supersedes/sha256", "0" * 64),
+        "L302",
+        "/supersedes/sha256",
+        "hashes to",
+    ),
+    "snapshot disagrees with DVC": (_set("/snapshot/size", 1), "L403", "/snapshot", "size"),
+    "missing DVC file": (
+        _set("/snapshot/dvc_file", "data/gone.csv.dvc"),
+        "L401",
+        "/snapshot/dvc_file",
+        "does not exist",
+    ),
+    "SSN": (
+        _set("/description", "Patient 123-45-6789 excluded"),
+        "L501",
+        "/description",
+        "Social Security",
+    ),
+    "MRN": (
+        _set("/limitations/0", "Excluded MRN 00123456 after review"),
+        "L501",
+        "/limitations/0",
+        "medical record",
+    ),
+    "e-mail": (_set("/title", "Cohort from jane.doe@hospital.org"), "L501", "/title", "e-mail"),
+    "phone": (
+        _set("/representativeness", "Call (555) 123-4567 for details"),
+        "L501",
+        "/representativeness",
+        "phone",
+    ),
+    "date of birth": (
+        _set("/known_biases/0", "One patient, DOB 1956-03-12, was kept"),
+        "L501",
+        "/known_biases/0",
+        "birth",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORD_CASES))
+def test_bad_record_content(repo: Path, case: str) -> None:
+    change, code, pointer, words = RECORD_CASES[case]
+    data = _valid_new_version(repo)
+    change(data)
+    _write(repo, data)
+    exit_code, lines = _validate(repo)
+    assert exit_code == 1
+    where = f"{TARGET}#{pointer}: error {code} "
+    matching = [line for line in lines if line.startswith(where)]
+    assert matching, lines
+    assert any(words in line for line in matching), matching
+
+
+def test_identity_path_mismatch(repo: Path) -> None:
+    _write(repo, _valid_new_version(repo), "records/dataset/sepsis-cohort/1.3.json")
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(
+        line.startswith("records/dataset/sepsis-cohort/1.3.json: error L201 ")
+        and "records/dataset/sepsis-cohort/1.2.json" in line
+        for line in lines
+    ), lines
+
+
+def test_two_files_claiming_one_identity(repo: Path) -> None:
+    data = json.loads((repo / SOURCE).read_text())
+    _write(repo, data, "records/dataset/sepsis-cohort/copy.json")
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(line.startswith(f"{SOURCE}: error L202 ") for line in lines), lines
+    assert any(
+        line.startswith("records/dataset/sepsis-cohort/copy.json: error L202 ") for line in lines
+    ), lines
+
+
+def test_a_symlinked_record_file(repo: Path) -> None:
+    (repo / TARGET).symlink_to(repo / SOURCE)
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(line.startswith(f"{TARGET}: error L009 ") for line in lines), lines
+
+
+def test_an_edited_upstream_record_breaks_its_downstream_links(repo: Path) -> None:
+    data = json.loads((repo / SOURCE).read_text())
+    data["description"] += " Edited in place."
+    _write(repo, data, SOURCE)
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(
+        line.startswith(
+            "records/model/sepsis-risk/1.1.json#/training/datasets/0/sha256: error L302 "
+        )
+        for line in lines
+    ), lines
+
+
+def test_outside_a_git_repository_validate_exits_2(tmp_path: Path) -> None:
+    result = run_ledger("validate", cwd=tmp_path)
+    assert result.code == 2
+    assert "not inside a git repository" in result.err

@@ -1,0 +1,217 @@
+"""The command contract: init, new, validate, show, --version and exit codes, as users run them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ledger import __version__
+from tests.conftest import git, run_ledger
+
+COHORT = "records/dataset/sepsis-cohort/1.1.json"
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    assert run_ledger("--version", cwd=tmp_path).out.strip() == f"ledger, version {__version__}"
+    help_text = run_ledger("--help", cwd=tmp_path).out
+    for command in ("init", "new", "validate", "show", "demo"):
+        assert command in help_text
+
+
+def test_init_sets_up_records_schemas_and_configuration(tmp_path: Path) -> None:
+    result = run_ledger("init", str(tmp_path / "proj"), cwd=tmp_path)
+    assert result.code == 0, result.err
+    proj = tmp_path / "proj"
+    assert (proj / ".git").is_dir() and (proj / "ledger.toml").is_file()
+    assert sorted(p.name for p in (proj / "schemas").iterdir()) == [
+        "common.schema.json",
+        "dataset.schema.json",
+        "evaluation.schema.json",
+        "model.schema.json",
+    ]
+    assert run_ledger("validate", cwd=proj).out.strip() == "ok: 0 record(s) valid"
+
+
+def _draft(repo: Path, tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
+    """A draft for dataset v1.2: v1.1's documentation without identity, snapshot and links."""
+    data = json.loads((repo / COHORT).read_text())
+    for key in ("kind", "schema_version", "name", "version", "snapshot", "supersedes", *drop):
+        data.pop(key, None)
+    path = tmp_path / "draft.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> None:
+    draft = _draft(repo, tmp_path)
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.2",
+        "--from",
+        str(draft),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        "--supersedes",
+        "sepsis-cohort@1.1",
+        "--reason",
+        "Recount after review",
+        "--change-type",
+        "correction",
+        cwd=repo,
+    )
+    assert result.code == 0, result.err
+    assert result.out.strip() == "wrote records/dataset/sepsis-cohort/1.2.json"
+    written = json.loads((repo / "records/dataset/sepsis-cohort/1.2.json").read_text())
+    assert written["supersedes"]["ref"] == "dataset:sepsis-cohort@1.1"
+    shown = json.loads(
+        run_ledger("show", "dataset:sepsis-cohort@1.1", "--format", "json", cwd=repo).out
+    )
+    assert written["supersedes"]["sha256"] == shown["sha256"]
+    dvc_file = (repo / "data/cohort.csv.dvc").read_text()
+    assert written["snapshot"]["md5"] in dvc_file
+    assert run_ledger("validate", cwd=repo).code == 0
+
+
+def test_new_refuses_to_overwrite_a_version(repo: Path, tmp_path: Path) -> None:
+    before = (repo / COHORT).read_bytes()
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.1",
+        "--from",
+        str(_draft(repo, tmp_path)),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        cwd=repo,
+    )
+    assert result.code == 1
+    assert "already exists and versions are immutable" in result.err
+    assert (repo / COHORT).read_bytes() == before
+
+
+def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None:
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.2",
+        "--from",
+        str(_draft(repo, tmp_path, drop=("cohort",))),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        cwd=repo,
+    )
+    assert result.code == 1
+    assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json#/cohort: error L102")
+    assert not (repo / "records/dataset/sepsis-cohort/1.2.json").exists()
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> None:
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.2",
+        "--from",
+        str(_draft(repo, tmp_path)),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        "--supersedes",
+        "dataset:sepsis-cohort@0.9",
+        "--reason",
+        "x",
+        "--change-type",
+        "correction",
+        cwd=repo,
+    )
+    assert result.code == 1
+    assert "#/supersedes/ref: error L301" in result.err
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_new_refuses_data_changed_since_dvc_add(repo: Path, tmp_path: Path) -> None:
+    with (repo / "data/cohort.csv").open("a") as handle:
+        handle.write("50,F,north,80.0,16.0,37.0,8.0,1.2,120.0,0\n")
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.2",
+        "--from",
+        str(_draft(repo, tmp_path)),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        cwd=repo,
+    )
+    assert result.code == 2
+    assert "changed since DVC recorded it" in result.err
+
+
+def test_show_accepts_every_ref_form(demo_repo: Path) -> None:
+    outputs = {
+        ref: run_ledger("show", ref, "--format", "json", cwd=demo_repo).out
+        for ref in ("dataset:sepsis-cohort@1.1", "sepsis-cohort@1.1", COHORT)
+    }
+    assert len(set(outputs.values())) == 1
+    shown = json.loads(outputs[COHORT])
+    assert shown["id"] == "dataset:sepsis-cohort@1.1" and shown["path"] == COHORT
+    text = run_ledger("show", "sepsis-cohort@1.1", cwd=demo_repo).out
+    assert text.startswith("dataset:sepsis-cohort@1.1\npath:   " + COHORT)
+
+
+def test_show_of_a_missing_record_is_a_usage_error(demo_repo: Path) -> None:
+    result = run_ledger("show", "dataset:nope@1.0", cwd=demo_repo)
+    assert result.code == 2
+    assert "no such record" in result.err
+    assert run_ledger("show", "not a ref", cwd=demo_repo).code == 2
+
+
+def test_validate_json_report(demo_repo: Path) -> None:
+    report = json.loads(run_ledger("validate", "--format", "json", cwd=demo_repo).out)
+    assert report["ok"] is True and report["findings"] == []
+    assert len(report["checked"]) == 7
+
+
+def test_validate_named_paths_reports_only_those(repo: Path) -> None:
+    (repo / "records/dataset/sepsis-cohort/bad.json").write_text("{")
+    only = run_ledger("validate", COHORT, cwd=repo)
+    assert only.code == 0, only.out
+    everything = run_ledger("validate", cwd=repo)
+    assert everything.code == 1
+
+
+def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path) -> None:
+    draft = json.loads(_draft(repo, tmp_path).read_text())
+    script = (
+        "import json, sys\nfrom ledger.api import Ledger\n"
+        "book = Ledger.open('.')\n"
+        "print(book.new_record('dataset', 'sepsis-cohort', '1.2', json.loads(sys.argv[1]), "
+        "snapshot='data/cohort.csv.dvc'))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, json.dumps(draft)], cwd=repo, check=True)
+    via_api = (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes()
+    (repo / "records/dataset/sepsis-cohort/1.2.json").unlink()
+    run_ledger(
+        "new",
+        "dataset",
+        "sepsis-cohort",
+        "--version",
+        "1.2",
+        "--from",
+        str(tmp_path / "draft.json"),
+        "--snapshot",
+        "data/cohort.csv.dvc",
+        cwd=repo,
+    )
+    assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
