@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ledger import __version__
-from tests.conftest import git, run_ledger
+from tests.conftest import Result, git, run_ledger
 
 COHORT = "records/dataset/sepsis-cohort/1.1.json"
 
@@ -44,25 +44,35 @@ def _draft(repo: Path, tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
     return path
 
 
-def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> None:
-    draft = _draft(repo, tmp_path)
-    result = run_ledger(
+def _new(repo: Path, draft: str | Path, version: str, *options: str) -> Result:
+    """``ledger new`` for the next cohort version, its snapshot from data/cohort.csv.dvc."""
+    return run_ledger(
         "new",
         "dataset",
         "sepsis-cohort",
         "--version",
-        "1.2",
+        version,
         "--from",
         str(draft),
         "--snapshot",
         "data/cohort.csv.dvc",
+        *options,
+        cwd=repo,
+    )
+
+
+def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> None:
+    draft = _draft(repo, tmp_path)
+    result = _new(
+        repo,
+        str(draft),
+        "1.2",
         "--supersedes",
         "sepsis-cohort@1.1",
         "--reason",
         "Recount after review",
         "--change-type",
         "correction",
-        cwd=repo,
     )
     assert result.code == 0, result.err
     assert result.out.strip() == "wrote records/dataset/sepsis-cohort/1.2.json"
@@ -79,36 +89,14 @@ def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> N
 
 def test_new_refuses_to_overwrite_a_version(repo: Path, tmp_path: Path) -> None:
     before = (repo / COHORT).read_bytes()
-    result = run_ledger(
-        "new",
-        "dataset",
-        "sepsis-cohort",
-        "--version",
-        "1.1",
-        "--from",
-        str(_draft(repo, tmp_path)),
-        "--snapshot",
-        "data/cohort.csv.dvc",
-        cwd=repo,
-    )
+    result = _new(repo, _draft(repo, tmp_path), "1.1")
     assert result.code == 1
     assert "already exists and versions are immutable" in result.err
     assert (repo / COHORT).read_bytes() == before
 
 
 def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = run_ledger(
-        "new",
-        "dataset",
-        "sepsis-cohort",
-        "--version",
-        "1.2",
-        "--from",
-        str(_draft(repo, tmp_path, drop=("cohort",))),
-        "--snapshot",
-        "data/cohort.csv.dvc",
-        cwd=repo,
-    )
+    result = _new(repo, _draft(repo, tmp_path, drop=("cohort",)), "1.2")
     assert result.code == 1
     assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json#/cohort: error L102")
     assert not (repo / "records/dataset/sepsis-cohort/1.2.json").exists()
@@ -116,23 +104,16 @@ def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None
 
 
 def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = run_ledger(
-        "new",
-        "dataset",
-        "sepsis-cohort",
-        "--version",
+    result = _new(
+        repo,
+        _draft(repo, tmp_path),
         "1.2",
-        "--from",
-        str(_draft(repo, tmp_path)),
-        "--snapshot",
-        "data/cohort.csv.dvc",
         "--supersedes",
         "dataset:sepsis-cohort@0.9",
         "--reason",
         "x",
         "--change-type",
         "correction",
-        cwd=repo,
     )
     assert result.code == 1
     assert "#/supersedes/ref: error L301" in result.err
@@ -142,18 +123,7 @@ def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> 
 def test_new_refuses_data_changed_since_dvc_add(repo: Path, tmp_path: Path) -> None:
     with (repo / "data/cohort.csv").open("a") as handle:
         handle.write("50,F,north,80.0,16.0,37.0,8.0,1.2,120.0,0\n")
-    result = run_ledger(
-        "new",
-        "dataset",
-        "sepsis-cohort",
-        "--version",
-        "1.2",
-        "--from",
-        str(_draft(repo, tmp_path)),
-        "--snapshot",
-        "data/cohort.csv.dvc",
-        cwd=repo,
-    )
+    result = _new(repo, _draft(repo, tmp_path), "1.2")
     assert result.code == 2
     assert "changed since DVC recorded it" in result.err
 
@@ -202,16 +172,48 @@ def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path
     subprocess.run([sys.executable, "-c", script, json.dumps(draft)], cwd=repo, check=True)
     via_api = (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes()
     (repo / "records/dataset/sepsis-cohort/1.2.json").unlink()
-    run_ledger(
+    _new(repo, str(tmp_path / "draft.json"), "1.2")
+    assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
+
+
+def test_new_takes_a_snapshot_from_a_dvc_lock_stage(repo: Path, tmp_path: Path) -> None:
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(
+        [
+            *dvc,
+            "stage",
+            "add",
+            "-n",
+            "prep",
+            "-d",
+            "data/test.csv",
+            "-o",
+            "data/prep.csv",
+            "cp data/test.csv data/prep.csv",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([*dvc, "repro", "prep"], cwd=repo, check=True, capture_output=True)
+    result = run_ledger(
         "new",
         "dataset",
-        "sepsis-cohort",
+        "sepsis-prep",
         "--version",
-        "1.2",
+        "1.0",
         "--from",
-        str(tmp_path / "draft.json"),
+        str(_draft(repo, tmp_path)),
         "--snapshot",
-        "data/cohort.csv.dvc",
+        "dvc.lock",
+        "--stage",
+        "prep",
+        "--dry-run",
         cwd=repo,
     )
-    assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
+    assert result.code == 0, result.err
+    snapshot = json.loads(result.out)["snapshot"]
+    assert snapshot["dvc_file"] == "dvc.lock" and snapshot["stage"] == "prep"
+    assert snapshot["path"] == "data/prep.csv"
+    assert snapshot["md5"] in (repo / "dvc.lock").read_text()
+    assert not (repo / "records/dataset/sepsis-prep").exists()
