@@ -134,6 +134,12 @@ RULES: dict[str, Rule] = _rules(
         "supersedes must name an earlier version of the same record",
         "supersede an earlier version with the same kind and name",
     ),
+    Rule(
+        "L305",
+        "link-cycle",
+        "links form a cycle, so no record in it can be pinned first",
+        "remove one of the links in the cycle",
+    ),
     # DVC snapshots.
     Rule(
         "L401",
@@ -159,6 +165,93 @@ RULES: dict[str, Rule] = _rules(
         "the DVC file cannot be read",
         "repair the file (dvc add or dvc repro writes it)",
     ),
+    Rule(
+        "L405",
+        "unrecorded-data-version",
+        "data documented by a record changed later with no new record version",
+        "document the new data with `ledger new` (a version that supersedes the old one)",
+    ),
+    Rule(
+        "L406",
+        "pipeline-mismatch",
+        "the dvc.lock stage that produced the model used other data than the record says",
+        "re-run the stage on the recorded data, or record the data it really used",
+    ),
+    Rule(
+        "L407",
+        "workspace-data-mismatch",
+        "the data in the workspace has another hash",
+        "run `dvc checkout`, or record the new data as a new version",
+    ),
+    Rule(
+        "L408",
+        "cache-missing",
+        "the DVC cache lacks content with the recorded hash",
+        "run `dvc fetch` (or `dvc pull`)",
+    ),
+    Rule(
+        "L409",
+        "remote-missing",
+        "the DVC remote lacks content with the recorded hash",
+        "run `dvc push` from a clone that has the data",
+    ),
+    # History.
+    Rule(
+        "L601",
+        "changed-in-place",
+        "a committed record version was changed later",
+        "restore the committed content and write the change as a new version",
+    ),
+    Rule(
+        "L602",
+        "deleted",
+        "a committed record version was deleted later",
+        "restore the file; retire a version with a new record instead of deleting it",
+    ),
+    Rule(
+        "L603",
+        "stale-link",
+        "a link pins an earlier content of a record that was amended",
+        "restore the target's committed content; never amend a committed version",
+    ),
+    # Failure patterns.
+    Rule(
+        "L701",
+        "train-test-leakage",
+        "the evaluation's test data overlaps the training data",
+        "evaluate on data disjoint from the model's training data",
+    ),
+    Rule(
+        "L702",
+        "metrics-without-context",
+        "metrics are reported without a test population or test dataset version",
+        "link the test datasets and describe the test population",
+    ),
+    Rule(
+        "L703",
+        "model-without-training-data",
+        "a model names no training data",
+        "link the datasets the model was trained on (training.datasets)",
+    ),
+    # Signatures.
+    Rule(
+        "L801",
+        "unsigned-commit",
+        "a commit that changed records is not signed",
+        "sign commits (git commit -S); --require-signed makes this an error",
+    ),
+    Rule(
+        "L802",
+        "bad-signature",
+        "a commit's signature does not verify",
+        "find out who rewrote the commit; re-sign it only after review",
+    ),
+    Rule(
+        "L803",
+        "unverifiable-signature",
+        "a commit's signature cannot be checked",
+        "add the signer's key to the keyring or allowed-signers file",
+    ),
     # Privacy.
     Rule(
         "L501",
@@ -179,6 +272,7 @@ class Finding:
     message: str
     severity: Severity = Severity.ERROR
     fix: str = ""
+    commit: str = ""
 
     @property
     def rule(self) -> Rule:
@@ -201,17 +295,27 @@ class Finding:
             "pointer": self.pointer,
             "message": self.message,
             "fix": self.hint,
+            "commit": self.commit,
         }
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.path, self.pointer, self.code, self.message)
 
 
-def finding(code: str, path: str, pointer: str, message: str, fix: str = "") -> Finding:
-    """Shorthand used by checks; the severity comes from the rule table (all errors for now)."""
+def finding(
+    code: str,
+    path: str,
+    pointer: str,
+    message: str,
+    fix: str = "",
+    *,
+    severity: Severity = Severity.ERROR,
+    commit: str = "",
+) -> Finding:
+    """Shorthand used by checks."""
     if code not in RULES:
         raise KeyError(f"unknown rule code {code}")
-    return Finding(code=code, path=path, pointer=pointer, message=message, fix=fix)
+    return Finding(code, path, pointer, message, severity, fix, commit)
 
 
 def pointer_of(parts: tuple[str | int, ...] | list[str | int]) -> str:
