@@ -17,12 +17,15 @@ from typing import Any
 from ledger.config import Config, load_config
 from ledger.errors import InvalidRecordsError, RecordExistsError, RecordNotFoundError, UsageError
 from ledger.findings import Finding, finding
+from ledger.history import GitTree, Repository
 from ledger.identity import KINDS, Kind, RecordId, parse_partial
 from ledger.jsonload import Limits, load_json_bytes
+from ledger.record_log import LogEntry, record_log
 from ledger.serialize import dumps_record, write_atomic
 from ledger.snapshots import snapshot_from_dvc
-from ledger.trees import WorkingTree, find_repository_root
-from ledger.validate import Entry, Report, check_tree, load_entry, load_tree
+from ledger.trees import TreeView, WorkingTree, find_repository_root
+from ledger.validate import Entry, Progress, Report, check_tree, load_entry, load_tree
+from ledger.verify import VerifyReport, verify
 
 # Where each kind holds links, as (path of keys, "*" for every list item); ``ledger new`` fills
 # in the sha256 of each link that names only its ref.
@@ -77,6 +80,7 @@ class Ledger:
         self.root = root
         self.config = config or load_config(root)
         self.tree = WorkingTree(root)
+        self._repository: Repository | None = None
 
     @classmethod
     def open(cls, start: Path | str = ".") -> Ledger:
@@ -104,33 +108,95 @@ class Ledger:
     def entries(self) -> list[Entry]:
         return load_tree(self.tree, self.config)[0]
 
-    def resolve(self, ref: str) -> Entry:
-        """The record a REF names: KIND:NAME@VERSION, NAME@VERSION or a record file's path."""
-        candidate = Path(ref)
-        if ref.endswith(".json") and candidate.exists():
-            entry, problems = load_entry(self.tree, self.relpath(candidate), self.config)
-            if entry.claimed is None:
-                raise InvalidRecordsError(
-                    problems or [finding("L101", entry.relpath, "", "not a readable record")]
-                )
-            return entry
-        wanted = parse_partial(ref)
-        matches = [e for e in self.entries() if e.claimed and wanted.matches(e.claimed)]
-        if not matches:
-            raise RecordNotFoundError(
-                f"{ref}: no such record in {self.config.records_dir}/; "
-                "list records with `ledger validate` or check the spelling"
-            )
-        kinds = sorted({str(e.claimed) for e in matches})
-        if len(kinds) > 1:
-            raise UsageError(f"{ref} is ambiguous ({', '.join(kinds)}); name the kind")
-        return matches[0]
+    def view(self, rev: str | None = None) -> TreeView:
+        """The working tree, or the tree of commit ``rev`` read from git objects."""
+        if rev is None:
+            return self.tree
+        return GitTree(self.repository, self.repository.resolve(rev))
 
-    def show(self, ref: str) -> ShownRecord:
-        entry = self.resolve(ref)
-        if entry.claimed is None or entry.sha256 is None or entry.data is None:
-            raise RecordNotFoundError(f"{ref}: not a readable record")
+    @property
+    def repository(self) -> Repository:
+        if self._repository is None:
+            self._repository = Repository(self.root)
+        return self._repository
+
+    def close(self) -> None:
+        if self._repository is not None:
+            self._repository.close()
+            self._repository = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def resolve(self, ref: str, rev: str | None = None) -> Entry:
+        """The record a REF names: KIND:NAME@VERSION, NAME@VERSION or a record file's path.
+
+        Identity decides place, so only the paths the identity stands for are read.
+        """
+        view = self.view(rev)
+        if ref.endswith(".json"):
+            relpath = self.relpath(ref) if rev is None else ref.lstrip("./")
+            candidates = [relpath]
+        else:
+            wanted = parse_partial(ref)
+            kinds = [wanted.kind] if wanted.kind else list(KINDS)
+            candidates = [
+                RecordId(kind, wanted.name, wanted.version).relpath(self.config.records_dir)
+                for kind in kinds
+            ]
+        present = set(view.record_files(self.config.records_dir))
+        found = [c for c in candidates if c in present]
+        if not found:
+            where = "the working tree" if rev is None else f"revision {rev}"
+            raise RecordNotFoundError(
+                f"{ref}: no such record in {where}; check the spelling, or list records with "
+                "`ledger validate`"
+            )
+        if len(found) > 1:
+            raise UsageError(f"{ref} is ambiguous ({', '.join(found)}); name the kind")
+        entry, problems = load_entry(view, found[0], self.config)
+        if entry.claimed is None or entry.data is None or entry.sha256 is None:
+            raise InvalidRecordsError(
+                problems or [finding("L101", entry.relpath, "", "not a readable record")]
+            )
+        return entry
+
+    def show(self, ref: str, rev: str | None = None) -> ShownRecord:
+        entry = self.resolve(ref, rev)
+        assert entry.claimed is not None and entry.sha256 is not None and entry.data is not None
         return ShownRecord(entry.claimed, entry.relpath, entry.sha256, entry.data)
+
+    def log(self, ref: str, rev: str = "HEAD") -> tuple[str, list[LogEntry]]:
+        """The record's path and every commit that touched it, oldest first."""
+        try:
+            relpath = self.resolve(ref, rev).relpath
+        except RecordNotFoundError:
+            # A deleted record has history but no file at ``rev``: its identity names its path.
+            relpath = RecordId.parse(ref).relpath(self.config.records_dir)
+        entries = record_log(self.repository, self.config, relpath, rev)
+        if not entries:
+            raise RecordNotFoundError(f"{ref}: no commit reachable from {rev} touched {relpath}")
+        return relpath, entries
+
+    def verify(
+        self,
+        rev: str = "HEAD",
+        *,
+        data: bool = False,
+        require_signed: bool = False,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Integrity of the committed ledger at ``rev`` (see ledger.verify)."""
+        return verify(
+            self.root, self.config, rev, data=data, require_signed=require_signed, progress=progress
+        )
+
+    def validate_staged(self) -> Report:
+        """Check what is about to be committed: the records and DVC files in the index."""
+        return check_tree(GitTree(self.repository, None), self.config)
 
     def link(self, ref: str) -> dict[str, str]:
         """A hash link to the record ``ref`` names, as it stands in the working tree."""

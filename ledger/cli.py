@@ -7,10 +7,12 @@ Exit codes are decided in one place, ``main``: 0 ok, 1 ledger problems, 2 usage 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.jsonload import load_json_file
-from ledger.report import to_json_text, validation_text
+from ledger.report import to_json_text, validation_text, verify_text
 
 FORMAT = click.option(
     "--format",
@@ -53,12 +55,15 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> None:
+@click.option("--hook", is_flag=True, help="Install a git pre-commit hook running the gate.")
+def init(directory: Path, hook: bool) -> None:
     """Set up ledger in DIRECTORY: ledger.toml, records/ and the published schemas/."""
-    from ledger.setup import init_repository
+    from ledger.setup import init_repository, install_hook
 
     for line in init_repository(directory):
         click.echo(line)
+    if hook:
+        click.echo(install_hook(directory))
 
 
 @cli.command()
@@ -141,10 +146,14 @@ def new(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--staged", is_flag=True, help="Check the index (what is about to be committed).")
 @FORMAT
-def validate(paths: tuple[Path, ...], fmt: str) -> None:
+def validate(paths: tuple[Path, ...], staged: bool, fmt: str) -> None:
     """Check records in the working tree: schema, identity and place, links, DVC snapshots, PHI."""
-    report = _open_ledger().validate(list(paths) or None)
+    if staged and paths:
+        raise UsageError("--staged checks the whole index; give no paths with it")
+    book = _open_ledger()
+    report = book.validate_staged() if staged else book.validate(list(paths) or None)
     click.echo(
         to_json_text(report.to_json()) if fmt == "json" else validation_text(report), nl=False
     )
@@ -152,17 +161,73 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
         sys.exit(EXIT_PROBLEMS)
 
 
+REV = click.option("--rev", default=None, help="Read from this commit instead of the working tree.")
+
+
 @cli.command()
 @click.argument("ref")
+@REV
 @FORMAT
-def show(ref: str, fmt: str) -> None:
+def show(ref: str, rev: str | None, fmt: str) -> None:
     """Print one record: REF is KIND:NAME@VERSION, NAME@VERSION or a record's path."""
-    shown = _open_ledger().show(ref)
+    shown = _open_ledger().show(ref, rev)
     if fmt == "json":
         click.echo(to_json_text(shown.to_json()), nl=False)
         return
     click.echo(f"{shown.record_id}\npath:   {shown.path}\nsha256: {shown.sha256}\n")
     click.echo(json.dumps(shown.content, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--rev", default="HEAD", show_default=True, help="Walk history from this commit.")
+@FORMAT
+def log(ref: str, rev: str, fmt: str) -> None:
+    """The history of one record: who recorded it, when, why, and signature status."""
+    relpath, entries = _open_ledger().log(ref, rev)
+    if fmt == "json":
+        click.echo(
+            to_json_text({"path": relpath, "history": [e.to_json() for e in entries]}), nl=False
+        )
+        return
+    click.echo(f"{relpath}\n" + "\n".join(e.text() for e in entries))
+
+
+@cli.command()
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to verify.")
+@click.option("--data", is_flag=True, help="Also check workspace, DVC cache and remote.")
+@click.option("--require-signed", is_flag=True, help="Unsigned commits are errors.")
+@FORMAT
+def verify(rev: str, data: bool, require_signed: bool, fmt: str) -> None:
+    """Integrity of the committed ledger: links, DVC snapshots, history, signatures."""
+    book = _open_ledger()
+    with _progress("reading records") as progress:
+        report = book.verify(rev, data=data, require_signed=require_signed, progress=progress)
+    click.echo(to_json_text(report.to_json()) if fmt == "json" else verify_text(report), nl=False)
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing when stderr is piped or redirected."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 @cli.command()

@@ -149,3 +149,37 @@ def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
                 )
             )
     return found
+
+
+def context_findings(data: dict[str, object], path: str) -> list[Finding]:
+    """Failure patterns that make a result unjustifiable, read from the raw record so they are
+    reported even when the record also breaks the schema."""
+    kind = data.get("kind")
+    found: list[Finding] = []
+    if kind == "evaluation" and data.get("metrics"):
+        if not data.get("datasets"):
+            found.append(
+                finding(
+                    "L702",
+                    path,
+                    "/datasets",
+                    "metrics are reported without the test datasets they came from",
+                )
+            )
+        if not isinstance(data.get("test_population"), dict):
+            found.append(
+                finding(
+                    "L702",
+                    path,
+                    "/test_population",
+                    "metrics are reported without a test population",
+                )
+            )
+    if kind == "model":
+        training = data.get("training")
+        datasets = training.get("datasets") if isinstance(training, dict) else None
+        if not datasets:
+            found.append(
+                finding("L703", path, "/training/datasets", "the model names no training data")
+            )
+    return found

@@ -43,7 +43,8 @@ _FORMAT = "%x1e" + "%x1f".join(_FIELDS) + "%x1f"
 # What git's %G? letters mean, in words an auditor can act on.
 SIGNATURE_STATES = {
     "G": "good",
-    "U": "good, key of unknown validity",
+    # For SSH signatures git says U when the key is not in gpg.ssh.allowedSignersFile.
+    "U": "good, but the key is not trusted (unknown signer)",
     "X": "good, signature expired",
     "Y": "good, key expired",
     "R": "good, key revoked",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ledger.findings import Finding, finding
@@ -38,11 +38,16 @@ def link_sites(record: Record) -> Iterator[LinkSite]:
 
 
 def check_links(
-    record: Record, own_id: RecordId, path: str, hashes: Mapping[RecordId, str]
+    record: Record,
+    own_id: RecordId,
+    path: str,
+    hashes: Mapping[RecordId, str],
+    previous: Mapping[RecordId, set[str]] | None = None,
 ) -> list[Finding]:
     """Dangling links, hash mismatches, wrong kinds and malformed supersedes chains.
 
-    ``hashes`` maps every record identity in the same tree state to its canonical SHA-256.
+    ``hashes`` maps every record identity in the same tree state to its canonical SHA-256;
+    ``previous`` the earlier contents a record had in history, if it was amended.
     """
     found: list[Finding] = []
     for site in link_sites(record):
@@ -76,13 +81,64 @@ def check_links(
                 )
             )
         elif actual != site.link.sha256:
-            found.append(
-                finding(
-                    "L302",
-                    path,
-                    site.pointer + "/sha256",
-                    f"link to {target} pins sha256 {site.link.sha256[:12]}…, but "
-                    f"that record hashes to {actual[:12]}…",
+            pinned = site.link.sha256
+            if previous is not None and pinned in previous.get(target, set()):
+                found.append(
+                    finding(
+                        "L603",
+                        path,
+                        site.pointer + "/sha256",
+                        f"link to {target} pins {pinned[:12]}…, an earlier content of that "
+                        f"record, which was amended in place to {actual[:12]}…",
+                    )
                 )
-            )
+            else:
+                found.append(
+                    finding(
+                        "L302",
+                        path,
+                        site.pointer + "/sha256",
+                        f"link to {target} pins sha256 {pinned[:12]}…, but that record "
+                        f"hashes to {actual[:12]}…",
+                    )
+                )
+    return found
+
+
+def find_cycles(records: Iterable[tuple[str, Record]]) -> list[Finding]:
+    """Cycles among links: each is reported once, at the first record in it (by identity).
+
+    ``records`` pairs each record with its file's path.
+    """
+    graph: dict[RecordId, list[RecordId]] = {}
+    paths: dict[RecordId, str] = {}
+    for path, record in records:
+        own = RecordId(record.kind, record.name, record.version)
+        paths[own] = path
+        graph[own] = [RecordId.parse(s.link.ref) for s in link_sites(record)]
+    found: list[Finding] = []
+    reported: set[frozenset[RecordId]] = set()
+    state: dict[RecordId, int] = {}  # 1 on the current path, 2 done
+    stack: list[RecordId] = []
+
+    def visit(node: RecordId) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in graph.get(node, []):
+            if state.get(target) == 1:
+                cycle = stack[stack.index(target) :]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    first = min(cycle, key=str)
+                    loop = " -> ".join(str(n) for n in [*cycle, target])
+                    found.append(finding("L305", paths[first], "", f"link cycle: {loop}"))
+            elif target in graph and target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph, key=str):
+        if node not in state:
+            visit(node)
     return found

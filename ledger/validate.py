@@ -7,22 +7,24 @@ the tree-level checks (identity, links, snapshots) run over what it loaded.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pydantic
 
 from ledger.canonical import NotCanonicalizableError, record_hash
 from ledger.config import Config
-from ledger.consistency import check_consistency
-from ledger.findings import Finding, Severity, finding
+from ledger.consistency import check_consistency, context_findings
+from ledger.findings import Finding, Severity, finding, pointer_of
 from ledger.identity import KINDS, RecordId, id_from_relpath, is_name, is_version
-from ledger.links import check_links
+from ledger.links import check_links, find_cycles
 from ledger.phi import scan_phi
 from ledger.records import MODELS, Record
 from ledger.schema_check import schema_findings
 from ledger.snapshots import check_snapshot, snapshot_sites
 from ledger.trees import TreeView
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,16 @@ def load_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, lis
         shown = "missing" if kind is None else repr(kind)
         found.append(finding("L101", relpath, "/kind", f"kind is {shown}"))
     else:
-        schema_errors = schema_findings(kind, data, relpath)
-        found += schema_errors
-        if not schema_errors:
-            try:
-                record = MODELS[kind].model_validate(data)
-            except pydantic.ValidationError as exc:
-                # The schema is generated from the models, so this means they have drifted.
-                found.append(finding("L105", relpath, "", f"rejected by the record model: {exc}"))
+        # The typed model is fast; the schema explains problems better. Both say the same,
+        # because the schema is generated from the model, so the schema only runs on failure.
+        try:
+            record = MODELS[kind].model_validate(data)
+        except pydantic.ValidationError as exc:
+            schema_errors = schema_findings(kind, data, relpath)
+            found += schema_errors or [
+                finding("L105", relpath, pointer_of(list(error["loc"])), error["msg"])
+                for error in exc.errors()
+            ]
     sha256: str | None = None
     try:
         sha256 = record_hash(data)
@@ -119,15 +123,18 @@ def load_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, lis
 
 
 def load_tree(
-    view: TreeView, config: Config, extra: Iterable[str] = ()
+    view: TreeView, config: Config, extra: Iterable[str] = (), progress: Progress | None = None
 ) -> tuple[list[Entry], list[Finding]]:
     """Load every record file of the tree, plus ``extra`` files named by the user."""
     entries: list[Entry] = []
     found: list[Finding] = []
-    for relpath in sorted({*view.record_files(config.records_dir), *extra}):
+    paths = sorted({*view.record_files(config.records_dir), *extra})
+    for done, relpath in enumerate(paths, 1):
         entry, problems = load_entry(view, relpath, config)
         entries.append(entry)
         found += problems
+        if progress is not None:
+            progress(done, len(paths))
     return entries, found
 
 
@@ -149,31 +156,71 @@ def _duplicates(entries: Iterable[Entry]) -> list[Finding]:
     ]
 
 
+@dataclass
+class TreeCheck:
+    """A tree state, loaded and checked: its entries by identity, and the findings so far."""
+
+    entries: list[Entry]
+    findings: list[Finding]
+
+    @property
+    def by_id(self) -> dict[RecordId, Entry]:
+        return {e.claimed: e for e in self.entries if e.claimed is not None}
+
+    @property
+    def superseded(self) -> set[RecordId]:
+        """Versions that a later record in the same tree supersedes."""
+        return {
+            RecordId.parse(e.record.supersedes.ref)
+            for e in self.entries
+            if e.record is not None and e.record.supersedes is not None
+        }
+
+
+def inspect_tree(
+    view: TreeView,
+    config: Config,
+    extra: Iterable[str] = (),
+    *,
+    snapshots: bool = True,
+    previous_hashes: Mapping[RecordId, set[str]] | None = None,
+    progress: Progress | None = None,
+) -> TreeCheck:
+    """Load every record of ``view`` and check it against every rule one tree state allows.
+
+    With ``snapshots`` the latest versions' snapshots are compared with the tree's DVC files
+    (history checks compare every version with the DVC files of its own commit instead).
+    ``previous_hashes`` (earlier contents of each record) turn hash mismatches that pin an
+    amended record's old content into stale-link findings.
+    """
+    entries, found = load_tree(view, config, extra, progress)
+    found += _duplicates(entries)
+    tree = TreeCheck(entries, found)
+    hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}
+    superseded = tree.superseded
+    for entry in entries:
+        record = entry.record
+        if entry.data is not None:
+            found += context_findings(entry.data, entry.relpath)
+        if record is None or entry.claimed is None:
+            continue
+        found += check_links(record, entry.claimed, entry.relpath, hashes, previous_hashes)
+        found += check_consistency(record, entry.relpath)
+        if snapshots and entry.claimed not in superseded:
+            for pointer, snap in snapshot_sites(record):
+                found += check_snapshot(view, entry.relpath, pointer, snap)
+    found += find_cycles((e.relpath, e.record) for e in entries if e.record is not None)
+    return tree
+
+
 def check_tree(view: TreeView, config: Config, only: Sequence[str] | None = None) -> Report:
     """Check every record in ``view`` (or only the files in ``only``) against all rules.
 
     Links resolve against every record in the tree, whichever files are being reported on.
     """
-    entries, found = load_tree(view, config, only or ())
-    found += _duplicates(entries)
-    hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}
-    # A superseded version documents data as it was when it was committed; the tree now holds
-    # the successor's DVC files. Its snapshot is checked against its own commit by history checks.
-    superseded = {
-        RecordId.parse(e.record.supersedes.ref)
-        for e in entries
-        if e.record is not None and e.record.supersedes is not None
-    }
-    for entry in entries:
-        record = entry.record
-        if record is None or entry.claimed is None:
-            continue
-        found += check_links(record, entry.claimed, entry.relpath, hashes)
-        found += check_consistency(record, entry.relpath)
-        if entry.claimed not in superseded:
-            for pointer, snap in snapshot_sites(record):
-                found += check_snapshot(view, entry.relpath, pointer, snap)
-    checked = [e.relpath for e in entries]
+    tree = inspect_tree(view, config, only or ())
+    checked = [e.relpath for e in tree.entries]
+    found = tree.findings
     if only is not None:
         wanted = set(only)
         checked = [p for p in checked if p in wanted]

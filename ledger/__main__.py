@@ -1,0 +1,5 @@
+"""``python -m ledger``: the same command as ``ledger``."""
+
+from ledger.cli import main
+
+main()

@@ -1,0 +1,362 @@
+"""`ledger verify`: each tampering, committed on top of the demo repository, is caught by code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.canonical import record_hash
+from tests.conftest import git, run_ledger
+
+COHORT_11 = "records/dataset/sepsis-cohort/1.1.json"
+TEST_10 = "records/dataset/sepsis-test/1.0.json"
+MODEL_11 = "records/model/sepsis-risk/1.1.json"
+EVAL_11 = "records/evaluation/sepsis-risk-heldout/1.1.json"
+
+
+def load(repo: Path, relpath: str) -> dict[str, Any]:
+    return dict(json.loads((repo / relpath).read_text()))
+
+
+def save(repo: Path, relpath: str, data: object) -> None:
+    path = repo / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def link(repo: Path, relpath: str) -> dict[str, str]:
+    data = load(repo, relpath)
+    return {"ref": f"{data['kind']}:{data['name']}@{data['version']}", "sha256": record_hash(data)}
+
+
+def commit(repo: Path, message: str = "Tamper") -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
+
+
+def verify(repo: Path, *args: str) -> tuple[int, list[dict[str, str]]]:
+    result = run_ledger("verify", "--format", "json", *args, cwd=repo)
+    assert result.code in (0, 1), result.err
+    report = json.loads(result.out)
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    return result.code, errors
+
+
+def assert_caught(repo: Path, code: str, path: str, *args: str) -> list[dict[str, str]]:
+    exit_code, errors = verify(repo, *args)
+    assert exit_code == 1
+    hits = [f for f in errors if f["code"] == code and f["path"] == path]
+    assert hits, errors
+    return hits
+
+
+def new_version(repo: Path, relpath: str, version: str) -> tuple[str, dict[str, Any]]:
+    """A copy of a record as the next version, superseding it, and its path."""
+    data = load(repo, relpath)
+    data["version"] = version
+    data["supersedes"] = {**link(repo, relpath), "reason": "test", "change_type": "correction"}
+    return relpath.rsplit("/", 1)[0] + f"/{version}.json", data
+
+
+def test_the_demo_repository_verifies_at_head_and_before(demo_repo: Path) -> None:
+    for rev in ("HEAD", "HEAD~1", "HEAD~3"):
+        code, errors = verify(demo_repo, "--rev", rev)
+        assert code == 0 and errors == [], (rev, errors)
+    text = run_ledger("verify", cwd=demo_repo).out
+    assert text.splitlines()[-1] == "ok: verified, 6 warning(s)"
+
+
+def test_rev_gives_the_earlier_state(demo_repo: Path) -> None:
+    report = json.loads(
+        run_ledger("verify", "--rev", "HEAD~3", "--format", "json", cwd=demo_repo).out
+    )
+    assert len(report["checked"]) == 4
+    assert report["commit"] == git("rev-parse", "HEAD~3", cwd=demo_repo).strip()
+
+
+def test_dangling_link(repo: Path) -> None:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    data["model"] = {"ref": "model:sepsis-risk@9.9", "sha256": "0" * 64}
+    save(repo, path, data)
+    commit(repo)
+    assert_caught(repo, "L301", path)
+
+
+def test_link_hash_mismatch(repo: Path) -> None:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    data["model"]["sha256"] = "f" * 64
+    save(repo, path, data)
+    commit(repo)
+    assert_caught(repo, "L302", path)
+
+
+def test_model_trained_on_an_evaluation(repo: Path) -> None:
+    path, data = new_version(repo, MODEL_11, "1.2")
+    data["training"]["datasets"] = [{**link(repo, EVAL_11), "role": "training"}]
+    save(repo, path, data)
+    commit(repo)
+    assert_caught(repo, "L303", path)
+
+
+def test_link_cycle(repo: Path) -> None:
+    first, a = new_version(repo, EVAL_11, "1.2")
+    save(repo, first, a)
+    second, b = new_version(repo, first, "1.3")
+    save(repo, second, b)
+    a["baseline"] = link(repo, second)
+    save(repo, first, a)
+    commit(repo)
+    hits = assert_caught(repo, "L305", first)
+    assert "evaluation:sepsis-risk-heldout@1.3" in hits[0]["message"]
+
+
+def test_snapshot_disagrees_with_the_dvc_file_of_its_commit(repo: Path) -> None:
+    path, data = new_version(repo, COHORT_11, "1.2")
+    data["snapshot"]["md5"] = "0" * 32
+    save(repo, path, data)
+    commit(repo)
+    assert_caught(repo, "L403", path)
+
+
+def test_dvc_file_missing(repo: Path) -> None:
+    git("rm", "-q", "data/test.csv.dvc", cwd=repo)
+    commit(repo, "Drop the test set's DVC file")
+    assert_caught(repo, "L401", TEST_10)
+
+
+def dvc(repo: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, check=True, capture_output=True)
+
+
+def test_unrecorded_data_version(repo: Path) -> None:
+    with (repo / "data/cohort.csv").open("a") as handle:
+        handle.write("50,F,north,80.0,16.0,37.0,8.0,1.2,120.0,0\n")
+    dvc(repo, "add", "-q", "data/cohort.csv")
+    commit(repo, "Add one more admission")
+    hits = assert_caught(repo, "L405", COHORT_11)
+    assert hits[0]["commit"] == git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def test_pipeline_used_other_data_than_recorded(repo: Path) -> None:
+    dvc(
+        repo,
+        "stage",
+        "add",
+        "-n",
+        "train",
+        "-d",
+        "data/test.csv",
+        "-o",
+        "models/m2.json",
+        "cp data/test.csv models/m2.json",
+    )
+    dvc(repo, "repro", "train")
+    path, data = new_version(repo, MODEL_11, "1.2")
+    snapshot = json.loads(
+        run_ledger(
+            "new",
+            "model",
+            "x",
+            "--version",
+            "1.0",
+            "--from",
+            str(_draft_file(repo, data)),
+            "--snapshot",
+            "dvc.lock",
+            "--stage",
+            "train",
+            "--dry-run",
+            cwd=repo,
+        ).out
+    )["artifact"]
+    data["artifact"] = snapshot
+    save(repo, path, data)
+    commit(repo, "Model from a pipeline")
+    hits = assert_caught(repo, "L406", path)
+    assert "does not depend on" in hits[0]["message"]
+
+
+def _draft_file(repo: Path, data: dict[str, Any]) -> Path:
+    draft = {
+        k: v
+        for k, v in data.items()
+        if k not in ("kind", "schema_version", "name", "version", "artifact")
+    }
+    path = repo.parent / "draft.json"
+    path.write_text(json.dumps(draft))
+    return path
+
+
+def test_record_changed_in_place_and_stale_links(repo: Path) -> None:
+    data = load(repo, TEST_10)
+    data["description"] += " Amended."
+    save(repo, TEST_10, data)
+    commit(repo, "Amend the test set's description")
+    code, errors = verify(repo)
+    assert code == 1
+    codes = {(f["code"], f["path"]) for f in errors}
+    assert ("L601", TEST_10) in codes
+    assert ("L603", EVAL_11) in codes
+
+
+def test_record_deleted(repo: Path) -> None:
+    git("rm", "-q", EVAL_11, cwd=repo)
+    commit(repo, "Remove an evaluation")
+    assert_caught(repo, "L602", EVAL_11)
+
+
+def test_test_data_leaking_into_training(repo: Path) -> None:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    data["datasets"] = [{**link(repo, COHORT_11), "role": "test"}]
+    save(repo, path, data)
+    commit(repo)
+    hits = assert_caught(repo, "L701", path)
+    assert "dataset:sepsis-cohort@1.1" in hits[0]["message"]
+
+
+def test_metrics_without_test_population_or_dataset(repo: Path) -> None:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    del data["datasets"], data["test_population"]
+    save(repo, path, data)
+    commit(repo)
+    hits = assert_caught(repo, "L702", path)
+    assert {h["pointer"] for h in hits} == {"/datasets", "/test_population"}
+
+
+def test_model_without_training_data(repo: Path) -> None:
+    path, data = new_version(repo, MODEL_11, "1.2")
+    data["training"]["datasets"] = []
+    save(repo, path, data)
+    commit(repo)
+    assert_caught(repo, "L703", path)
+
+
+def test_unsigned_commits_are_errors_with_require_signed(demo_repo: Path) -> None:
+    code, errors = verify(demo_repo, "--require-signed")
+    assert code == 1
+    assert {f["code"] for f in errors} == {"L801"} and len(errors) == 6
+
+
+def _ssh_signing(repo: Path, tmp_path: Path, *, trusted: bool) -> None:
+    key = tmp_path / "key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "qa", "-f", str(key)], check=True
+    )
+    allowed = tmp_path / "allowed_signers"
+    public = key.with_suffix(".pub").read_text().strip()
+    allowed.write_text(f"committer@example.org {public}\n" if trusted else "")
+    for name, value in (
+        ("gpg.format", "ssh"),
+        ("user.signingkey", str(key)),
+        ("gpg.ssh.allowedSignersFile", str(allowed)),
+    ):
+        git("config", name, value, cwd=repo)
+
+
+def _signed_new_version(repo: Path) -> str:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    save(repo, path, data)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-S", "-m", "Signed evaluation", cwd=repo)
+    return path
+
+
+def test_signed_commits_are_reported_good(repo: Path, tmp_path: Path) -> None:
+    _ssh_signing(repo, tmp_path, trusted=True)
+    path = _signed_new_version(repo)
+    report = json.loads(run_ledger("verify", "--format", "json", cwd=repo).out)
+    last = report["commits"][-1]
+    assert last["records"] == [path] and last["signature"] == "good"
+    assert not [f for f in report["findings"] if f["path"] == path]
+
+
+def test_signature_of_an_unknown_key(repo: Path, tmp_path: Path) -> None:
+    _ssh_signing(repo, tmp_path, trusted=False)
+    path = _signed_new_version(repo)
+    code, _ = verify(repo)
+    assert code == 0
+    report = json.loads(run_ledger("verify", "--format", "json", cwd=repo).out)
+    assert [f["code"] for f in report["findings"] if f["path"] == path] == ["L803"]
+    assert_caught(repo, "L803", path, "--require-signed")
+
+
+def test_bad_signature(repo: Path, tmp_path: Path) -> None:
+    _ssh_signing(repo, tmp_path, trusted=True)
+    path = _signed_new_version(repo)
+    # Rewrite the signed commit's message without re-signing it, as a forger would.
+    raw = git("cat-file", "commit", "HEAD", cwd=repo).replace("Signed evaluation", "Forged")
+    forged = subprocess.run(
+        ["git", "hash-object", "-w", "-t", "commit", "--stdin"],
+        cwd=repo,
+        input=raw,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    git("reset", "-q", "--soft", forged.strip(), cwd=repo)
+    assert_caught(repo, "L802", path)
+
+
+def test_a_shallow_clone_is_refused(demo_repo: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "1", f"file://{demo_repo}", str(clone), cwd=tmp_path)
+    result = run_ledger("verify", cwd=clone)
+    assert result.code == 2
+    assert "git fetch --unshallow" in result.err
+
+
+def test_a_bad_revision_is_a_usage_error(demo_repo: Path) -> None:
+    result = run_ledger("verify", "--rev", "no-such-branch", cwd=demo_repo)
+    assert result.code == 2
+    assert "'no-such-branch' is not a commit" in result.err
+
+
+def test_data_checks_the_workspace(repo: Path) -> None:
+    assert verify(repo, "--data")[0] == 0
+    (repo / "data/test.csv").write_text("age\n")
+    assert_caught(repo, "L407", TEST_10, "--data")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_log_names_who_when_why_and_signature(demo_repo: Path, fmt: str) -> None:
+    result = run_ledger("log", "dataset:sepsis-cohort@1.1", "--format", fmt, cwd=demo_repo)
+    assert result.code == 0, result.err
+    if fmt == "json":
+        entry = json.loads(result.out)["history"][0]
+        assert entry["author"]["name"] == "Amara Okafor"
+        assert entry["reason"] == "Six more months of admissions (2,000 instead of 1,200)"
+        assert entry["signature"] == "unsigned" and entry["action"] == "added"
+        shown = json.loads(
+            run_ledger("show", "sepsis-cohort@1.1", "--format", "json", cwd=demo_repo).out
+        )
+        assert entry["sha256"] == shown["sha256"]
+    else:
+        assert "added by Amara Okafor <amara.okafor@example.org> at 2026-01-" in result.out
+        assert "reason: Six more months of admissions" in result.out
+
+
+def test_log_of_a_deleted_record_still_shows_its_history(repo: Path) -> None:
+    git("rm", "-q", EVAL_11, cwd=repo)
+    commit(repo, "Remove an evaluation")
+    history = json.loads(
+        run_ledger("log", "evaluation:sepsis-risk-heldout@1.1", "--format", "json", cwd=repo).out
+    )["history"]
+    assert [h["action"] for h in history] == ["added", "deleted"]
+
+
+def test_data_of_superseded_versions_must_stay_in_cache_and_remote(repo: Path) -> None:
+    old = load(repo, "records/dataset/sepsis-cohort/1.0.json")["snapshot"]["md5"]
+    for store in (repo / ".dvc/cache/files/md5", repo / ".dvc-remote/files/md5"):
+        (store / old[:2] / old[2:]).unlink()
+    exit_code, errors = verify(repo, "--data")
+    assert exit_code == 1
+    found = {(f["code"], f["path"]) for f in errors}
+    assert found == {
+        ("L408", "records/dataset/sepsis-cohort/1.0.json"),
+        ("L409", "records/dataset/sepsis-cohort/1.0.json"),
+    }
