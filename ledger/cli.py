@@ -230,6 +230,94 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.__exit__(None, None, None)
 
 
+def _graph(ref: str | None, rev: str, **selection: Any) -> Any:
+    """The lineage graph at ``rev``, narrowed to ``ref`` as the options ask."""
+    from ledger.lineage import build_graph, select
+
+    book = _open_ledger()
+    record = book.resolve(ref, rev).claimed if ref else None
+    return select(build_graph(book.root, book.config, rev), record, **selection)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from ledger.serialize import write_atomic
+
+    write_atomic(output, text.encode(), overwrite=True)
+    click.echo(f"wrote {output}", err=True)
+
+
+OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of standard output.",
+)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "mermaid", "dot", "svg", "json", "html"]),
+)
+@click.option("--upstream", "direction", flag_value="upstream", help="Only what REF depends on.")
+@click.option(
+    "--downstream", "direction", flag_value="downstream", help="Only what depends on REF."
+)
+@click.option("--depth", type=click.IntRange(min=1), help="At most N links away from REF.")
+@click.option("--all-versions", is_flag=True, help="Show superseded versions too.")
+@click.option("--md", is_flag=True, help="Mermaid inside a fenced block, for Markdown.")
+@OUTPUT
+def lineage(
+    ref: str | None,
+    rev: str,
+    fmt: str,
+    direction: str | None,
+    depth: int | None,
+    all_versions: bool,
+    md: bool,
+    output: Path | None,
+) -> None:
+    """The lineage graph of the ledger at a revision, or around one record."""
+    from ledger.render import render
+
+    if md and fmt != "mermaid":
+        raise UsageError("--md goes with --format mermaid")
+    if (direction or depth) and not ref:
+        raise UsageError("--upstream, --downstream and --depth need a REF")
+    graph = _graph(ref, rev, direction=direction or "both", depth=depth, all_versions=all_versions)
+    _emit(render(graph, fmt, md=md), output)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+@click.option("--fhir-version", type=click.Choice(["R5", "R4B"]), default="R5", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "ndjson"]),
+    default="json",
+    show_default=True,
+    help="A Bundle, or one resource per line for bulk loading.",
+)
+@OUTPUT
+def provenance(ref: str | None, rev: str, fhir_version: str, fmt: str, output: Path | None) -> None:
+    """FHIR Provenance (R5 or R4B) of every record version, or of REF and its upstream."""
+    from ledger.fhir import bundle_json, bundle_ndjson, provenance_bundle
+
+    graph = _graph(ref, rev, direction="upstream", all_versions=True)
+    bundle = provenance_bundle(graph, fhir_version)
+    _emit(bundle_ndjson(bundle) if fmt == "ndjson" else bundle_json(bundle), output)
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def demo(directory: Path) -> None:
