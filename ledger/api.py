@@ -188,10 +188,17 @@ class Ledger:
         data: bool = False,
         require_signed: bool = False,
         progress: Progress | None = None,
+        remember: bool = True,
     ) -> VerifyReport:
         """Integrity of the committed ledger at ``rev`` (see ledger.verify)."""
         return verify(
-            self.root, self.config, rev, data=data, require_signed=require_signed, progress=progress
+            self.root,
+            self.config,
+            rev,
+            data=data,
+            require_signed=require_signed,
+            progress=progress,
+            remember=remember,
         )
 
     def validate_staged(self) -> Report:

@@ -9,7 +9,9 @@ of the repository.
 from __future__ import annotations
 
 import posixpath
+import re
 import subprocess
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,10 +130,37 @@ class CatFile:
         data = self._proc.stdout.read(int(size) + 1)[:-1]
         return sha, kind, data
 
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """Like ``read`` for many names at once: requests stream in from a thread while the
+        answers are read, so git never waits for a round trip (and neither side can block the
+        other on a full pipe)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        wanted = [n for n in names if "\n" not in n]
+
+        def send() -> None:
+            stdin.write(b"".join(n.encode() + b"\n" for n in wanted))
+            stdin.flush()
+
+        writer = threading.Thread(target=send, daemon=True)
+        writer.start()
+        answers: dict[str, tuple[str, str, bytes] | None] = {}
+        for name in wanted:
+            header = stdout.readline().decode().split()
+            if len(header) != 3:
+                answers[name] = None
+                continue
+            sha, kind, size = header
+            answers[name] = (sha, kind, stdout.read(int(size) + 1)[:-1])
+        writer.join()
+        return [answers.get(n) for n in names]
+
     def close(self) -> None:
         if self._proc.stdin:
             self._proc.stdin.close()
         self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
 
 
 class Repository:
@@ -140,6 +169,7 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cat: CatFile | None = None
+        self._blobs: dict[str, bytes] = {}
 
     def __enter__(self) -> Repository:
         return self
@@ -218,9 +248,33 @@ class Repository:
         return _parse_ls(self.git("ls-files", "-s", "-z", "--", folder), index=True)
 
     def blob(self, name: str) -> bytes | None:
-        """A blob by id or ``rev:path`` (``:path`` for the index); None when absent."""
+        """A blob by id or ``rev:path`` (``:path`` for the index); None when absent.
+
+        Blobs named by id are immutable, so small ones (DVC files, records) are remembered:
+        verify asks for the same DVC file at many commits.
+        """
+        if name in self._blobs:
+            return self._blobs[name]
         found = self.cat.read(name)
-        return found[2] if found and found[1] == "blob" else None
+        data = found[2] if found and found[1] == "blob" else None
+        if data is not None and _is_object_id(name) and len(data) <= _REMEMBER_BYTES:
+            self._blobs[name] = data
+        return data
+
+    def prefetch(self, ids: Iterable[str]) -> None:
+        """Read many blobs by id in one stream, ahead of ``blob`` asking for them one by one."""
+        wanted = sorted({i for i in ids if i not in self._blobs})
+        for name, found in zip(wanted, self.cat.read_many(wanted), strict=True):
+            if found is not None and found[1] == "blob":
+                self._blobs[name] = found[2]
+
+
+_REMEMBER_BYTES = 1 << 20
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def _is_object_id(name: str) -> bool:
+    return _OBJECT_ID.fullmatch(name) is not None
 
 
 def _parse_ls(out: bytes, *, index: bool) -> dict[str, tuple[str, str]]:
@@ -296,13 +350,25 @@ class GitTree:
         return self._listed[folder]
 
     def record_files(self, records_dir: str) -> list[str]:
-        return sorted(p for p in self._files(records_dir) if p.endswith(".json"))
+        files = self._files(records_dir)
+        paths = sorted(p for p in files if p.endswith(".json"))
+        # Every listed record will be read: stream them all from git at once.
+        self.repo.prefetch(files[p][1] for p in paths if files[p][0] != SYMLINK_MODE)
+        return paths
 
     def _lookup(self, relpath: str) -> tuple[str, str] | None:
         for files in self._listed.values():
             if relpath in files:
                 return files[relpath]
         return self._files(posixpath.dirname(relpath) or ".").get(relpath)
+
+    def blob_id(self, relpath: str) -> str | None:
+        found = self._lookup(relpath)
+        return found[1] if found and found[0] != SYMLINK_MODE else None
+
+    def raw(self, relpath: str) -> bytes | None:
+        blob = self.blob_id(relpath)
+        return self.repo.blob(blob) if blob else None
 
     def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
         mode_sha = self._lookup(relpath)

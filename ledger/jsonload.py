@@ -8,6 +8,7 @@ still run on a file with, say, a duplicate key; it is None only when the file is
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -56,10 +57,20 @@ class _DupDict(dict[str, object]):
     duplicates: dict[str, int]
 
 
+# How many values the parse hooks have flagged so far; load_json_bytes compares before and after.
+_flags = [0]
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _flagged_since(mark: int) -> bool:
+    return _flags[0] != mark
+
+
 def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     obj = dict(pairs)
     if len(obj) == len(pairs):
         return obj
+    _flags[0] += 1
     counts = Counter(key for key, _ in pairs)
     marked = _DupDict(obj)
     marked.duplicates = {k: n for k, n in counts.items() if n > 1}
@@ -67,12 +78,14 @@ def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 
 def _constant(name: str) -> _Flagged:
+    _flags[0] += 1
     return _Flagged("L005", f"{name} is not a JSON number", float(name))
 
 
 def _float(text: str) -> float | _Flagged:
     value = float(text)
     if math.isinf(value):
+        _flags[0] += 1
         return _Flagged("L005", f"number {_short(text)} overflows a float to infinity", value)
     return value
 
@@ -87,11 +100,26 @@ def _int(text: str) -> int | _Flagged:
     if value is not None and abs(value) <= MAX_SAFE_INT:
         return value
     message = f"integer {_short(text)} is outside ±(2**53-1), {_INEXACT}"
+    _flags[0] += 1
     return _Flagged("L105", message, value)
 
 
 def _short(text: str, keep: int = 24) -> str:
     return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _may_be_too_deep(text: str, max_depth: int) -> bool:
+    """A quick over-estimate of the nesting: strings removed, only brackets kept, counted in C.
+
+    Exact for well-formed JSON; ``_too_deep`` then finds the offending offset the slow way.
+    """
+    brackets = _BRACKETS.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0) > max_depth
 
 
 def _too_deep(text: str, max_depth: int) -> int | None:
@@ -184,11 +212,12 @@ def load_json_bytes(
         return _fail("L001", path, f"not valid UTF-8: {where}: {exc.reason}")
     if not text.strip(" \t\r\n"):
         return _fail("L002", path, "file is empty" + (" (only whitespace)" if text else ""))
-    deep = _too_deep(text, limits.max_depth)
+    deep = _too_deep(text, limits.max_depth) if _may_be_too_deep(text, limits.max_depth) else None
     if deep is not None:
         line, col = text.count("\n", 0, deep) + 1, deep - text.rfind("\n", 0, deep)
         where = f"at line {line}, column {col}"
         return _fail("L008", path, f"JSON nests deeper than {limits.max_depth} levels {where}")
+    mark = _flags[0]
     try:
         value = json.loads(
             text,
@@ -202,7 +231,12 @@ def load_json_bytes(
         return _fail("L003", path, f"invalid JSON at {where}: {exc.msg}")
     except RecursionError:  # only reachable when max_depth is set above the parser's stack
         return _fail("L008", path, "nesting is too deep for the JSON parser")
-    value, found, lone = _walk(value, path)
+    found: list[Finding] = []
+    lone = False
+    # The pointer-building walk is only needed when the hooks flagged something or the text
+    # escapes a surrogate; a clean record (the common case) skips it.
+    if _flagged_since(mark) or _ESCAPED_SURROGATE.search(text):
+        value, found, lone = _walk(value, path)
     if not isinstance(value, dict):
         message = f"the top-level value is {_type_name(value)}, not an object"
         found.append(finding("L006", path, "", message))

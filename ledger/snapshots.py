@@ -18,7 +18,7 @@ from ledger.dvc_files import (
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
 from ledger.records import DatasetRecord, ModelRecord, Record, Snapshot
-from ledger.trees import TreeView
+from ledger.trees import FileSource, TreeView
 
 _COMPARED = ("md5", "hash", "size", "nfiles")
 
@@ -30,7 +30,7 @@ def snapshot_sites(record: Record) -> Iterator[tuple[str, Snapshot]]:
         yield "/artifact", record.artifact
 
 
-def dvc_outputs(view: TreeView, dvc_file: str, stage: str | None) -> list[DvcOutput] | None:
+def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcOutput] | None:
     """Outputs of a .dvc file, or of one dvc.lock stage; None when the file does not exist.
 
     Raises DvcFileError when the file cannot be read, or the stage is not in it.
@@ -51,7 +51,7 @@ def dvc_outputs(view: TreeView, dvc_file: str, stage: str | None) -> list[DvcOut
     return parse_dvc_file(text, dvc_file)
 
 
-def check_snapshot(view: TreeView, path: str, pointer: str, snap: Snapshot) -> list[Finding]:
+def check_snapshot(view: FileSource, path: str, pointer: str, snap: Snapshot) -> list[Finding]:
     """Does the snapshot say what the DVC file in the same tree state says?"""
     unsafe = [p for p in (snap.dvc_file, snap.path) if not is_safe_relative(p)]
     if unsafe:

@@ -15,10 +15,18 @@ from ledger.findings import Finding
 from ledger.jsonload import Limits, load_json_file
 
 
-class TreeView(Protocol):
-    """Read access to one state of the repository, by repository-relative posix path."""
+class FileSource(Protocol):
+    """Where DVC files are read from: a tree, or the files of one commit."""
 
     label: str
+
+    def read_text(self, relpath: str) -> str | None:
+        """A small text file such as a .dvc file; None when it does not exist."""
+        ...
+
+
+class TreeView(FileSource, Protocol):
+    """Read access to one state of the repository, by repository-relative posix path."""
 
     def record_files(self, records_dir: str) -> list[str]:
         """Every ``*.json`` file below ``records_dir``, sorted."""
@@ -26,10 +34,6 @@ class TreeView(Protocol):
 
     def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
         """The parsed JSON of a record file, and what is wrong with reading it."""
-        ...
-
-    def read_text(self, relpath: str) -> str | None:
-        """A small text file such as a .dvc file; None when it does not exist."""
         ...
 
 

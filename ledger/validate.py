@@ -6,6 +6,8 @@ the tree-level checks (identity, links, snapshots) run over what it loaded.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from ledger.canonical import NotCanonicalizableError, record_hash
 from ledger.config import Config
 from ledger.consistency import check_consistency, context_findings
 from ledger.findings import Finding, Severity, finding, pointer_of
+from ledger.history import GitTree
 from ledger.identity import KINDS, RecordId, id_from_relpath, is_name, is_version
 from ledger.links import check_links, find_cycles
 from ledger.phi import scan_phi
@@ -71,8 +74,43 @@ def claimed_id(data: dict[str, object]) -> RecordId | None:
     return None
 
 
-def load_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, list[Finding]]:
-    """Read one record file and check it on its own: syntax, privacy, schema, identity."""
+def load_entry(
+    view: TreeView, relpath: str, config: Config, known: dict[str, str] | None = None
+) -> tuple[Entry, list[Finding]]:
+    """Read one record file and check it on its own: syntax, privacy, schema, identity.
+
+    ``known`` maps git blob ids of files already found clean to their canonical hash: such a
+    file is only parsed and typed, and a file found clean now is added to it.
+    """
+    blob = None
+    if known is not None and isinstance(view, GitTree):
+        blob = view.blob_id(relpath)
+        if blob is not None and blob in known:
+            entry = _known_entry(view, relpath, config, known[blob])
+            if entry is not None:
+                return entry, []
+    entry, found = _check_entry(view, relpath, config)
+    if blob is not None and known is not None and not found and entry.sha256:
+        known[blob] = entry.sha256
+    return entry, found
+
+
+def _known_entry(view: GitTree, relpath: str, config: Config, sha256: str) -> Entry | None:
+    data = json.loads(view.raw(relpath) or b"null")
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in KINDS:
+        return None
+    try:
+        record = MODELS[kind].model_validate(data)
+    except pydantic.ValidationError:
+        return None  # checked by another ledger version: check it again in full
+    claimed = claimed_id(data)
+    if claimed is None or claimed.relpath(config.records_dir) != relpath:
+        return None  # the same content at another path: the full check reports the place
+    return Entry(relpath, data, record, sha256, claimed)
+
+
+def _check_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, list[Finding]]:
     data, found = view.load_record(relpath, config.limits)
     # A file that does not read cleanly gets no further checks: they would only echo the problem.
     if found or not isinstance(data, dict):
@@ -123,14 +161,18 @@ def load_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, lis
 
 
 def load_tree(
-    view: TreeView, config: Config, extra: Iterable[str] = (), progress: Progress | None = None
+    view: TreeView,
+    config: Config,
+    extra: Iterable[str] = (),
+    progress: Progress | None = None,
+    known: dict[str, str] | None = None,
 ) -> tuple[list[Entry], list[Finding]]:
     """Load every record file of the tree, plus ``extra`` files named by the user."""
     entries: list[Entry] = []
     found: list[Finding] = []
     paths = sorted({*view.record_files(config.records_dir), *extra})
     for done, relpath in enumerate(paths, 1):
-        entry, problems = load_entry(view, relpath, config)
+        entry, problems = load_entry(view, relpath, config, known)
         entries.append(entry)
         found += problems
         if progress is not None:
@@ -163,11 +205,11 @@ class TreeCheck:
     entries: list[Entry]
     findings: list[Finding]
 
-    @property
+    @functools.cached_property
     def by_id(self) -> dict[RecordId, Entry]:
         return {e.claimed: e for e in self.entries if e.claimed is not None}
 
-    @property
+    @functools.cached_property
     def superseded(self) -> set[RecordId]:
         """Versions that a later record in the same tree supersedes."""
         return {
@@ -185,6 +227,7 @@ def inspect_tree(
     snapshots: bool = True,
     previous_hashes: Mapping[RecordId, set[str]] | None = None,
     progress: Progress | None = None,
+    known: dict[str, str] | None = None,
 ) -> TreeCheck:
     """Load every record of ``view`` and check it against every rule one tree state allows.
 
@@ -193,7 +236,7 @@ def inspect_tree(
     ``previous_hashes`` (earlier contents of each record) turn hash mismatches that pin an
     amended record's old content into stale-link findings.
     """
-    entries, found = load_tree(view, config, extra, progress)
+    entries, found = load_tree(view, config, extra, progress, known)
     found += _duplicates(entries)
     tree = TreeCheck(entries, found)
     hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}

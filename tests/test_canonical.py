@@ -63,3 +63,17 @@ def test_hash_is_sha256_of_the_canonical_bytes() -> None:
 def test_values_outside_i_json_are_refused(value: object) -> None:
     with pytest.raises(NotCanonicalizableError, match="canonicalize"):
         canonical_bytes(value)
+
+
+@given(json_values)
+def test_the_fast_path_agrees_with_rfc8785(value: object) -> None:
+    import rfc8785
+
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@given(st.floats(min_value=1e-4, max_value=1e16, exclude_max=True))
+def test_python_and_ecmascript_print_ordinary_floats_alike(number: float) -> None:
+    import rfc8785
+
+    assert canonical_bytes({"x": number}) == rfc8785.dumps({"x": number})

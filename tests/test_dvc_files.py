@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
+import yaml
 
 from ledger.content_hash import (
     CacheObjectMissingError,
@@ -70,7 +70,7 @@ def _dvc(cwd: Path, *args: str) -> None:
 
 
 def _yaml(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

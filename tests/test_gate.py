@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from ruamel.yaml import YAML
+import yaml
 
 from tests.conftest import LEDGER, PROJECT, git, run_ledger
 
@@ -63,7 +63,7 @@ def test_init_leaves_a_foreign_hook_alone(repo: Path) -> None:
 
 
 def test_pre_commit_framework_hook_runs_the_gate(repo: Path) -> None:
-    hooks = YAML(typ="safe").load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+    hooks = yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
     (hook,) = hooks
     assert hook["id"] == "ledger-validate" and hook["pass_filenames"] is False
     _stage_broken_then_fix_worktree(repo)
