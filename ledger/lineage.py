@@ -253,12 +253,15 @@ def select(
     if not all_versions:
         keep = {record_node_id(ref)} if ref is not None else set()
         graph = graph.without(graph.superseded() - keep)
+    # Walk records only, so depth counts links between records; then attach the snapshots,
+    # commits and agents the chosen records point to.
+    reachable = {n for n in graph.nodes if n.startswith("record:")}
     if ref is not None:
         start = record_node_id(ref)
         if start not in graph.nodes:
             raise RecordNotFoundError(f"{ref}: no such record at commit {graph.commit[:12]}")
-        graph = graph.subgraph(start, direction, depth)
-    reachable = {n.id for n in graph.nodes.values() if n.kind == "record"}
+        records = graph.without(set(graph.nodes) - reachable)
+        reachable = set(records.subgraph(start, direction, depth).nodes)
     frontier = list(reachable)
     while frontier:
         node = frontier.pop()
