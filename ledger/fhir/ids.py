@@ -1,0 +1,78 @@
+"""Identifiers, naming systems and times for the FHIR mapping: content-derived, never random.
+
+Every resource ``id`` is a uuid5 of a fixed ledger namespace and ``"<resourceType>|<key>"``,
+where the key is a content hash (a record's SHA-256, a snapshot's md5 and SHA-256, a commit
+SHA) or a stable identity (an e-mail, an organisation's name). ``fullUrl`` and every reference
+are ``urn:uuid:<id>``, so the same history gives the same bytes and a resource keeps its id
+across exports, across ``--rev`` and across FHIR versions.
+
+Naming systems live under ``https://ledger.invalid/fhir/``, the host the published record
+schemas already use (``schemas/*.schema.json`` ``$id``): ``.invalid`` is reserved (RFC 2606),
+so the URIs name ledger's namespaces without pretending to resolve. People are identified by
+their git e-mail as a ``mailto:`` URI under ``urn:ietf:rfc:3986``, FHIR's own system for
+identifiers that are URIs, rather than by a made-up system.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+BASE: Final = "https://ledger.invalid/fhir/"
+NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, BASE)
+SID_RECORD: Final = BASE + "sid/record"  # KIND:NAME@VERSION
+SID_RECORD_SHA256: Final = BASE + "sid/record-sha256"  # SHA-256 of the record's RFC 8785 JSON
+SID_CONTENT_SHA256: Final = BASE + "sid/content-sha256"  # SHA-256 of data or artifact bytes
+SID_DVC_MD5: Final = BASE + "sid/dvc-md5"  # DVC's md5 (``.dir`` suffix for directories)
+SID_GIT_COMMIT: Final = BASE + "sid/git-commit"
+CS_REGULATORY_TAG: Final = BASE + "CodeSystem/regulatory-tag"
+CS_GIT_COMMIT: Final = BASE + "CodeSystem/git-commit"
+CS_GIT_SIGNATURE: Final = BASE + "CodeSystem/git-signature"  # git's %G? letters
+URI: Final = "urn:ietf:rfc:3986"
+
+
+def resource_id(resource_type: str, *key: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, "|".join((resource_type, *key))))
+
+
+def full_url(resource_id_: str) -> str:
+    return f"urn:uuid:{resource_id_}"
+
+
+def reference(resource_type: str, *key: str, display: str | None = None) -> dict[str, Any]:
+    """A Reference to the resource with that type and key; ``type`` because a ``urn:uuid``
+    alone does not say what it points at."""
+    ref: dict[str, Any] = {
+        "reference": full_url(resource_id(resource_type, *key)),
+        "type": resource_type,
+    }
+    if display:
+        ref["display"] = display
+    return ref
+
+
+def identifier(system: str, value: str) -> dict[str, str]:
+    return {"system": system, "value": value}
+
+
+def fhir_instant(iso: str) -> str:
+    """A git ISO 8601 time as a FHIR instant, in the form fhir.resources writes back (``Z``
+    for UTC, ``+HH:MM`` otherwise), so the round-trip guard can compare exactly."""
+    moment = datetime.fromisoformat(iso)
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError(f"{iso!r} has no time zone; a FHIR instant needs one")
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if offset == timedelta(0):
+        return text + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def latest(instants: list[str]) -> str | None:
+    """The latest of some git times (compared as moments, not as strings), as an instant."""
+    if not instants:
+        return None
+    return fhir_instant(max(instants, key=datetime.fromisoformat))

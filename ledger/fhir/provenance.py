@@ -1,0 +1,168 @@
+"""One FHIR Provenance per record version, from the record and the commit that added it.
+
+Where each element comes from (R5 / R4B differences marked):
+
+- ``target``: a real reference (``urn:uuid``, with ``type`` and ``display``) to the record's
+  resource — never display-only, the defect HealthChain's exporter shipped.
+- ``recorded``: the committer time (an instant with its zone; 1..1 in R4B, 0..1 in R5 but
+  always filled); ``occurredDateTime``: the author time, when the change was made.
+- ``agent``: the git author (``author``, ``onBehalfOf`` the record's Organization, which both
+  versions allow — R5 forbids a Device there, R4B allows one); the committer when their e-mail
+  differs (``enterer``: they entered the record into the repository; ``custodian`` would claim
+  long-term responsibility for it, which committing does not); each approval named in the
+  record (meaning ``authorship`` -> author, ``review`` -> verifier, ``approval`` and
+  ``responsibility`` -> attester, the record's role as ``role`` text). Every ``who`` references
+  a Practitioner in the Bundle.
+- ``entity``: upstream resources as ``source`` (a dataset's snapshot; a model's training data;
+  an evaluation's model and test data) and the superseded version as ``revision``. Never
+  ``derivation``: R5 removed it and the official ConceptMap maps it to nothing. A baseline
+  (``compared-with``) is not an input to the record, so it is no entity.
+- ``activity``: v3-DataOperation CREATE for a first version, UPDATE for a superseding one: in
+  R4B's extensible value set, and valid under R5's example binding, so one meaning in both.
+- Reasons — R4B ``reason`` (CodeableConcept), R5 ``authorization`` (CodeableReference
+  ``concept``): the record's purpose, coded v3-ActReason HRESCH only when its regulatory tags
+  say research or IRB (else text only); then the change reason (``supersedes.reason``) and the
+  commit's ``Ledger-Reason`` trailer when it says something else.
+- ``policy``: the record's ``policies`` (URIs by schema). Regulatory tags are not URIs and
+  stay ``meta.tag`` codings on the artifact resources.
+- Signatures: a git signature signs the commit object, not this JSON, so ``Provenance.signature``
+  (whose ``data`` must sign the FHIR resources) stays empty rather than hold something it is
+  not. The commit SHA and git's verdict (``%G?`` letter, words and signer) are ``meta.tag``
+  codings, so an auditor can re-check the commit with ``git verify-commit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.fhir.ids import (
+    CS_GIT_COMMIT,
+    CS_GIT_SIGNATURE,
+    fhir_instant,
+    resource_id,
+)
+from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref
+from ledger.fhir.versions import FhirVersion
+from ledger.history import SIGNATURE_STATES
+
+PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+
+_AGENT_TYPES = {
+    "author": "Author",
+    "enterer": "Enterer",
+    "verifier": "Verifier",
+    "attester": "Attester",
+}
+_APPROVAL_TYPES = {
+    "authorship": "author",
+    "review": "verifier",
+    "approval": "attester",
+    "responsibility": "attester",
+}
+_LETTERS = {words: letter for letter, words in SIGNATURE_STATES.items()}
+
+
+def _agent_type(code: str) -> Json:
+    return {"coding": [{"system": PARTICIPANT, "code": code, "display": _AGENT_TYPES[code]}]}
+
+
+def _agents(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json]:
+    author, committer = commit["author"], commit["committer"]
+    agents: list[Json] = [
+        {
+            "type": _agent_type("author"),
+            "who": person_ref(author["name"], author["email"]),
+            "onBehalfOf": organization_ref(content["organization"]),
+        }
+    ]
+    if committer["email"] != author["email"]:
+        agents.append(
+            {
+                "type": _agent_type("enterer"),
+                "who": person_ref(committer["name"], committer["email"]),
+            }
+        )
+    for approval in content.get("approvals") or []:
+        agents.append(
+            {
+                "type": _agent_type(_APPROVAL_TYPES[approval["meaning"]]),
+                "role": [{"text": f"{approval['role']} ({approval['meaning']})"}],
+                "who": approver_ref(approval["name"]),
+            }
+        )
+    return agents
+
+
+def _reasons(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json]:
+    purpose: Json = {"text": content["purpose"]}
+    tags = content.get("regulatory_tags")
+    words = " ".join(tags).lower() if isinstance(tags, list) else ""
+    if "research" in words or "irb" in words:
+        purpose["coding"] = [
+            {"system": ACT_REASON, "code": "HRESCH", "display": "healthcare research"}
+        ]
+    concepts = [purpose]
+    for text in ((content.get("supersedes") or {}).get("reason"), commit.get("reason")):
+        if text and all(c.get("text") != text for c in concepts):
+            concepts.append({"text": text})
+    return concepts
+
+
+def _signature_tag(commit: Mapping[str, Any]) -> Json:
+    words = str(commit.get("signature") or "unknown")
+    signer = commit.get("signer")
+    return {
+        "system": CS_GIT_SIGNATURE,
+        "code": _LETTERS.get(words, "unknown"),
+        "display": f"git commit signature: {words}" + (f"; signer {signer}" if signer else ""),
+    }
+
+
+def record_provenance(
+    v: FhirVersion,
+    *,
+    target: Json,
+    sha256: str,
+    content: Mapping[str, Any],
+    commit: Mapping[str, Any],
+    sources: list[Json],
+    previous: Json | None,
+) -> Json:
+    """The Provenance of one record version: ``target`` is its resource, ``sources`` its
+    inputs and ``previous`` the version it supersedes (present in the Bundle)."""
+    reasons = _reasons(content, commit)
+    update = content.get("supersedes") is not None
+    activity = {
+        "coding": [
+            {
+                "system": DATA_OPERATION,
+                "code": "UPDATE" if update else "CREATE",
+                "display": "revise" if update else "create",
+            }
+        ],
+        "text": f"new version superseding {content['supersedes']['ref']}"
+        if update
+        else "first version",
+    }
+    entities = [{"role": "source", "what": ref} for ref in sources]
+    if previous is not None:
+        entities.append({"role": "revision", "what": previous})
+    policies = list(dict.fromkeys(content.get("policies") or []))
+    provenance: Json = {
+        "resourceType": "Provenance",
+        "id": resource_id("Provenance", commit["sha"], sha256),
+        "meta": {"tag": [{"system": CS_GIT_COMMIT, "code": commit["sha"]}, _signature_tag(commit)]},
+        "target": [target],
+        "occurredDateTime": fhir_instant(commit["author_date"]),
+        "recorded": fhir_instant(commit["committer_date"]),
+        **({"policy": policies} if policies else {}),
+        **({"authorization": [{"concept": c} for c in reasons]} if v.r5 else {"reason": reasons}),
+        "activity": activity,
+        "agent": _agents(content, commit),
+    }
+    if entities:
+        provenance["entity"] = entities
+    return provenance

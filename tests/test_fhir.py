@@ -1,0 +1,354 @@
+"""`ledger provenance`: FHIR R5 and R4B Bundles that fhir.resources and the official HL7 JSON
+Schemas accept, that name every record version's git author, and a guard that refuses bad ones."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft6Validator
+from jsonschema.exceptions import best_match
+
+from ledger.config import load_config
+from ledger.errors import LedgerError
+from ledger.fhir import FhirMappingError, bundle_problems, check_bundle, provenance_bundle
+from ledger.fhir.ids import SID_DVC_MD5, SID_RECORD, URI, fhir_instant
+from ledger.fhir.versions import fhir_version
+from ledger.lineage import LineageGraph, build_graph
+from tests.conftest import PROJECT, git, run_ledger
+
+VERSIONS = ["R5", "R4B"]
+SCHEMAS = PROJECT / ".fhir-schemas"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def cli_output(demo_repo: Path) -> Any:
+    """``ledger provenance`` output in the demo repository, each argument list run once."""
+
+    @functools.cache
+    def run(*args: str) -> str:
+        result = run_ledger("provenance", *args, cwd=demo_repo)
+        assert result.code == 0, result.err
+        return result.out
+
+    return run
+
+
+def _bundle(cli_output: Any, version: str, *args: str) -> Json:
+    data: Json = json.loads(cli_output("--fhir-version", version, *args))
+    return data
+
+
+def _by_url(bundle: Json) -> dict[str, Json]:
+    return {e["fullUrl"]: e["resource"] for e in bundle.get("entry", [])}
+
+
+def _of_type(bundle: Json, resource_type: str) -> list[Json]:
+    return [r for r in _by_url(bundle).values() if r["resourceType"] == resource_type]
+
+
+def _record_url(bundle: Json, record: str) -> str:
+    (url,) = [
+        url
+        for url, r in _by_url(bundle).items()
+        if {"system": SID_RECORD, "value": record} in r.get("identifier", [])
+    ]
+    return url
+
+
+def _provenance_of(bundle: Json, record: str) -> Json:
+    url = _record_url(bundle, record)
+    (found,) = [
+        p for p in _of_type(bundle, "Provenance") if url in [t["reference"] for t in p["target"]]
+    ]
+    return found
+
+
+def _records(repo: Path, rev: str) -> dict[str, str]:
+    """Record identity -> path of every record committed at ``rev``."""
+    found = {}
+    for path in git("ls-tree", "-r", "--name-only", rev, "--", "records", cwd=repo).split():
+        if path.endswith(".json"):
+            data = json.loads(git("show", f"{rev}:{path}", cwd=repo))
+            found[f"{data['kind']}:{data['name']}@{data['version']}"] = path
+    return found
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_record_version_has_a_provenance_of_its_resource_naming_its_git_author(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    records = _records(demo_repo, "HEAD")
+    assert len(records) == 7
+    assert len(_of_type(bundle, "Provenance")) == len(records)
+    for record, path in records.items():
+        name, email, committed = (
+            git("log", "-1", "--format=%an%x00%ae%x00%cI", "--", path, cwd=demo_repo)
+            .strip()
+            .split("\0")
+        )
+        provenance = _provenance_of(bundle, record)
+        assert provenance["recorded"] == fhir_instant(committed)
+        authors = [
+            resources[a["who"]["reference"]]
+            for a in provenance["agent"]
+            if a["type"]["coding"][0]["code"] == "author"
+        ]
+        git_author = {
+            "identifier": [{"system": URI, "value": f"mailto:{email}"}],
+            "name": [{"text": name}],
+        }
+        assert any(git_author.items() <= person.items() for person in authors), record
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bundle_passes_fhir_resources_of_its_version_and_only_that_one(
+    cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    fhir_version(version).model("Bundle").model_validate(bundle)
+    other = "R4B" if version == "R5" else "R5"
+    with pytest.raises(ValueError):
+        fhir_version(other).model("Bundle").model_validate(bundle)
+
+
+@functools.cache
+def _schema_validator(version: str) -> Draft6Validator | None:
+    path = SCHEMAS / f"{version.lower()}.schema.json"
+    if not path.is_file():
+        return None
+    return Draft6Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def official_schema() -> Any:
+    def get(version: str) -> Draft6Validator:
+        validator = _schema_validator(version)
+        if validator is None:
+            reason = (
+                f"{SCHEMAS}/{version.lower()}.schema.json is missing: fetch the HL7 FHIR JSON "
+                f"Schemas ({fhir_version(version).package}) with the npm pack step in .ci/run"
+            )
+            if os.environ.get("LEDGER_REQUIRE_TOOLS"):
+                pytest.fail(reason)
+            pytest.skip(reason)
+        return validator
+
+    return get
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bundle_passes_the_official_hl7_json_schema_of_its_version(
+    cli_output: Any, official_schema: Any, version: str
+) -> None:
+    error = best_match(official_schema(version).iter_errors(_bundle(cli_output, version)))
+    assert error is None, f"{list(error.absolute_path)}: {error.message}"
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_two_runs_give_identical_bytes(demo_repo: Path, cli_output: Any, fmt: str) -> None:
+    for version in VERSIONS:
+        again = run_ledger("provenance", "--fhir-version", version, "--format", fmt, cwd=demo_repo)
+        assert again.out == cli_output("--fhir-version", version, "--format", fmt)
+    assert cli_output("--fhir-version", "R5", "--format", "json").endswith("}\n")
+
+
+def test_rev_gives_the_earlier_state(demo_repo: Path, cli_output: Any) -> None:
+    now, before = _bundle(cli_output, "R5"), _bundle(cli_output, "R5", "--rev", "HEAD~2")
+    earlier = _records(demo_repo, "HEAD~2")
+    assert len(_of_type(before, "Provenance")) == len(earlier) < len(_of_type(now, "Provenance"))
+    for record in earlier:
+        _provenance_of(before, record)
+    assert before["identifier"]["value"] == git("rev-parse", "HEAD~2", cwd=demo_repo).strip()
+    assert before["timestamp"] < now["timestamp"]
+
+
+def test_ndjson_is_one_resource_per_line_without_the_bundle(cli_output: Any) -> None:
+    text = cli_output("--fhir-version", "R4B", "--format", "ndjson")
+    lines = text.splitlines()
+    assert text.endswith("\n") and all(lines)
+    resources = [json.loads(line) for line in lines]
+    assert all(r["resourceType"] not in (None, "Bundle") for r in resources)
+    assert resources == list(_by_url(_bundle(cli_output, "R4B")).values())
+
+
+def test_provenance_of_a_ref_holds_it_and_its_upstream_only(cli_output: Any) -> None:
+    bundle = _bundle(cli_output, "R5", "evaluation:sepsis-risk-heldout@1.0")
+    shown = {
+        i["value"]
+        for r in _by_url(bundle).values()
+        for i in r.get("identifier", [])
+        if i["system"] == SID_RECORD
+    }
+    upstream = {
+        "evaluation:sepsis-risk-heldout@1.0",
+        "model:sepsis-risk@1.0",
+        "dataset:sepsis-cohort@1.0",
+        "dataset:sepsis-test@1.0",
+    }
+    assert shown == upstream
+    for record in upstream:
+        _provenance_of(bundle, record)
+    assert bundle_problems(bundle, "R5") == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_model_is_an_ai_device_and_snapshot_md5s_are_identifiers(
+    cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    device = _by_url(bundle)[_record_url(bundle, "model:sepsis-risk@1.1")]
+    types = device["type"] if version == "R5" else [device["type"]]
+    assert types[0]["coding"][0]["code"] == "Artificial-Intelligence"
+    names = [n["value"] for n in device["name"]] if version == "R5" else []
+    names += [n["name"] for n in device.get("deviceName", [])]
+    assert "sepsis-risk" in names
+    assert device["version"] == [{"value": "1.1"}]
+    for document in _of_type(bundle, "DocumentReference"):
+        assert [i["system"] for i in document["identifier"]].count(SID_DVC_MD5) == 1
+        assert "hash" not in document["content"][0]["attachment"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_new_version_is_an_update_with_a_revision_entity_and_its_reason(
+    cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    provenance = _provenance_of(bundle, "model:sepsis-risk@1.1")
+    assert provenance["activity"]["coding"][0]["code"] == "UPDATE"
+    assert _provenance_of(bundle, "model:sepsis-risk@1.0")["activity"]["coding"][0]["code"] == (
+        "CREATE"
+    )
+    roles = {(e["role"], e["what"]["reference"]) for e in provenance["entity"]}
+    assert ("revision", _record_url(bundle, "model:sepsis-risk@1.0")) in roles
+    reasons = provenance.get("reason") or [a["concept"] for a in provenance["authorization"]]
+    assert "Retrained on cohort v1.1" in [r.get("text") for r in reasons]
+    assert '"derivation"' not in cli_output("--fhir-version", version)
+    observation = _by_url(bundle)[_record_url(bundle, "evaluation:sepsis-risk-heldout@1.1")]
+    assert observation["focus"][0]["reference"] == _record_url(bundle, "model:sepsis-risk@1.1")
+    assert observation["derivedFrom"][0]["type"] == "DocumentReference"
+    assert observation["component"][0]["code"] == {"text": "sensitivity"}
+
+
+@pytest.fixture(scope="session")
+def graph(demo_repo: Path) -> LineageGraph:
+    return build_graph(demo_repo, load_config(demo_repo))
+
+
+def _first(bundle: Json, resource_type: str) -> Json:
+    return _of_type(bundle, resource_type)[0]
+
+
+def _break_empty_target(b: Json) -> None:
+    _first(b, "Provenance")["target"] = []
+
+
+def _break_role(b: Json) -> None:
+    _first(b, "Provenance")["entity"][0]["role"] = "derivation"
+
+
+def _break_reference(b: Json) -> None:
+    dangling = "urn:uuid:00000000-0000-5000-8000-000000000000"
+    _first(b, "Provenance")["entity"][0]["what"]["reference"] = dangling
+
+
+def _break_who(b: Json) -> None:
+    _first(b, "Provenance")["agent"][0]["who"] = {"display": "Amara Okafor"}
+
+
+def _break_bundle_type(b: Json) -> None:
+    b["type"] = "colection"
+
+
+def _break_recorded(b: Json) -> None:
+    _first(b, "Provenance")["recorded"] = "2026-01-07T09:00:00"
+
+
+def _break_on_behalf_of(b: Json) -> None:
+    provenance = _first(b, "Provenance")
+    provenance["agent"][0]["onBehalfOf"] = {"reference": _record_url(b, "model:sepsis-risk@1.0")}
+
+
+@pytest.mark.parametrize(
+    ("breaks", "message"),
+    [
+        (_break_empty_target, "target is empty"),
+        (_break_role, "role 'derivation' is not allowed"),
+        (_break_reference, "resolves to no entry"),
+        (_break_who, "who must reference"),
+        (_break_bundle_type, "Bundle.type 'colection'"),
+        (_break_recorded, "recorded"),
+        (_break_on_behalf_of, "R5 onBehalfOf must be one of"),
+    ],
+)
+def test_the_guard_refuses_a_broken_r5_bundle(
+    graph: LineageGraph, breaks: Any, message: str
+) -> None:
+    bundle = copy.deepcopy(provenance_bundle(graph, "R5").data)
+    assert check_bundle(copy.deepcopy(bundle), "R5") == bundle
+    breaks(bundle)
+    with pytest.raises(FhirMappingError, match=message):
+        check_bundle(bundle, "R5")
+
+
+def test_the_guard_refuses_an_r4b_resource_in_an_r5_bundle(graph: LineageGraph) -> None:
+    r5, r4b = provenance_bundle(graph, "R5").data, provenance_bundle(graph, "R4B").data
+    mixed = copy.deepcopy(r5)
+    devices = [i for i, e in enumerate(mixed["entry"]) if e["resource"]["resourceType"] == "Device"]
+    mixed["entry"][devices[0]] = next(
+        e for e in r4b["entry"] if e["fullUrl"] == mixed["entry"][devices[0]]["fullUrl"]
+    )
+    assert any("Device" in p for p in bundle_problems(mixed, "R5"))
+
+
+def test_a_guard_failure_is_an_internal_error_not_a_ledger_problem() -> None:
+    assert not issubclass(FhirMappingError, LedgerError)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_committer_approvers_signature_and_time_zones_are_mapped(
+    graph: LineageGraph, version: str
+) -> None:
+    nodes = dict(graph.nodes)
+    for node_id, node in graph.nodes.items():
+        if node.kind == "commit":
+            nodes[node_id] = replace(
+                node,
+                attrs={
+                    **node.attrs,
+                    "committer": {"name": "Merge Bot", "email": "bot@example.org"},
+                    "author_date": "2026-01-12T10:00:00+05:45",
+                    "committer_date": "2026-01-12T01:00:00-08:00",
+                    "signature": "good",
+                    "signer": "Jonas Lindqvist",
+                },
+            )
+    model = nodes["record:model:sepsis-risk@1.1"]
+    approvals = [
+        {"name": "Dr. Lee", "role": "clinical lead", "meaning": "approval"},
+        {"name": "Sam Quality", "role": "quality assurance", "meaning": "review"},
+    ]
+    content = {**model.attrs["content"], "approvals": approvals}
+    nodes[model.id] = replace(model, attrs={**model.attrs, "content": content})
+    bundle = provenance_bundle(LineageGraph(graph.commit, nodes, graph.edges), version).data
+    provenance = _provenance_of(bundle, "model:sepsis-risk@1.1")
+    kinds = [a["type"]["coding"][0]["code"] for a in provenance["agent"]]
+    assert kinds == ["author", "enterer", "attester", "verifier"]
+    assert (provenance["occurredDateTime"], provenance["recorded"]) == (
+        "2026-01-12T10:00:00+05:45",
+        "2026-01-12T01:00:00-08:00",
+    )
+    assert {
+        "code": "G",
+        "display": "git commit signature: good; signer Jonas Lindqvist",
+    }.items() <= (provenance["meta"]["tag"][1].items())
+    assert "signature" not in provenance
