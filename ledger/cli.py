@@ -197,12 +197,19 @@ def log(ref: str, rev: str, fmt: str) -> None:
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to verify.")
 @click.option("--data", is_flag=True, help="Also check workspace, DVC cache and remote.")
 @click.option("--require-signed", is_flag=True, help="Unsigned commits are errors.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every record file in full, even those found clean before.",
+)
 @FORMAT
-def verify(rev: str, data: bool, require_signed: bool, fmt: str) -> None:
+def verify(rev: str, data: bool, require_signed: bool, no_cache: bool, fmt: str) -> None:
     """Integrity of the committed ledger: links, DVC snapshots, history, signatures."""
     book = _open_ledger()
     with _progress("reading records") as progress:
-        report = book.verify(rev, data=data, require_signed=require_signed, progress=progress)
+        report = book.verify(
+            rev, data=data, require_signed=require_signed, progress=progress, remember=not no_cache
+        )
     click.echo(to_json_text(report.to_json()) if fmt == "json" else verify_text(report), nl=False)
     if not report.ok:
         sys.exit(EXIT_PROBLEMS)
@@ -316,6 +323,95 @@ def provenance(ref: str | None, rev: str, fhir_version: str, fmt: str, output: P
     graph = _graph(ref, rev, direction="upstream", all_versions=True)
     bundle = provenance_bundle(graph, fhir_version)
     _emit(bundle_ndjson(bundle) if fmt == "ndjson" else bundle_json(bundle), output)
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("head", default="HEAD")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@OUTPUT
+def diff(base: str, head: str, fmt: str, output: Path | None) -> None:
+    """Review what changed between BASE and HEAD: records, lineage, metrics, new findings."""
+    from ledger.render import render
+    from ledger.review import review
+    from ledger.review_report import review_markdown, review_text
+
+    book = _open_ledger()
+    result = review(book.root, book.config, base, head)
+    if fmt == "json":
+        text = to_json_text(result.to_json())
+    elif fmt == "markdown":
+        text = review_markdown(result, lambda g: render(g, "mermaid", md=True))
+    else:
+        text = review_text(result)
+    _emit(text, output)
+
+
+@cli.command()
+@click.argument("ref_a")
+@click.argument("ref_b")
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+@FORMAT
+def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
+    """Why two evaluations (or two models) differ: data, configuration or evaluation conditions."""
+    from ledger.compare import compare as compare_records
+    from ledger.lineage import build_graph
+    from ledger.review_report import comparison_text
+
+    book = _open_ledger()
+    a, b = book.resolve(ref_a, rev).claimed, book.resolve(ref_b, rev).claimed
+    result = compare_records(build_graph(book.root, book.config, rev), a, b)
+    click.echo(
+        to_json_text(result.to_json()) if fmt == "json" else comparison_text(result), nl=False
+    )
+
+
+@cli.command()
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to export.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The zip file to write.",
+)
+@FORMAT
+def export(rev: str, output: Path, fmt: str) -> None:
+    """Write an offline audit bundle of the ledger at REV."""
+    from ledger.export import export as export_bundle
+
+    book = _open_ledger()
+    facts = export_bundle(book.root, book.config, output, rev)
+    if fmt == "json":
+        click.echo(to_json_text(facts), nl=False)
+    else:
+        click.echo(
+            f"wrote {facts['output']}: {facts['files']} files from commit "
+            f"{facts['commit']}\nsha256 {facts['sha256']}\n"
+            f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor "
+            "separately)"
+        )
+
+
+@cli.command("verify-export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@FORMAT
+def verify_export(file: Path, fmt: str) -> None:
+    """Check an audit bundle offline, without the repository."""
+    from ledger.verify_export import verify_export as check
+
+    report = check(file)
+    click.echo(
+        to_json_text(report.to_json()) if fmt == "json" else validation_text(report), nl=False
+    )
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
 
 
 @cli.command()

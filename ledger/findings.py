@@ -252,6 +252,37 @@ RULES: dict[str, Rule] = _rules(
         "a commit's signature cannot be checked",
         "add the signer's key to the keyring or allowed-signers file",
     ),
+    # Audit exports.
+    Rule(
+        "L901",
+        "export-file-added",
+        "the export holds a file its manifest does not list",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L902",
+        "export-file-removed",
+        "a file the manifest lists is missing from the export",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L903",
+        "export-file-modified",
+        "a file's SHA-256 differs from the manifest's",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L904",
+        "export-manifest-invalid",
+        "the manifest is missing or unreadable",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L905",
+        "export-fhir-invalid",
+        "a FHIR Bundle in the export is not valid FHIR",
+        "regenerate the export with `ledger export`",
+    ),
     # Privacy.
     Rule(
         "L501",

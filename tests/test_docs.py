@@ -21,3 +21,19 @@ def test_ci_runs_the_readme_test_command() -> None:
     test_command = _sh_blocks()[1].rsplit("&& ", 1)[1]
     ci = (PROJECT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines()
+
+
+def test_ci_examples_verify_and_post_the_review() -> None:
+    import yaml
+
+    github = yaml.safe_load((PROJECT / "examples/github-actions-ledger.yml").read_text())
+    steps = " ".join(str(s.get("run", "")) for s in github["jobs"]["review"]["steps"])
+    gitlab = yaml.safe_load((PROJECT / "examples/gitlab-ci-ledger.yml").read_text())
+    job = gitlab["ledger-review"]
+    gitlab_text = " ".join(job["script"] + job["after_script"])
+    for text in (steps, gitlab_text):
+        assert "ledger verify --rev" in text
+        assert "--format markdown -o ledger-review.md" in text
+    assert "gh pr comment" in steps and "merge_requests" in gitlab_text
+    assert github["jobs"]["review"]["steps"][0]["with"]["fetch-depth"] == 0
+    assert job["variables"]["GIT_DEPTH"] == "0"

@@ -24,6 +24,7 @@ from ledger.errors import ToolMissingError, UsageError
 from ledger.setup import init_repository
 
 REMOTE_DIR = ".dvc-remote"
+OUT_DIR = "out"  # the review and the audit export: products of the ledger, not committed
 PIPELINE = """\
 \"\"\"The sepsis-risk example pipeline: `python scripts/pipeline.py --help`.\"\"\"
 
@@ -113,7 +114,9 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
     repo.dvc("remote", "add", "-d", "local", REMOTE_DIR)  # relative to the repository
     (repo.root / "scripts").mkdir()
     (repo.root / "scripts" / "pipeline.py").write_text(PIPELINE, encoding="utf-8")
-    (repo.root / ".gitignore").write_text(f"/{REMOTE_DIR}/\n__pycache__/\n", encoding="utf-8")
+    (repo.root / ".gitignore").write_text(
+        f"/{REMOTE_DIR}/\n/{OUT_DIR}/\n__pycache__/\n", encoding="utf-8"
+    )
     repo.commit(DATA_ENGINEER, "Set up the sepsis-risk project with git, DVC and ledger")
     book = Ledger(repo.root)
     echo(f"building the demo repository in {directory}")
@@ -209,11 +212,36 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
 
     for entry in book.entries():
         echo(f"  recorded {entry.claimed}  ({entry.relpath})")
+    review_path, export_path = _write_review_and_export(repo.root)
+    echo(f"review of the last change (retrain + re-evaluation): {review_path}")
+    echo(f"offline audit export: {export_path}")
     echo("next, inside the repository:")
     for command in (
-        "ledger validate",
-        "ledger show evaluation:sepsis-risk-heldout@1.1",
+        "ledger verify",
+        "ledger lineage",
+        "ledger compare sepsis-risk-heldout@1.0 sepsis-risk-heldout@1.1",
+        "ledger provenance --fhir-version R4B",
+        f"ledger verify-export {OUT_DIR}/audit-export.zip",
         "git log --stat",
-        "dvc status --cloud",
     ):
         echo(f"  cd {directory} && {command}")
+
+
+def _write_review_and_export(root: Path) -> tuple[Path, Path]:
+    """What a team hands its reviewers and auditors: the last change's review, and an export."""
+    from ledger.config import load_config
+    from ledger.export import export
+    from ledger.render import render
+    from ledger.review import review
+    from ledger.review_report import review_markdown
+    from ledger.serialize import write_atomic
+
+    config = load_config(root)
+    out = root / OUT_DIR
+    change = review(root, config, "HEAD~2", "HEAD")
+    review_path = out / "review.md"
+    markdown = review_markdown(change, lambda g: render(g, "mermaid", md=True))
+    write_atomic(review_path, markdown.encode(), overwrite=True)
+    export_path = out / "audit-export.zip"
+    export(root, config, export_path)
+    return review_path, export_path

@@ -1,0 +1,191 @@
+"""Pull-request reviews, comparisons and offline audit exports, as users and auditors run them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_ledger
+
+EVAL_10 = "evaluation:sepsis-risk-heldout@1.0"
+EVAL_11 = "evaluation:sepsis-risk-heldout@1.1"
+
+
+def test_markdown_review_names_every_changed_record_and_the_metric_deltas(
+    demo_repo: Path,
+) -> None:
+    result = run_ledger("diff", "HEAD~2", "HEAD", "--format", "markdown", cwd=demo_repo)
+    assert result.code == 0, result.err
+    md = result.out
+    for ref in ("model:sepsis-risk@1.1", EVAL_11):
+        assert f"| added | `{ref}` |" in md
+    assert "supersedes `model:sepsis-risk@1.0` (retrain)" in md
+    assert f"### Metrics: `{EVAL_11}` vs `{EVAL_10}`" in md
+    assert "| sensitivity | 0.8506 | 0.7701 | -0.0805 |" in md
+    assert "```mermaid" in md and "No new errors." in md
+    assert ":warning: `L801`" in md  # the demo's commits are unsigned
+    assert "dataset:sepsis-cohort@1.1" not in md.split("### Records")[1].split("###")[0]
+
+
+def test_json_review_and_text_review_agree(demo_repo: Path) -> None:
+    review = json.loads(run_ledger("diff", "HEAD~2", "--format", "json", cwd=demo_repo).out)
+    assert review["added"] == [EVAL_11, "model:sepsis-risk@1.1"]
+    assert review["changed_in_place"] == [] and review["deleted"] == []
+    text = run_ledger("diff", "HEAD~2", cwd=demo_repo).out
+    assert text.splitlines()[-1] == "no violations"
+
+
+def test_review_flags_a_record_changed_in_place(repo: Path) -> None:
+    path = repo / "records/dataset/sepsis-test/1.0.json"
+    data = json.loads(path.read_text())
+    data["description"] += " Edited."
+    path.write_text(json.dumps(data, indent=2))
+    git("commit", "-qam", "Edit in place", cwd=repo)
+    review = json.loads(run_ledger("diff", "HEAD~1", "--format", "json", cwd=repo).out)
+    assert review["changed_in_place"] == ["records/dataset/sepsis-test/1.0.json"]
+    assert {f["code"] for f in review["new_findings"]} >= {"L601", "L603"}
+    md = run_ledger("diff", "HEAD~1", "--format", "markdown", cwd=repo).out
+    assert "| :x: changed in place | `records/dataset/sepsis-test/1.0.json` |" in md
+
+
+def test_compare_attributes_the_change_to_the_dataset_update(demo_repo: Path) -> None:
+    result = json.loads(
+        run_ledger("compare", EVAL_10, EVAL_11, "--format", "json", cwd=demo_repo).out
+    )
+    assert result["comparable"] is True
+    assert result["explained_by"] == ["data"]
+    assert result["attribution"].startswith(
+        "The difference can only come from data (training datasets: "
+        "dataset:sepsis-cohort@1.0 -> dataset:sepsis-cohort@1.1)"
+    )
+    whats = {d["what"] for d in result["differences"]}
+    assert {"training datasets", "dataset:sepsis-cohort cohort.size"} <= whats
+    text = run_ledger("compare", EVAL_10, EVAL_11, cwd=demo_repo).out
+    assert "model configuration: unchanged" in text
+    assert "evaluation conditions: unchanged" in text
+
+
+def test_compare_says_plainly_when_results_are_not_comparable(repo: Path) -> None:
+    path = repo / "records/evaluation/sepsis-risk-heldout/1.1.json"
+    data = json.loads(path.read_text())
+    data["metrics"][0]["definition"] = "TP / all positives, at any threshold"
+    data["version"] = "1.2"
+    (path.parent / "1.2.json").write_text(json.dumps(data, indent=2))
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "Redefine sensitivity", cwd=repo)
+    result = json.loads(
+        run_ledger("compare", EVAL_11, "sepsis-risk-heldout@1.2", "--format", "json", cwd=repo).out
+    )
+    assert result["comparable"] is False
+    assert result["not_comparable_because"] == ["sensitivity is defined differently"]
+
+
+def test_compare_refuses_datasets(demo_repo: Path) -> None:
+    result = run_ledger("compare", "sepsis-cohort@1.0", "sepsis-cohort@1.1", cwd=demo_repo)
+    assert result.code == 2
+
+
+@pytest.fixture(scope="module")
+def exported(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "audit.zip"
+    result = run_ledger("export", "-o", str(out), cwd=demo_repo)
+    assert result.code == 0, result.err
+    return out
+
+
+def test_two_exports_are_identical(demo_repo: Path, exported: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.zip"
+    assert run_ledger("export", "--rev", "HEAD", "-o", str(again), cwd=demo_repo).code == 0
+    assert again.read_bytes() == exported.read_bytes()
+
+
+def test_export_holds_the_ledger_and_nothing_else(exported: Path) -> None:
+    names = zipfile.ZipFile(exported).namelist()
+    assert "manifest.json" in names and "README.md" in names
+    assert sum(n.startswith("records/") for n in names) == 7
+    assert {
+        "lineage/lineage.json",
+        "lineage/lineage.mmd",
+        "lineage/lineage.dot",
+        "lineage/lineage.html",
+        "fhir/provenance-r5.json",
+        "fhir/provenance-r4b.json",
+        "verification/report.json",
+        "verification/report.txt",
+    } <= set(names)
+    assert not [n for n in names if n.startswith(("data/", "models/", ".dvc"))]
+    manifest = json.loads(zipfile.ZipFile(exported).read("manifest.json"))
+    assert len(manifest["commit"]) == 40 and len(manifest["records"]) == 7
+
+
+def test_verify_export_passes_in_an_empty_folder(exported: Path, tmp_path: Path) -> None:
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(exported, alone / "audit.zip")
+    result = run_ledger("verify-export", "audit.zip", cwd=alone)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1] == "ok: 7 record(s) valid"
+
+
+def _rewrite(source: Path, target: Path, change: dict[str, bytes | None]) -> None:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            if info.filename in change:
+                continue
+            new.writestr(info, old.read(info))
+        for name, data in change.items():
+            if data is not None:
+                new.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "named"),
+    [
+        (
+            {"records/dataset/sepsis-test/1.0.json": None},
+            "L902",
+            "records/dataset/sepsis-test/1.0.json",
+        ),
+        ({"notes.txt": b"added later"}, "L901", "notes.txt"),
+        ({"lineage/lineage.mmd": b"flowchart LR\n"}, "L903", "lineage/lineage.mmd"),
+    ],
+    ids=["removed", "added", "modified"],
+)
+def test_verify_export_names_an_edited_removed_or_added_file(
+    exported: Path, tmp_path: Path, change: dict[str, bytes | None], code: str, named: str
+) -> None:
+    tampered = tmp_path / "tampered.zip"
+    _rewrite(exported, tampered, change)
+    result = run_ledger("verify-export", str(tampered), "--format", "json", cwd=tmp_path)
+    assert result.code == 1
+    findings = json.loads(result.out)["findings"]
+    assert any(f["code"] == code and f["path"] == named for f in findings), findings
+
+
+def test_a_record_edited_with_a_forged_manifest_still_fails(exported: Path, tmp_path: Path) -> None:
+    path = "records/dataset/sepsis-test/1.0.json"
+    archive = zipfile.ZipFile(exported)
+    record = json.loads(archive.read(path))
+    record["description"] += " Forged."
+    forged = (json.dumps(record, indent=2) + "\n").encode()
+    manifest = json.loads(archive.read("manifest.json"))
+    manifest["files"][path] = hashlib.sha256(forged).hexdigest()
+    tampered = tmp_path / "forged.zip"
+    _rewrite(exported, tampered, {path: forged, "manifest.json": json.dumps(manifest).encode()})
+    result = run_ledger("verify-export", str(tampered), "--format", "json", cwd=tmp_path)
+    assert result.code == 1
+    codes = {(f["code"], f["path"]) for f in json.loads(result.out)["findings"]}
+    assert ("L903", path) in codes  # its canonical hash no longer matches the manifest
+    assert ("L302", "records/evaluation/sepsis-risk-heldout/1.0.json") in codes
+
+
+def test_verify_export_of_a_missing_or_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert run_ledger("verify-export", "nope.zip", cwd=tmp_path).code == 2
+    (tmp_path / "bad.zip").write_text("not a zip")
+    result = run_ledger("verify-export", "bad.zip", cwd=tmp_path)
+    assert result.code == 2 and "cannot be read as a zip" in result.err
