@@ -360,3 +360,13 @@ def test_data_of_superseded_versions_must_stay_in_cache_and_remote(repo: Path) -
         ("L408", "records/dataset/sepsis-cohort/1.0.json"),
         ("L409", "records/dataset/sepsis-cohort/1.0.json"),
     }
+
+
+def test_records_found_clean_are_remembered_and_give_the_same_report(repo: Path) -> None:
+    first = run_ledger("verify", "--format", "json", cwd=repo)
+    stores = list((repo / ".git/ledger").glob("checked-*.json"))
+    assert len(stores) == 1 and len(json.loads(stores[0].read_text())["clean"]) == 7
+    again = run_ledger("verify", "--format", "json", cwd=repo)
+    fresh = run_ledger("verify", "--no-cache", "--format", "json", cwd=repo)
+    assert first.out == again.out == fresh.out
+    assert git("status", "--porcelain", cwd=repo) == ""
