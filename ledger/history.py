@@ -170,6 +170,7 @@ class Repository:
         self.root = root
         self._cat: CatFile | None = None
         self._blobs: dict[str, bytes] = {}
+        self._prefetched: dict[str, bytes] = {}
 
     def __enter__(self) -> Repository:
         return self
@@ -253,6 +254,8 @@ class Repository:
         Blobs named by id are immutable, so small ones (DVC files, records) are remembered:
         verify asks for the same DVC file at many commits.
         """
+        if name in self._prefetched:
+            return self._prefetched.pop(name)  # read once, so not kept
         if name in self._blobs:
             return self._blobs[name]
         found = self.cat.read(name)
@@ -266,7 +269,7 @@ class Repository:
         wanted = sorted({i for i in ids if i not in self._blobs})
         for name, found in zip(wanted, self.cat.read_many(wanted), strict=True):
             if found is not None and found[1] == "blob":
-                self._blobs[name] = found[2]
+                self._prefetched[name] = found[2]
 
 
 _REMEMBER_BYTES = 1 << 20

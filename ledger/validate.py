@@ -6,6 +6,7 @@ the tree-level checks (identity, links, snapshots) run over what it loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections import defaultdict
@@ -116,6 +117,7 @@ def _check_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, l
     if found or not isinstance(data, dict):
         return Entry(relpath, None, None, None, None), found
     found += scan_phi(data, relpath)
+    found += context_findings(data, relpath)
     kind = data.get("kind")
     record: Record | None = None
     if kind not in KINDS:
@@ -166,13 +168,20 @@ def load_tree(
     extra: Iterable[str] = (),
     progress: Progress | None = None,
     known: dict[str, str] | None = None,
+    keep_content: bool = True,
 ) -> tuple[list[Entry], list[Finding]]:
-    """Load every record file of the tree, plus ``extra`` files named by the user."""
+    """Load every record file of the tree, plus ``extra`` files named by the user.
+
+    Without ``keep_content`` entries keep the typed record but not the parsed JSON, which
+    halves the memory a large ledger needs when nothing will print the records.
+    """
     entries: list[Entry] = []
     found: list[Finding] = []
     paths = sorted({*view.record_files(config.records_dir), *extra})
     for done, relpath in enumerate(paths, 1):
         entry, problems = load_entry(view, relpath, config, known)
+        if not keep_content:
+            entry = dataclasses.replace(entry, data=None)
         entries.append(entry)
         found += problems
         if progress is not None:
@@ -228,6 +237,7 @@ def inspect_tree(
     previous_hashes: Mapping[RecordId, set[str]] | None = None,
     progress: Progress | None = None,
     known: dict[str, str] | None = None,
+    keep_content: bool = True,
 ) -> TreeCheck:
     """Load every record of ``view`` and check it against every rule one tree state allows.
 
@@ -236,15 +246,13 @@ def inspect_tree(
     ``previous_hashes`` (earlier contents of each record) turn hash mismatches that pin an
     amended record's old content into stale-link findings.
     """
-    entries, found = load_tree(view, config, extra, progress, known)
+    entries, found = load_tree(view, config, extra, progress, known, keep_content)
     found += _duplicates(entries)
     tree = TreeCheck(entries, found)
     hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}
     superseded = tree.superseded
     for entry in entries:
         record = entry.record
-        if entry.data is not None:
-            found += context_findings(entry.data, entry.relpath)
         if record is None or entry.claimed is None:
             continue
         found += check_links(record, entry.claimed, entry.relpath, hashes, previous_hashes)

@@ -29,7 +29,7 @@ from ledger.links import check_links
 from ledger.records import DatasetRecord, EvaluationRecord, ModelRecord, Snapshot
 from ledger.snapshots import check_snapshot, dvc_outputs, snapshot_sites
 from ledger.trees import FileSource
-from ledger.validate import Entry, Progress, TreeCheck, claimed_id, inspect_tree
+from ledger.validate import Entry, Progress, Report, TreeCheck, claimed_id, inspect_tree
 
 # Plain pathspecs: "*" matches across folders, and is twice as fast as :(glob) magic.
 DVC_PATHSPECS = ("*.dvc", "*dvc.lock")  # "*dvc.lock" covers dvc.lock in any folder
@@ -64,22 +64,17 @@ class CommitSummary:
 
 
 @dataclass
-class VerifyReport:
-    commit: str
-    checked: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    commits: list[CommitSummary] = field(default_factory=list)
+class VerifyReport(Report):
+    """A validation report of the committed tree, with the commit and the commits that
+    changed records."""
 
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity is Severity.ERROR for f in self.findings)
+    commit: str = ""
+    commits: list[CommitSummary] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
-            "ok": self.ok,
+            **super().to_json(),
             "commit": self.commit,
-            "checked": self.checked,
-            "findings": [f.to_json() for f in self.findings],
             "commits": [c.to_json() for c in self.commits],
         }
 
@@ -119,7 +114,12 @@ def verify(
         view = GitTree(repo, sha)
         store = CheckedStore(repo, config) if remember else None
         tree = inspect_tree(
-            view, config, snapshots=False, progress=progress, known=store.clean if store else None
+            view,
+            config,
+            snapshots=False,
+            progress=progress,
+            known=store.clean if store else None,
+            keep_content=False,
         )
         if store is not None:
             store.save()
