@@ -164,6 +164,12 @@ class Ledger:
             )
         return entry
 
+    def record_id(self, ref: str, rev: str | None = None) -> RecordId:
+        """The identity of the record a REF names (which must exist at ``rev``)."""
+        claimed = self.resolve(ref, rev).claimed
+        assert claimed is not None  # resolve raises for a file that is not a readable record
+        return claimed
+
     def show(self, ref: str, rev: str | None = None) -> ShownRecord:
         entry = self.resolve(ref, rev)
         assert entry.claimed is not None and entry.sha256 is not None and entry.data is not None

@@ -14,7 +14,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +30,10 @@ from ledger.errors import (
 from ledger.jsonload import load_json_file
 from ledger.report import to_json_text, validation_text, verify_text
 
+if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
+    from ledger.api import Ledger
+    from ledger.lineage import LineageGraph
+
 FORMAT = click.option(
     "--format",
     "fmt",
@@ -40,7 +44,7 @@ FORMAT = click.option(
 )
 
 
-def _open_ledger() -> Any:
+def _open_ledger() -> Ledger:
     from ledger.api import Ledger
 
     return Ledger.open(Path.cwd())
@@ -237,12 +241,12 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.__exit__(None, None, None)
 
 
-def _graph(ref: str | None, rev: str, **selection: Any) -> Any:
+def _graph(ref: str | None, rev: str, **selection: Any) -> LineageGraph:
     """The lineage graph at ``rev``, narrowed to ``ref`` as the options ask."""
     from ledger.lineage import build_graph, select
 
     book = _open_ledger()
-    record = book.resolve(ref, rev).claimed if ref else None
+    record = book.record_id(ref, rev) if ref else None
     return select(build_graph(book.root, book.config, rev), record, **selection)
 
 
@@ -365,7 +369,7 @@ def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
     from ledger.review_report import comparison_text
 
     book = _open_ledger()
-    a, b = book.resolve(ref_a, rev).claimed, book.resolve(ref_b, rev).claimed
+    a, b = book.record_id(ref_a, rev), book.record_id(ref_b, rev)
     result = compare_records(build_graph(book.root, book.config, rev), a, b)
     click.echo(
         to_json_text(result.to_json()) if fmt == "json" else comparison_text(result), nl=False
