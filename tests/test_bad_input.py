@@ -130,6 +130,12 @@ RECORD_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str, str]] 
         "hashes to",
     ),
     "snapshot disagrees with DVC": (_set("/snapshot/size", 1), "L403", "/snapshot", "size"),
+    "output not in the DVC file": (
+        _set("/snapshot/path", "elsewhere.csv"),
+        "L402",
+        "/snapshot/path",
+        "has no output 'elsewhere.csv'",
+    ),
     "missing DVC file": (
         _set("/snapshot/dvc_file", "data/gone.csv.dvc"),
         "L401",
@@ -225,3 +231,13 @@ def test_outside_a_git_repository_validate_exits_2(tmp_path: Path) -> None:
     result = run_ledger("validate", cwd=tmp_path)
     assert result.code == 2
     assert "not inside a git repository" in result.err
+
+
+def test_an_unreadable_dvc_file(repo: Path) -> None:
+    (repo / "data/cohort.csv.dvc").write_text("outs: [\n")
+    code, lines = _validate(repo)
+    assert code == 1
+    assert any(
+        line.startswith(f"{SOURCE}#/snapshot/dvc_file: error L404 ") and "not valid YAML" in line
+        for line in lines
+    ), lines

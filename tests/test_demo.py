@@ -73,3 +73,11 @@ def test_the_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert result.code == 2
     assert "not empty" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_the_demo_ends_with_a_review_and_an_audit_export(demo_repo: Path) -> None:
+    review = (demo_repo / "out/review.md").read_text()
+    assert review.startswith("## Ledger review")
+    assert "### Metrics: `evaluation:sepsis-risk-heldout@1.1`" in review
+    checked = run_ledger("verify-export", "out/audit-export.zip", cwd=demo_repo)
+    assert checked.code == 0, checked.out

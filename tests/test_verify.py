@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.canonical import record_hash
-from tests.conftest import git, run_ledger
+from tests.conftest import LEDGER, git, run_ledger
 
 COHORT_11 = "records/dataset/sepsis-cohort/1.1.json"
 TEST_10 = "records/dataset/sepsis-test/1.0.json"
@@ -370,3 +370,25 @@ def test_records_found_clean_are_remembered_and_give_the_same_report(repo: Path)
     fresh = run_ledger("verify", "--no-cache", "--format", "json", cwd=repo)
     assert first.out == again.out == fresh.out
     assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped(demo_repo: Path) -> None:
+    import os
+    import pty
+
+    assert run_ledger("verify", cwd=demo_repo).err == ""  # piped: no progress bar
+    main, tty = pty.openpty()
+    done = subprocess.run([LEDGER, "verify"], cwd=demo_repo, stderr=tty, stdout=subprocess.PIPE)
+    os.close(tty)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert done.returncode == 0
+    assert b"reading records" in shown
