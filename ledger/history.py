@@ -388,7 +388,3 @@ class GitTree:
     def read_text(self, relpath: str) -> str | None:
         data = self.repo.blob(f"{self.rev or ''}:{relpath}")
         return None if data is None else data.decode("utf-8", errors="replace")
-
-
-def paths_of(commits: Iterable[Commit]) -> set[str]:
-    return {change.path for commit in commits for change in commit.changes}

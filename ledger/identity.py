@@ -25,10 +25,6 @@ _VERSION = re.compile(VERSION_PATTERN)
 _REF = re.compile(r"^(?:(?P<kind>[a-z]+):)?(?P<name>[^@:\s]+)@(?P<version>[^@\s]+)$")
 
 
-def is_kind(value: object) -> bool:
-    return value in KINDS
-
-
 def is_name(value: str) -> bool:
     return bool(_NAME.match(value))
 

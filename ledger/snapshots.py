@@ -14,6 +14,7 @@ from ledger.dvc_files import (
     is_safe_relative,
     parse_dvc_file,
     parse_dvc_lock,
+    stage_wdirs,
 )
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
@@ -39,7 +40,11 @@ def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcO
     if text is None:
         return None
     if posixpath.basename(dvc_file) == "dvc.lock":
-        stages = parse_dvc_lock(text, dvc_file)
+        # dvc.lock leaves out a stage's wdir; dvc.yaml beside it has it, where it can be read.
+        yaml_path = posixpath.join(posixpath.dirname(dvc_file), "dvc.yaml")
+        declared = view.read_text(yaml_path)
+        wdirs = stage_wdirs(declared, yaml_path) if declared else None
+        stages = parse_dvc_lock(text, dvc_file, wdirs)
         if stage is None or stage not in stages:
             names = ", ".join(sorted(stages)) or "none"
             raise DvcFileError(

@@ -217,3 +217,47 @@ def test_new_takes_a_snapshot_from_a_dvc_lock_stage(repo: Path, tmp_path: Path) 
     assert snapshot["path"] == "data/prep.csv"
     assert snapshot["md5"] in (repo / "dvc.lock").read_text()
     assert not (repo / "records/dataset/sepsis-prep").exists()
+
+
+def test_new_finds_the_output_of_a_stage_with_its_own_working_folder(
+    repo: Path, tmp_path: Path
+) -> None:
+    dvc = [sys.executable, "-m", "dvc"]
+    (repo / "work").mkdir()
+    subprocess.run(
+        [
+            *dvc,
+            "stage",
+            "add",
+            "-n",
+            "prepw",
+            "-w",
+            "work",
+            "-d",
+            "../data/test.csv",
+            "-o",
+            "out.csv",
+            "cp ../data/test.csv out.csv",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([*dvc, "repro", "prepw"], cwd=repo, check=True, capture_output=True)
+    result = run_ledger(
+        "new",
+        "dataset",
+        "sepsis-prep",
+        "--version",
+        "1.0",
+        "--from",
+        str(_draft(repo, tmp_path)),
+        "--snapshot",
+        "dvc.lock",
+        "--stage",
+        "prepw",
+        "--dry-run",
+        cwd=repo,
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["snapshot"]["path"] == "out.csv"
