@@ -118,27 +118,31 @@ def find_cycles(records: Iterable[tuple[str, Record]]) -> list[Finding]:
         graph[own] = [RecordId.parse(s.link.ref) for s in link_sites(record)]
     found: list[Finding] = []
     reported: set[frozenset[RecordId]] = set()
-    state: dict[RecordId, int] = {}  # 1 on the current path, 2 done
-    stack: list[RecordId] = []
-
-    def visit(node: RecordId) -> None:
-        state[node] = 1
-        stack.append(node)
-        for target in graph.get(node, []):
-            if state.get(target) == 1:
-                cycle = stack[stack.index(target) :]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
+    done: set[RecordId] = set()
+    # Depth-first with an explicit stack: a chain of thousands of versions must not hit
+    # Python's recursion limit. ``chain`` is the current path; ``on_path`` the same, as a set.
+    for root in sorted(graph, key=str):
+        if root in done:
+            continue
+        chain: list[RecordId] = [root]
+        on_path = {root}
+        pending = [iter(graph.get(root, []))]
+        while pending:
+            target = next(pending[-1], None)
+            if target is None:
+                pending.pop()
+                finished = chain.pop()
+                on_path.discard(finished)
+                done.add(finished)
+            elif target in on_path:
+                cycle = chain[chain.index(target) :]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
                     first = min(cycle, key=str)
                     loop = " -> ".join(str(n) for n in [*cycle, target])
                     found.append(finding("L305", paths[first], "", f"link cycle: {loop}"))
-            elif target in graph and target not in state:
-                visit(target)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph, key=str):
-        if node not in state:
-            visit(node)
+            elif target in graph and target not in done:
+                chain.append(target)
+                on_path.add(target)
+                pending.append(iter(graph[target]))
     return found

@@ -392,3 +392,24 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped(demo_repo: Path
     os.close(main)
     assert done.returncode == 0
     assert b"reading records" in shown
+
+
+def test_cycle_search_handles_a_chain_of_thousands_of_versions() -> None:
+    from ledger.links import find_cycles
+    from ledger.records import DatasetRecord
+
+    template = json.loads((Path(__file__).parents[1] / TEST_10).read_text())
+    records = []
+    for n in range(1, 3001):
+        data = {**template, "version": f"1.{n}"}
+        if n > 1:
+            data["supersedes"] = {
+                "ref": f"dataset:sepsis-test@1.{n - 1}",
+                "sha256": "0" * 64,
+                "reason": "r",
+                "change_type": "correction",
+            }
+        records.append(
+            (f"records/dataset/sepsis-test/1.{n}.json", DatasetRecord.model_validate(data))
+        )
+    assert find_cycles(records) == []
