@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from ledger import __version__
 from tests.conftest import Result, git, run_ledger
@@ -176,26 +177,13 @@ def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path
     assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
 
 
-def test_new_takes_a_snapshot_from_a_dvc_lock_stage(repo: Path, tmp_path: Path) -> None:
+def _snapshot_of_stage(repo: Path, tmp_path: Path, stage: str, *spec: str) -> dict[str, Any]:
+    """Add and run a real DVC stage, then take its output's snapshot with ledger new --dry-run."""
     dvc = [sys.executable, "-m", "dvc"]
     subprocess.run(
-        [
-            *dvc,
-            "stage",
-            "add",
-            "-n",
-            "prep",
-            "-d",
-            "data/test.csv",
-            "-o",
-            "data/prep.csv",
-            "cp data/test.csv data/prep.csv",
-        ],
-        cwd=repo,
-        check=True,
-        capture_output=True,
+        [*dvc, "stage", "add", "-n", stage, *spec], cwd=repo, check=True, capture_output=True
     )
-    subprocess.run([*dvc, "repro", "prep"], cwd=repo, check=True, capture_output=True)
+    subprocess.run([*dvc, "repro", stage], cwd=repo, check=True, capture_output=True)
     result = run_ledger(
         "new",
         "dataset",
@@ -207,57 +195,45 @@ def test_new_takes_a_snapshot_from_a_dvc_lock_stage(repo: Path, tmp_path: Path) 
         "--snapshot",
         "dvc.lock",
         "--stage",
-        "prep",
+        stage,
         "--dry-run",
         cwd=repo,
     )
     assert result.code == 0, result.err
-    snapshot = json.loads(result.out)["snapshot"]
+    assert not (repo / "records/dataset/sepsis-prep").exists()
+    return dict(json.loads(result.out)["snapshot"])
+
+
+def test_new_takes_a_snapshot_from_a_dvc_lock_stage(repo: Path, tmp_path: Path) -> None:
+    snapshot = _snapshot_of_stage(
+        repo,
+        tmp_path,
+        "prep",
+        "-d",
+        "data/test.csv",
+        "-o",
+        "data/prep.csv",
+        "cp data/test.csv data/prep.csv",
+    )
     assert snapshot["dvc_file"] == "dvc.lock" and snapshot["stage"] == "prep"
     assert snapshot["path"] == "data/prep.csv"
     assert snapshot["md5"] in (repo / "dvc.lock").read_text()
-    assert not (repo / "records/dataset/sepsis-prep").exists()
 
 
 def test_new_finds_the_output_of_a_stage_with_its_own_working_folder(
     repo: Path, tmp_path: Path
 ) -> None:
-    dvc = [sys.executable, "-m", "dvc"]
     (repo / "work").mkdir()
-    subprocess.run(
-        [
-            *dvc,
-            "stage",
-            "add",
-            "-n",
-            "prepw",
-            "-w",
-            "work",
-            "-d",
-            "../data/test.csv",
-            "-o",
-            "out.csv",
-            "cp ../data/test.csv out.csv",
-        ],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run([*dvc, "repro", "prepw"], cwd=repo, check=True, capture_output=True)
-    result = run_ledger(
-        "new",
-        "dataset",
-        "sepsis-prep",
-        "--version",
-        "1.0",
-        "--from",
-        str(_draft(repo, tmp_path)),
-        "--snapshot",
-        "dvc.lock",
-        "--stage",
+    snapshot = _snapshot_of_stage(
+        repo,
+        tmp_path,
         "prepw",
-        "--dry-run",
-        cwd=repo,
+        "-w",
+        "work",
+        "-d",
+        "../data/test.csv",
+        "-o",
+        "out.csv",
+        "cp ../data/test.csv out.csv",
     )
-    assert result.code == 0, result.err
-    assert json.loads(result.out)["snapshot"]["path"] == "out.csv"
+    assert snapshot["path"] == "out.csv"
