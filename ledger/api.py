@@ -16,16 +16,16 @@ from typing import Any
 
 from ledger.config import Config, load_config
 from ledger.errors import InvalidRecordsError, RecordExistsError, RecordNotFoundError, UsageError
-from ledger.findings import Finding, finding
-from ledger.history import GitTree, Repository
-from ledger.identity import KINDS, Kind, RecordId, parse_partial
-from ledger.jsonload import Limits, load_json_bytes
-from ledger.record_log import LogEntry, record_log
-from ledger.serialize import dumps_record, write_atomic
-from ledger.snapshots import snapshot_from_dvc
+from ledger.checks.findings import Finding, finding
+from ledger.git.repository import GitTree, Repository
+from ledger.records.identity import KINDS, Kind, RecordId, parse_partial
+from ledger.records.jsonload import Limits, load_json_bytes
+from ledger.views.log import LogEntry, record_log
+from ledger.records.serialize import dumps_record, write_atomic
+from ledger.dvc.snapshots import snapshot_from_dvc
 from ledger.trees import TreeView, WorkingTree, find_repository_root
-from ledger.validate import Entry, Progress, Report, check_tree, load_entry, load_tree
-from ledger.verify import VerifyReport, verify
+from ledger.checks.tree import Entry, Progress, Report, check_tree, load_entry, load_tree
+from ledger.checks.verify import VerifyReport, verify
 
 # Where each kind holds links, as (path of keys, "*" for every list item); ``ledger new`` fills
 # in the sha256 of each link that names only its ref.
@@ -196,7 +196,7 @@ class Ledger:
         progress: Progress | None = None,
         remember: bool = True,
     ) -> VerifyReport:
-        """Integrity of the committed ledger at ``rev`` (see ledger.verify)."""
+        """Integrity of the committed ledger at ``rev`` (see ledger.checks.verify)."""
         return verify(
             self.root,
             self.config,

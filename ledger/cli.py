@@ -27,12 +27,12 @@ from ledger.errors import (
     LedgerError,
     UsageError,
 )
-from ledger.jsonload import load_json_file
-from ledger.report import to_json_text, validation_text, verify_text
+from ledger.records.jsonload import load_json_file
+from ledger.views.reports import to_json_text, validation_text, verify_text
 
 if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
     from ledger.api import Ledger
-    from ledger.lineage import LineageGraph
+    from ledger.views.graph import LineageGraph
 
 FORMAT = click.option(
     "--format",
@@ -62,7 +62,7 @@ def cli() -> None:
 @click.option("--hook", is_flag=True, help="Install a git pre-commit hook running the gate.")
 def init(directory: Path, hook: bool) -> None:
     """Set up ledger in DIRECTORY: ledger.toml, records/ and the published schemas/."""
-    from ledger.setup import init_repository, install_hook
+    from ledger.initialize import init_repository, install_hook
 
     for line in init_repository(directory):
         click.echo(line)
@@ -120,8 +120,8 @@ def new(
     dry_run: bool,
 ) -> None:
     """Write a new record KIND NAME@VERSION from a draft, filling DVC snapshots and link hashes."""
-    from ledger.drafts import apply_options
-    from ledger.serialize import dumps_record
+    from ledger.records.drafts import apply_options
+    from ledger.records.serialize import dumps_record
 
     book = _open_ledger()
     data, problems = load_json_file(draft, str(draft), book.config.limits)
@@ -243,7 +243,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def _graph(ref: str | None, rev: str, **selection: Any) -> LineageGraph:
     """The lineage graph at ``rev``, narrowed to ``ref`` as the options ask."""
-    from ledger.lineage import build_graph, select
+    from ledger.views.graph import build_graph, select
 
     book = _open_ledger()
     record = book.record_id(ref, rev) if ref else None
@@ -254,7 +254,7 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    from ledger.serialize import write_atomic
+    from ledger.records.serialize import write_atomic
 
     write_atomic(output, text.encode(), overwrite=True)
     click.echo(f"wrote {output}", err=True)
@@ -297,7 +297,7 @@ def lineage(
     output: Path | None,
 ) -> None:
     """The lineage graph of the ledger at a revision, or around one record."""
-    from ledger.render import render
+    from ledger.views.formats import render
 
     if md and fmt != "mermaid":
         raise UsageError("--md goes with --format mermaid")
@@ -342,9 +342,9 @@ def provenance(ref: str | None, rev: str, fhir_version: str, fmt: str, output: P
 @OUTPUT
 def diff(base: str, head: str, fmt: str, output: Path | None) -> None:
     """Review what changed between BASE and HEAD: records, lineage, metrics, new findings."""
-    from ledger.render import render
-    from ledger.review import review
-    from ledger.review_report import review_markdown, review_text
+    from ledger.views.formats import render
+    from ledger.views.review import review
+    from ledger.views.review_report import review_markdown, review_text
 
     book = _open_ledger()
     result = review(book.root, book.config, base, head)
@@ -364,9 +364,9 @@ def diff(base: str, head: str, fmt: str, output: Path | None) -> None:
 @FORMAT
 def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
     """Why two evaluations (or two models) differ: data, configuration or evaluation conditions."""
-    from ledger.compare import compare as compare_records
-    from ledger.lineage import build_graph
-    from ledger.review_report import comparison_text
+    from ledger.views.compare import compare as compare_records
+    from ledger.views.graph import build_graph
+    from ledger.views.review_report import comparison_text
 
     book = _open_ledger()
     a, b = book.record_id(ref_a, rev), book.record_id(ref_b, rev)
@@ -388,7 +388,7 @@ def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
 @FORMAT
 def export(rev: str, output: Path, fmt: str) -> None:
     """Write an offline audit bundle of the ledger at REV."""
-    from ledger.export import export as export_bundle
+    from ledger.audit.export import export as export_bundle
 
     book = _open_ledger()
     facts = export_bundle(book.root, book.config, output, rev)
@@ -408,7 +408,7 @@ def export(rev: str, output: Path, fmt: str) -> None:
 @FORMAT
 def verify_export(file: Path, fmt: str) -> None:
     """Check an audit bundle offline, without the repository."""
-    from ledger.verify_export import verify_export as check
+    from ledger.audit.verify_export import verify_export as check
 
     report = check(file)
     click.echo(

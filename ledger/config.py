@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ledger.errors import UsageError
-from ledger.jsonload import Limits
+from ledger.records.jsonload import Limits
 
 CONFIG_FILE = "ledger.toml"
 

@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ledger.errors import NotAGitRepositoryError
-from ledger.findings import Finding
-from ledger.jsonload import Limits, load_json_file
+from ledger.checks.findings import Finding
+from ledger.records.jsonload import Limits, load_json_file
 
 
 class FileSource(Protocol):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.canonical import NotCanonicalizableError, canonical_bytes, record_hash
+from ledger.records.canonical import NotCanonicalizableError, canonical_bytes, record_hash
 
 json_scalars = (
     st.none()

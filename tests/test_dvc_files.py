@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ledger.content_hash import (
+from ledger.dvc.content_hash import (
     CacheObjectMissingError,
     ContentHashError,
     SymlinkInTreeError,
@@ -25,7 +25,7 @@ from ledger.content_hash import (
     sha256_of,
     size_and_nfiles,
 )
-from ledger.dvc_files import (
+from ledger.dvc.files import (
     DvcFileError,
     DvcOutput,
     find_output,

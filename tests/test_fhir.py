@@ -20,7 +20,7 @@ from ledger.errors import LedgerError
 from ledger.fhir import FhirMappingError, bundle_problems, check_bundle, provenance_bundle
 from ledger.fhir.ids import SID_DVC_MD5, SID_RECORD, URI, fhir_instant
 from ledger.fhir.versions import fhir_version
-from ledger.lineage import LineageGraph, build_graph
+from ledger.views.graph import LineageGraph, build_graph
 from tests.conftest import PROJECT, git, run_ledger
 
 VERSIONS = ["R5", "R4B"]

@@ -21,8 +21,8 @@ from typing import NoReturn
 
 import pytest
 
-from ledger.lineage import LineageGraph, Node
-from ledger.render import render
+from ledger.views.graph import LineageGraph, Node
+from ledger.views.formats import render
 from tests.conftest import LEDGER, run_ledger
 
 FORMATS = ("text", "mermaid", "dot", "svg", "json", "html")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.phi import KEYED, PATTERNS, scan_phi
+from ledger.checks.phi import KEYED, PATTERNS, scan_phi
 
 PATH = "records/dataset/x/1.0.json"
 SSN = "a US Social Security number"

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from ledger.schemas import dumps_schema, generate_schemas
+from ledger.records.schemas import dumps_schema, generate_schemas
 from tests.conftest import PROJECT
 
 SCHEMAS = PROJECT / "schemas"
@@ -20,10 +20,10 @@ RECORDS = PROJECT / "records"
 def test_committed_schemas_match_the_models() -> None:
     generated = generate_schemas()
     committed = sorted(p.name for p in SCHEMAS.glob("*.json"))
-    assert committed == sorted(generated), "regenerate with: python -m ledger.schemas schemas/"
+    assert committed == sorted(generated), "regenerate with: python -m ledger.records.schemas schemas/"
     for name, schema in generated.items():
         assert (SCHEMAS / name).read_text() == dumps_schema(schema), (
-            f"schemas/{name} drifted; regenerate with: python -m ledger.schemas schemas/"
+            f"schemas/{name} drifted; regenerate with: python -m ledger.records.schemas schemas/"
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.canonical import record_hash
+from ledger.records.canonical import record_hash
 from tests.conftest import LEDGER, git, run_ledger
 
 COHORT_11 = "records/dataset/sepsis-cohort/1.1.json"
@@ -395,7 +395,7 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped(demo_repo: Path
 
 
 def test_cycle_search_handles_a_chain_of_thousands_of_versions() -> None:
-    from ledger.links import find_cycles
+    from ledger.checks.links import find_cycles
     from ledger.records import DatasetRecord
 
     template = json.loads((Path(__file__).parents[1] / TEST_10).read_text())

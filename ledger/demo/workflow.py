@@ -21,7 +21,7 @@ from typing import Any
 from ledger.api import Ledger
 from ledger.demo.content import dataset_fields, evaluation_fields, model_fields
 from ledger.errors import ToolMissingError, UsageError
-from ledger.setup import init_repository
+from ledger.initialize import init_repository
 
 REMOTE_DIR = ".dvc-remote"
 OUT_DIR = "out"  # the review and the audit export: products of the ledger, not committed
@@ -230,11 +230,11 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
 def _write_review_and_export(root: Path) -> tuple[Path, Path]:
     """What a team hands its reviewers and auditors: the last change's review, and an export."""
     from ledger.config import load_config
-    from ledger.export import export
-    from ledger.render import render
-    from ledger.review import review
-    from ledger.review_report import review_markdown
-    from ledger.serialize import write_atomic
+    from ledger.audit.export import export
+    from ledger.views.formats import render
+    from ledger.views.review import review
+    from ledger.views.review_report import review_markdown
+    from ledger.records.serialize import write_atomic
 
     config = load_config(root)
     out = root / OUT_DIR

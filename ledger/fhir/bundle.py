@@ -34,7 +34,7 @@ from ledger.fhir.resources import (
     snapshot_ref,
 )
 from ledger.fhir.versions import FhirVersion
-from ledger.lineage import Edge, LineageGraph, Node
+from ledger.views.graph import Edge, LineageGraph, Node
 
 _ORDER = (
     "Organization",

@@ -44,7 +44,7 @@ from ledger.fhir.ids import (
 )
 from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref
 from ledger.fhir.versions import FhirVersion
-from ledger.history import SIGNATURE_STATES
+from ledger.git.repository import SIGNATURE_STATES
 
 PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"

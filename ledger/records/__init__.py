@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ledger.identity import Kind, RecordId
+from ledger.records.identity import Kind, RecordId
 from ledger.records.common import Envelope, Link, NotApplicable, Snapshot, Supersedes
 from ledger.records.dataset import DatasetRecord
 from ledger.records.evaluation import EvaluationRecord

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ledger.identity import NAME_PATTERN, VERSION_PATTERN
+from ledger.records.identity import NAME_PATTERN, VERSION_PATTERN
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MD5_PATTERN = r"^[0-9a-f]{32}(\.dir)?$"

@@ -1,0 +1,185 @@
+"""Checks that values inside one record agree with each other (rule L106)."""
+
+from __future__ import annotations
+
+from ledger.checks.findings import Finding, finding
+from ledger.records import DatasetRecord, EvaluationRecord, Record
+from ledger.records.evaluation import ConfidenceInterval, Criterion, Metric
+
+# Prevalence is usually written rounded to four places.
+_PREVALENCE_TOLERANCE = 0.0005
+
+
+def check_consistency(record: Record, path: str) -> list[Finding]:
+    if isinstance(record, DatasetRecord):
+        return _dataset(record, path)
+    if isinstance(record, EvaluationRecord):
+        return _evaluation(record, path)
+    return []
+
+
+def _dataset(record: DatasetRecord, path: str) -> list[Finding]:
+    found: list[Finding] = []
+    cohort = record.cohort
+    if cohort.age.min > cohort.age.max:
+        found.append(finding("L106", path, "/cohort/age", "age min is above age max"))
+    units = cohort.subjects if cohort.subjects is not None else cohort.size
+    sex_total = sum(c.n for c in cohort.sex)
+    if sex_total != units:
+        found.append(
+            finding(
+                "L106",
+                path,
+                "/cohort/sex",
+                f"sex counts add up to {sex_total}, not the cohort's {units}",
+            )
+        )
+    for i, group in enumerate(cohort.subgroups if isinstance(cohort.subgroups, list) else []):
+        total = sum(c.n for c in group.counts)
+        if total > units:
+            found.append(
+                finding(
+                    "L106",
+                    path,
+                    f"/cohort/subgroups/{i}",
+                    f"{group.attribute} counts add up to {total}, more than {units}",
+                )
+            )
+    outcome = cohort.outcome
+    if outcome.events > cohort.size:
+        found.append(
+            finding(
+                "L106",
+                path,
+                "/cohort/outcome/events",
+                f"{outcome.events} events in a cohort of {cohort.size}",
+            )
+        )
+    elif cohort.size and abs(outcome.events / cohort.size - outcome.prevalence) > (
+        _PREVALENCE_TOLERANCE
+    ):
+        found.append(
+            finding(
+                "L106",
+                path,
+                "/cohort/outcome/prevalence",
+                f"prevalence {outcome.prevalence} is not events/size "
+                f"({outcome.events}/{cohort.size})",
+            )
+        )
+    period = record.source.collection_period
+    if period.start > period.end:
+        found.append(
+            finding(
+                "L106", path, "/source/collection_period", "collection period starts after it ends"
+            )
+        )
+    return found
+
+
+def _metric_findings(metric: Metric, path: str, pointer: str) -> list[Finding]:
+    found: list[Finding] = []
+    ci = metric.ci
+    if isinstance(ci, ConfidenceInterval) and not ci.lower <= metric.value <= ci.upper:
+        found.append(
+            finding(
+                "L106",
+                path,
+                pointer + "/ci",
+                f"{metric.name} {metric.value} lies outside its confidence interval",
+            )
+        )
+    if metric.events is not None and metric.events > metric.n:
+        found.append(
+            finding(
+                "L106", path, pointer + "/events", f"{metric.events} events among {metric.n} units"
+            )
+        )
+    return found
+
+
+def _meets(criterion: Criterion, metric: Metric) -> bool | None:
+    value = metric.value
+    if criterion.bound != "estimate":
+        if not isinstance(metric.ci, ConfidenceInterval):
+            return None
+        value = metric.ci.lower if criterion.bound == "ci-lower" else metric.ci.upper
+    return {
+        ">=": value >= criterion.threshold,
+        ">": value > criterion.threshold,
+        "<=": value <= criterion.threshold,
+        "<": value < criterion.threshold,
+    }[criterion.operator]
+
+
+def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
+    found: list[Finding] = []
+    for i, metric in enumerate(record.metrics):
+        found += _metric_findings(metric, path, f"/metrics/{i}")
+    criteria = record.setup.acceptance_criteria
+    if not isinstance(criteria, list):
+        return found
+    metrics = {m.name: m for m in record.metrics}
+    results: list[bool] = []
+    for i, criterion in enumerate(criteria):
+        measured = metrics.get(criterion.metric)
+        met = _meets(criterion, measured) if measured else None
+        if met is None:
+            found.append(
+                finding(
+                    "L106",
+                    path,
+                    f"/setup/acceptance_criteria/{i}",
+                    f"criterion on {criterion.metric!r} ({criterion.bound}) has no "
+                    "matching metric value in /metrics",
+                )
+            )
+        else:
+            results.append(met)
+    if len(results) == len(criteria) and record.setup.outcome != "not-assessed":
+        expected = "pass" if all(results) else "fail"
+        if record.setup.outcome != expected:
+            found.append(
+                finding(
+                    "L106",
+                    path,
+                    "/setup/outcome",
+                    f"outcome says {record.setup.outcome!r}, but the metrics "
+                    f"against the acceptance criteria give {expected!r}",
+                )
+            )
+    return found
+
+
+def context_findings(data: dict[str, object], path: str) -> list[Finding]:
+    """Failure patterns that make a result unjustifiable, read from the raw record so they are
+    reported even when the record also breaks the schema."""
+    kind = data.get("kind")
+    found: list[Finding] = []
+    if kind == "evaluation" and data.get("metrics"):
+        if not data.get("datasets"):
+            found.append(
+                finding(
+                    "L702",
+                    path,
+                    "/datasets",
+                    "metrics are reported without the test datasets they came from",
+                )
+            )
+        if not isinstance(data.get("test_population"), dict):
+            found.append(
+                finding(
+                    "L702",
+                    path,
+                    "/test_population",
+                    "metrics are reported without a test population",
+                )
+            )
+    if kind == "model":
+        training = data.get("training")
+        datasets = training.get("datasets") if isinstance(training, dict) else None
+        if not datasets:
+            found.append(
+                finding("L703", path, "/training/datasets", "the model names no training data")
+            )
+    return found

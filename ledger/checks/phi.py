@@ -1,0 +1,251 @@
+"""A guard against protected health information (PHI) in records.
+
+Records hold aggregate facts about data and models, never a patient's identifiers. Every string
+of a record, keys included, is matched against a small table of patterns. The patterns want
+context (separators, a keyword, a key name) rather than bare digits, because records are full of
+digests, versions, dates of collection periods, counts and ranges that must not be flagged.
+A finding names what the value looks like and masks it: the value itself may be PHI, and
+findings end up in terminals, CI logs and JSON reports.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import NamedTuple
+
+from ledger.checks.findings import Finding, finding, pointer_of
+
+
+class Pattern(NamedTuple):
+    """A kind of identifier; the group named ``v`` (else the whole match) is the suspect value."""
+
+    name: str
+    regex: re.Pattern[str]
+    description: str
+
+
+class Keyed(NamedTuple):
+    """A key name that makes any matching value below it suspect, whatever its context."""
+
+    name: str
+    key: re.Pattern[str]
+    value: re.Pattern[str]
+    description: str
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    # ASCII: \d and \w mean what a reviewer expects; IGNORECASE for the keywords.
+    return re.compile(pattern, re.ASCII | re.IGNORECASE)
+
+
+_MONTH = (
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+# A full day-month-year date: ISO, US or European numeric, or written out. A bare year or
+# month-year is not an exact date, so "born 1956" and "2019-01" never match.
+_DATE = (
+    r"(?<!\d)(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})(?!\d)"
+)
+_BIRTH_DATE = "an exact date of birth"
+_IDENTIFIER = "a medical record number or patient identifier"
+
+PATTERNS: tuple[Pattern, ...] = (
+    # Three digit groups with one consistent separator and nothing glued on either side, so
+    # ranges, versions and ICD codes cannot match. Area 000/666, group 00 and serial 0000 are
+    # never issued: "000-00-0000" is a redaction placeholder, not a number.
+    Pattern(
+        "ssn",
+        _re(r"(?<![\w.-])(?!000|666)\d{3}(?P<s>[- ])(?!00)\d{2}(?P=s)(?!0000)\d{4}(?![\w-])"),
+        "a US Social Security number",
+    ),
+    # Only after a keyword: a bare run of digits is as likely a count. Five or more digits,
+    # optionally after a short site prefix ("A1234567", "P-000123").
+    Pattern(
+        "mrn",
+        _re(
+            r"\b(?:mrn|medical[\s_]+record[\s_]+(?:number|no\b\.?|\#)"
+            r"|patient[\s_-]*(?:id|identifier|number|no\b\.?))(?![a-z])"
+            r"[\s:#=.-]{0,3}(?P<v>[a-z]{0,3}-?\d{5,}[a-z0-9]*)\b"
+        ),
+        _IDENTIFIER,
+    ),
+    # The local part may not follow '/' or a word character, so "ssh://git@host" (a login in
+    # a URL) is not an address; a domain followed by ':' is scp syntax ("git@github.com:org").
+    Pattern(
+        "email",
+        _re(r"(?<![\w.%+/-])[\w.%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w:-])"),
+        "an e-mail address",
+    ),
+    # US numbers need parentheses, dashes or a +1 prefix: "256 512 1024" are layer sizes and
+    # "555.123.4567" is too close to a version. International numbers need a '+', separated
+    # groups and 9-15 digits in all (E.164), which no version, range or metric has.
+    Pattern(
+        "phone",
+        _re(
+            r"(?<![\w+-])(?P<v>(?:\+?1[\s-]?)?\(\d{3}\)\s?\d{3}[\s-]\d{4}"
+            r"|(?:\+?1[\s-])?[2-9]\d{2}-\d{3}-\d{4}"
+            r"|\+1[\s-]?\d{3}[\s-]\d{3}[\s-]\d{4}"
+            r"|\+(?=(?:[\s()-]*\d){9,15}(?![\s()-]*\d))[1-9]\d{0,2}(?:[\s-]\(?\d{1,8}\)?){1,5}"
+            r")(?![\w-])"
+        ),
+        "a phone number",
+    ),
+    # A date is only a birth date next to a birth keyword: "2019-01-01" alone is a collection
+    # period, and "born after 1990-01-01" an inclusion criterion (no date right after "born").
+    Pattern(
+        "dob",
+        _re(
+            r"(?:\bd\.?o\.?b\b\.?|\bdate[\s_]+of[\s_]+birth|\bbirth[\s_-]*date|\bbirthday"
+            rf"|\bborn(?:\s+on)?)[\s:=#(,-]{{0,4}}(?P<v>{_DATE})"
+        ),
+        _BIRTH_DATE,
+    ),
+)
+
+# Keys are compared with case, '_', '-', '.' and spaces removed ("Date_of_Birth" -> dateofbirth).
+KEYED: tuple[Keyed, ...] = (
+    Keyed(
+        "date-of-birth",
+        _re(r"(?:patient)?(?:dob|dateofbirth|birthdate|birthday)"),
+        _re(_DATE),
+        _BIRTH_DATE,
+    ),
+    Keyed(
+        "patient-identifier",
+        # "patient" is required before id/number: a bare "id" key names runs, not patients.
+        _re(
+            r"(?:patient)?(?:mrn|medicalrecordnumber|ssn|socialsecuritynumber)"
+            r"|patient(?:id|identifier|number)"
+        ),
+        _re(r"\d{5,}"),
+        _IDENTIFIER,
+    ),
+)
+_KEY_NOISE = re.compile(r"[\s_.-]+")
+
+
+def _mask(text: str) -> str:
+    # The last two characters help find the value; the rest keeps only its shape.
+    return re.sub(r"[A-Za-z0-9]", "*", text[:-2]) + text[-2:] if len(text) > 2 else "**"
+
+
+# Every pattern needs a digit or an "@"; most strings in a record have neither, so they are
+# passed over with one cheap search instead of one per pattern.
+_CANDIDATE = re.compile(r"[0-9@]")
+
+
+# Digits become 9 and white space a blank, so "what a pattern cannot match without" becomes
+# a substring test, much cheaper than running the pattern over every string of a record.
+_SHAPE = str.maketrans("0123456789\t\n\r\f\v", "9999999999     ")
+
+
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2}")
+
+
+def _needed(text: str) -> set[str]:
+    """The patterns that could match ``text``; each test is implied by its pattern."""
+    shape, lower = text.translate(_SHAPE), text.lower()
+    names = set()
+    if "999-99-9999" in shape or "999 99 9999" in shape:
+        names.add("ssn")
+    if "mrn" in lower or "medical" in lower or "patient" in lower:
+        names.add("mrn")
+    if "@" in text and _EMAIL_DOMAIN.search(text):  # "model:x@1.1" has an "@" but no domain
+        names.add("email")
+    if "999-9999" in shape or "999 9999" in shape or "+9" in shape:
+        names.add("phone")
+    if any(k in lower for k in ("dob", "d.ob", "do.b", "d.o.b", "birth", "born")):
+        names.add("dob")
+    return names
+
+
+def _scan(text: str) -> dict[str, str]:
+    """Description -> masked suspect, for the first match of each pattern in ``text``."""
+    hits: dict[str, str] = {}
+    if not _CANDIDATE.search(text):
+        return hits
+    needed = _needed(text)
+    for pattern in PATTERNS:
+        if pattern.name not in needed:
+            continue
+        match = pattern.regex.search(text)
+        if match:
+            suspect = match.group("v") if "v" in pattern.regex.groupindex else match.group()
+            hits.setdefault(pattern.description, f"({_mask(suspect)})")
+    return hits
+
+
+def _text(item: object) -> str | None:
+    # Numbers matter only under identifier keys; a JSON integer never has thousands of digits,
+    # and str() of such an int would raise.
+    if isinstance(item, int) and not isinstance(item, bool) and abs(item) < 10**30:
+        return str(item)
+    return item if isinstance(item, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyed(key: str) -> Keyed | None:
+    plain = _KEY_NOISE.sub("", key).lower()
+    return next((k for k in KEYED if k.key.fullmatch(plain)), None)
+
+
+def _suspect(value: object) -> bool:
+    """Whether anything in ``value`` could be PHI: one pass without building pointers.
+
+    The strings are joined with NUL, which no pattern can match, so a match never spans two
+    strings and each pattern runs once per record instead of once per string.
+    """
+    texts: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _keyed(str(key)) is not None:
+                    return True
+                texts.append(str(key))
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return bool(_scan("\0".join(texts)))
+
+
+def scan_phi(value: object, path: str) -> list[Finding]:
+    """L501 findings for every string (and key) of ``value`` that looks like PHI, masked."""
+    if not _suspect(value):
+        return []  # the common case, found without the pointer bookkeeping below
+    found: list[Finding] = []
+    stack: list[tuple[object, tuple[str | int, ...], Keyed | None]] = [(value, (), None)]
+    while stack:
+        item, parts, context = stack.pop()
+        hits = _scan(item) if isinstance(item, str) else {}
+        text = _text(item)
+        if context is not None and text is not None:
+            match = context.value.search(text)
+            if match:  # a pattern's own finding already says the same, so it wins
+                shown = f"({_mask(match.group())}), under a {context.name} key"
+                hits.setdefault(context.description, shown)
+        found += [
+            finding("L501", path, pointer_of(parts), f"value looks like {d} {s}")
+            for d, s in hits.items()
+        ]
+        if isinstance(item, dict):
+            # Reported at the object: the key's own pointer would spell out the suspect.
+            for key in item:
+                for d, s in _scan(str(key)).items():
+                    found.append(
+                        finding("L501", path, pointer_of(parts), f"a key looks like {d} {s}")
+                    )
+            for key, child in reversed(item.items()):
+                stack.append((child, (*parts, str(key)), _keyed(str(key)) or context))
+        elif isinstance(item, list):
+            pairs = reversed(list(enumerate(item)))
+            stack.extend((child, (*parts, i), context) for i, child in pairs)
+    return found

@@ -1,0 +1,267 @@
+"""``ledger compare``: why two evaluations (or two models) differ.
+
+Metric differences come first; then every difference in their lineage that could explain them,
+grouped as data, model configuration and evaluation conditions. Two results on different test
+sets, or with differently defined metrics, are said plainly not to be comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ledger.errors import UsageError
+from ledger.records.identity import RecordId
+from ledger.views.graph import LineageGraph, record_node_id
+
+Group = Literal["data", "model configuration", "evaluation conditions"]
+GROUPS: tuple[Group, ...] = ("data", "model configuration", "evaluation conditions")
+
+# Model fields that are configuration (training data is data, documentation is neither).
+_CONFIG_FIELDS = (
+    "model_type",
+    "architecture",
+    "framework",
+    "dependencies",
+    "hyperparameters",
+    "outputs",
+)
+_TRAINING_CONFIG = (
+    "code",
+    "seeds",
+    "environment",
+    "hardware",
+    "procedure",
+    "class_imbalance",
+    "missing_data_handling",
+)
+_COHORT_FIELDS = ("cohort", "selection", "source", "preprocessing")
+
+
+@dataclass(frozen=True)
+class Difference:
+    group: Group
+    what: str
+    a: Any
+    b: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "what": self.what, "a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    name: str
+    a: float | None
+    b: float | None
+    ci_a: tuple[float, float] | None
+    ci_b: tuple[float, float] | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else round(self.b - self.a, 6)
+
+    @property
+    def intervals_overlap(self) -> bool | None:
+        if self.ci_a is None or self.ci_b is None:
+            return None
+        return self.ci_a[0] <= self.ci_b[1] and self.ci_b[0] <= self.ci_a[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "a": self.a,
+            "b": self.b,
+            "delta": self.delta,
+            "ci_a": list(self.ci_a) if self.ci_a else None,
+            "ci_b": list(self.ci_b) if self.ci_b else None,
+            "intervals_overlap": self.intervals_overlap,
+        }
+
+
+@dataclass
+class Comparison:
+    a: str
+    b: str
+    kind: str
+    metrics: list[MetricDelta] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    not_comparable: list[str] = field(default_factory=list)
+    models: tuple[str, str] | None = None
+
+    @property
+    def comparable(self) -> bool:
+        return not self.not_comparable
+
+    @property
+    def explained_by(self) -> list[Group]:
+        return [g for g in GROUPS if any(d.group == g for d in self.differences)]
+
+    @property
+    def attribution(self) -> str:
+        """One sentence on where the difference can come from."""
+        if not self.comparable:
+            return "Not comparable: " + "; ".join(self.not_comparable) + "."
+        groups = self.explained_by
+        if not groups:
+            return "No difference in data, model configuration or evaluation conditions."
+        same = [g for g in GROUPS if g not in groups]
+        sentence = "The difference can only come from " + " and ".join(groups)
+        if "data" in groups:
+            change = next(d for d in self.differences if d.group == "data")
+            sentence += f" ({change.what}: {_short(change.a)} -> {_short(change.b)})"
+        if same:
+            sentence += "; " + " and ".join(same) + (" are" if len(same) > 1 else " is")
+            sentence += " unchanged"
+        return sentence + "."
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "kind": self.kind,
+            "comparable": self.comparable,
+            "not_comparable_because": self.not_comparable,
+            "metrics": [m.to_json() for m in self.metrics],
+            "differences": [d.to_json() for d in self.differences],
+            "explained_by": self.explained_by,
+            "attribution": self.attribution,
+            "models": list(self.models) if self.models else None,
+        }
+
+
+def compare(graph: LineageGraph, ref_a: RecordId, ref_b: RecordId) -> Comparison:
+    """Compare two evaluations or two models of the graph (built with all versions)."""
+    a, b = _content(graph, ref_a), _content(graph, ref_b)
+    if ref_a.kind != ref_b.kind or ref_a.kind == "dataset":
+        raise UsageError("compare two evaluations or two models (not datasets, not mixed kinds)")
+    result = Comparison(str(ref_a), str(ref_b), ref_a.kind)
+    if ref_a.kind == "evaluation":
+        result.metrics = _metric_deltas(a, b)
+        _evaluation_conditions(graph, a, b, result)
+        model_a, model_b = _content(graph, a["model"]["ref"]), _content(graph, b["model"]["ref"])
+        result.models = (a["model"]["ref"], b["model"]["ref"])
+    else:
+        model_a, model_b = a, b
+    _model_differences(graph, model_a, model_b, result)
+    return result
+
+
+def _content(graph: LineageGraph, ref: RecordId | str) -> dict[str, Any]:
+    node = graph.nodes.get(record_node_id(ref))
+    if node is None or "content" not in node.attrs:
+        raise UsageError(f"{ref}: no such record at commit {graph.commit[:12]}")
+    return dict(node.attrs["content"])
+
+
+def _metric_map(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {m["name"]: m for m in record.get("metrics", [])}
+
+
+def _ci(metric: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    ci = (metric or {}).get("ci", {})
+    return (ci["lower"], ci["upper"]) if "lower" in ci else None
+
+
+def _metric_deltas(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDelta]:
+    ma, mb = _metric_map(a), _metric_map(b)
+    return [
+        MetricDelta(
+            name,
+            ma[name]["value"] if name in ma else None,
+            mb[name]["value"] if name in mb else None,
+            _ci(ma.get(name)),
+            _ci(mb.get(name)),
+        )
+        for name in sorted(set(ma) | set(mb))
+    ]
+
+
+def _evaluation_conditions(
+    graph: LineageGraph, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+) -> None:
+    def test_sets(record: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            d["ref"]: _content(graph, d["ref"])["snapshot"]["md5"]
+            for d in record.get("datasets", [])
+            if record_node_id(d["ref"]) in graph.nodes
+        }
+
+    sets_a, sets_b = test_sets(a), test_sets(b)
+    if sorted(sets_a.values()) != sorted(sets_b.values()):
+        result.differences.append(
+            Difference("evaluation conditions", "test data", sorted(sets_a), sorted(sets_b))
+        )
+        result.not_comparable.append("they were computed on different test data")
+    ma, mb = _metric_map(a), _metric_map(b)
+    for name in sorted(set(ma) & set(mb)):
+        for key in ("definition", "threshold"):
+            if ma[name].get(key) != mb[name].get(key):
+                result.differences.append(
+                    Difference(
+                        "evaluation conditions",
+                        f"{name} {key}",
+                        ma[name].get(key),
+                        mb[name].get(key),
+                    )
+                )
+                if key == "definition":
+                    result.not_comparable.append(f"{name} is defined differently")
+    for key in ("test_population", "setup"):
+        for where, x, y in _diffs(a.get(key), b.get(key), key):
+            result.differences.append(Difference("evaluation conditions", where, x, y))
+
+
+def _model_differences(
+    graph: LineageGraph, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+) -> None:
+    for key in _CONFIG_FIELDS:
+        for where, x, y in _diffs(a.get(key), b.get(key), key):
+            result.differences.append(Difference("model configuration", where, x, y))
+    for key in _TRAINING_CONFIG:
+        for where, x, y in _diffs(
+            a["training"].get(key), b["training"].get(key), f"training.{key}"
+        ):
+            result.differences.append(Difference("model configuration", where, x, y))
+    refs_a = [d["ref"] for d in a["training"]["datasets"]]
+    refs_b = [d["ref"] for d in b["training"]["datasets"]]
+    if refs_a != refs_b:
+        result.differences.append(Difference("data", "training datasets", refs_a, refs_b))
+    for ref_x, ref_y in zip(refs_a, refs_b, strict=False):
+        if ref_x == ref_y or record_node_id(ref_x) not in graph.nodes:
+            continue
+        x, y = _content(graph, ref_x), _content(graph, ref_y)
+        for where, vx, vy in _diffs(x["snapshot"], y["snapshot"], "snapshot"):
+            if where.endswith((".md5", ".sha256", ".size", ".nfiles")):
+                result.differences.append(
+                    Difference("data", f"{ref_y.split('@')[0]} {where}", vx, vy)
+                )
+        for key in _COHORT_FIELDS:
+            for where, vx, vy in _diffs(x.get(key), y.get(key), key):
+                result.differences.append(
+                    Difference("data", f"{ref_y.split('@')[0]} {where}", vx, vy)
+                )
+
+
+def _diffs(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
+    """Leaf-level differences between two JSON values, as (dotted path, a, b)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            yield from _diffs(a.get(key), b.get(key), f"{path}.{key}")
+    elif (
+        isinstance(a, list)
+        and isinstance(b, list)
+        and len(a) == len(b)
+        and all(isinstance(x, dict) for x in a + b)
+    ):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _diffs(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield path, a, b
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

@@ -1,0 +1,132 @@
+"""Reporters for reviews and comparisons: Markdown for pull requests, plain text for terminals.
+
+The Markdown renders on GitHub and GitLab as posted; nothing is uploaded anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ledger.views.compare import Comparison, MetricDelta
+from ledger.checks.findings import Finding
+from ledger.views.graph import LineageGraph
+from ledger.views.review import Review
+
+MermaidRenderer = Callable[[LineageGraph], str]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _delta(d: MetricDelta) -> str:
+    return "-" if d.delta is None else f"{d.delta:+.4f}"
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "-" if ci is None else f"{_num(ci[0])} to {_num(ci[1])}"
+
+
+def _metric_rows(deltas: Iterable[MetricDelta]) -> list[str]:
+    rows = [
+        "| metric | before | after | change | 95% CI before | 95% CI after |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    rows += [
+        f"| {d.name} | {_num(d.a)} | {_num(d.b)} | {_delta(d)} | {_ci(d.ci_a)} | {_ci(d.ci_b)} |"
+        for d in deltas
+    ]
+    return rows
+
+
+def review_markdown(review: Review, mermaid: MermaidRenderer) -> str:
+    lines = [f"## Ledger review `{review.base[:12]}..{review.head[:12]}`", ""]
+    verdict = (
+        "**Violations:** committed records were changed, deleted or broken."
+        if review.violations
+        else "No violations: committed versions are untouched."
+    )
+    lines += [
+        f"{len(review.added)} record(s) added, {len(review.superseded)} superseded, "
+        f"{len(review.changed_in_place)} changed in place, {len(review.deleted)} deleted. "
+        + verdict,
+        "",
+    ]
+    if review.added or review.changed_in_place or review.deleted:
+        lines += ["### Records", "", "| change | record | title / reason |", "| --- | --- | --- |"]
+        reasons = {
+            s.new: f"supersedes `{s.old}` ({s.change_type}): {s.reason}" for s in review.superseded
+        }
+        for ref in review.added:
+            lines.append(
+                f"| added | `{ref}` | {review.titles.get(ref, '')}"
+                + (f"<br>{reasons[ref]}" if ref in reasons else "")
+                + " |"
+            )
+        lines += [
+            f"| :x: changed in place | `{p}` | a committed version was edited |"
+            for p in review.changed_in_place
+        ]
+        lines += [
+            f"| :x: deleted | `{p}` | a committed version was removed |" for p in review.deleted
+        ]
+        lines.append("")
+    for change in review.metrics:
+        lines += [
+            f"### Metrics: `{change.evaluation}` vs `{change.against}`",
+            "",
+            f"Compared with {change.why}.",
+            "",
+            *_metric_rows(change.deltas),
+            "",
+        ]
+    if review.lineage is not None:
+        lines += ["### Lineage around the change", "", mermaid(review.lineage).rstrip("\n"), ""]
+    lines += ["### Verification", ""]
+    errors = [f for f in review.new_findings if f.severity == "error"]
+    warnings = [f for f in review.new_findings if f.severity != "error"]
+    lines += [_finding_item(f, ":x:") for f in errors] or ["No new errors."]
+    if warnings:
+        lines += ["", f"{len(warnings)} new warning(s):", ""]
+        lines += [_finding_item(f, ":warning:") for f in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def review_text(review: Review) -> str:
+    lines = [f"review {review.base[:12]}..{review.head[:12]}"]
+    reasons = {s.new: f" (supersedes {s.old}: {s.reason})" for s in review.superseded}
+    lines += [f"  added      {ref}{reasons.get(ref, '')}" for ref in review.added]
+    lines += [f"  CHANGED IN PLACE {p}" for p in review.changed_in_place]
+    lines += [f"  DELETED    {p}" for p in review.deleted]
+    for change in review.metrics:
+        lines.append(f"metrics {change.evaluation} vs {change.against} ({change.why}):")
+        lines += [
+            f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d)}" for d in change.deltas
+        ]
+    lines += [f.line() for f in review.new_findings]
+    lines.append("violations" if review.violations else "no violations")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_text(c: Comparison) -> str:
+    lines = [f"compare {c.a} -> {c.b}"]
+    if c.models:
+        lines.append(f"models: {c.models[0]} -> {c.models[1]}")
+    if c.metrics:
+        lines.append("metrics:")
+        lines += [
+            f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d):>8}   "
+            f"CI {_ci(d.ci_a)} -> {_ci(d.ci_b)}"
+            for d in c.metrics
+        ]
+    for group in ("data", "model configuration", "evaluation conditions"):
+        found = [d for d in c.differences if d.group == group]
+        lines.append(f"{group}: " + ("unchanged" if not found else f"{len(found)} difference(s)"))
+        lines += [f"  {d.what}: {d.a!r} -> {d.b!r}" for d in found]
+    lines.append(c.attribution)
+    return "\n".join(lines) + "\n"
+
+
+def _finding_item(f: Finding, mark: str) -> str:
+    where = f.path + (f"#{f.pointer}" if f.pointer else "")
+    return f"- {mark} `{f.code}` `{where}`: {f.message}"
