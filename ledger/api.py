@@ -1,9 +1,14 @@
-"""The Python API: what the CLI does, for training scripts and notebooks to call directly.
+"""The Python API: every operation of the CLI, for training scripts and notebooks too.
 
-from ledger.api import Ledger
-book = Ledger.open(".")
-snap = book.snapshot("data/cohort.csv.dvc")
-book.new_record("dataset", "sepsis-cohort", "1.0", fields, snapshot="data/cohort.csv.dvc")
+    from ledger.api import Ledger
+
+    with Ledger.open(".") as book:
+        book.new_record("dataset", "sepsis-cohort", "1.0", fields, snapshot="data/cohort.csv.dvc")
+        report = book.verify()
+
+A ``Ledger`` holds one session with the repository (one ``git cat-file`` process, the kept
+facts and states under ``.git/ledger``) and closes it on ``close()``. Each state of the ledger
+at a commit is read once per session; every view derives from it.
 """
 
 from __future__ import annotations
@@ -12,33 +17,38 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ledger.checks.tree import (
+    FactsCache,
+    Progress,
+    RecordFile,
+    Report,
+    load_records,
+    report,
+    tree_findings,
+)
 from ledger.config import Config, load_config
 from ledger.errors import InvalidRecordsError, RecordExistsError, RecordNotFoundError, UsageError
-from ledger.checks.findings import Finding, finding
-from ledger.git.repository import GitTree, Repository
-from ledger.records.identity import KINDS, Kind, RecordId, parse_partial
-from ledger.records.jsonload import Limits, load_json_bytes
-from ledger.views.log import LogEntry, record_log
+from ledger.findings import Finding, finding
+from ledger.git.repository import Repository, find_repository_root
+from ledger.git.trees import GitTree
+from ledger.kinds import spec
+from ledger.records.identity import KINDS, RecordId, parse_partial
+from ledger.records.jsonload import load_json_bytes
 from ledger.records.serialize import dumps_record, write_atomic
-from ledger.dvc.snapshots import snapshot_from_dvc
-from ledger.trees import TreeView, WorkingTree, find_repository_root
-from ledger.checks.tree import Entry, Progress, Report, check_tree, load_entry, load_tree
-from ledger.checks.verify import VerifyReport, verify
+from ledger.trees import Overlay, WorkingTree
 
-# Where each kind holds links, as (path of keys, "*" for every list item); ``ledger new`` fills
-# in the sha256 of each link that names only its ref.
-_LINK_PATHS: dict[Kind, tuple[tuple[str, ...], ...]] = {
-    "dataset": (("supersedes",),),
-    "model": (("supersedes",), ("training", "datasets", "*")),
-    "evaluation": (("supersedes",), ("model",), ("datasets", "*"), ("baseline",)),
-}
-_SNAPSHOT_FIELD: dict[Kind, str | None] = {
-    "dataset": "snapshot",
-    "model": "artifact",
-    "evaluation": None,
-}
+if TYPE_CHECKING:
+    from ledger.fhir.bundle import ProvenanceBundle
+    from ledger.state.ledger_state import LedgerState
+    from ledger.state.store import Store
+    from ledger.views.compare import Comparison
+    from ledger.views.formats import LineageView
+    from ledger.views.graph import Direction
+    from ledger.views.log import RecordLog
+    from ledger.views.reports import VerifyReport
+    from ledger.views.review import Review
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,7 @@ class ShownRecord:
     record_id: RecordId
     path: str
     sha256: str
-    content: dict[str, object]
+    content: dict[str, Any]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -56,63 +66,34 @@ class ShownRecord:
             "record": self.content,
         }
 
+    def text(self) -> str:
+        import json
 
-class _Overlay(WorkingTree):
-    """The working tree with some files replaced, to check a record before it is written."""
-
-    def __init__(self, root: Path, files: Mapping[str, bytes]) -> None:
-        super().__init__(root)
-        self.files = dict(files)
-
-    def record_files(self, records_dir: str) -> list[str]:
-        return sorted({*super().record_files(records_dir), *self.files})
-
-    def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
-        if relpath in self.files:
-            return load_json_bytes(self.files[relpath], relpath, limits)
-        return super().load_record(relpath, limits)
+        head = f"{self.record_id}\npath:   {self.path}\nsha256: {self.sha256}\n\n"
+        return head + json.dumps(self.content, indent=2, ensure_ascii=False) + "\n"
 
 
 class Ledger:
-    """A repository's ledger, read from its working tree."""
+    """A repository's ledger: its working tree, index and committed history."""
 
     def __init__(self, root: Path, config: Config | None = None) -> None:
         self.root = root
         self.config = config or load_config(root)
         self.tree = WorkingTree(root)
+        #: What the session noticed but did not fail on (a discarded kept state), for the user.
+        self.notes: list[str] = []
         self._repository: Repository | None = None
+        self._store: Store | None = None
+        self._cache: FactsCache | None = None
+        self._states: dict[str, LedgerState] = {}
+        self.remember = True
 
     @classmethod
     def open(cls, start: Path | str = ".") -> Ledger:
         """The ledger of the git work tree containing ``start``."""
         return cls(find_repository_root(Path(start).resolve()))
 
-    def relpath(self, path: Path | str) -> str:
-        """A user-given path (absolute or relative to the current folder) relative to the root."""
-        absolute = Path(path).absolute()
-        try:
-            return absolute.relative_to(self.root).as_posix()
-        except ValueError:
-            raise UsageError(f"{path}: outside the repository at {self.root}") from None
-
-    def validate(self, paths: Sequence[Path | str] | None = None) -> Report:
-        """Check the working tree; with ``paths``, report on those files only."""
-        only = None
-        if paths:
-            only = [self.relpath(p) for p in paths]
-            missing = [p for p in only if not (self.root / p).exists()]
-            if missing:
-                raise UsageError(f"{missing[0]}: no such file")
-        return check_tree(self.tree, self.config, only)
-
-    def entries(self) -> list[Entry]:
-        return load_tree(self.tree, self.config)[0]
-
-    def view(self, rev: str | None = None) -> TreeView:
-        """The working tree, or the tree of commit ``rev`` read from git objects."""
-        if rev is None:
-            return self.tree
-        return GitTree(self.repository, self.repository.resolve(rev))
+    # --- the session -----------------------------------------------------------------------
 
     @property
     def repository(self) -> Repository:
@@ -120,7 +101,36 @@ class Ledger:
             self._repository = Repository(self.root)
         return self._repository
 
+    @property
+    def store(self) -> Store | None:
+        """The kept facts and states; None when remembering is off (``--no-cache``)."""
+        if self._store is None and self.remember:
+            from ledger.state.store import Store
+
+            self._store = Store(self.repository.git_dir, self.config)
+        return self._store
+
+    @property
+    def cache(self) -> FactsCache:
+        if self._cache is None:
+            from ledger.dvc.files import PARSED
+
+            store = self.store
+            self._cache = FactsCache(store.load_facts() if store is not None else None)
+            if store is not None:
+                PARSED.known.update(store.load_parsed())
+                self.notes += store.notes
+                store.notes.clear()
+        return self._cache
+
     def close(self) -> None:
+        if self._store is not None and self._cache is not None:
+            from ledger.dvc.files import PARSED
+
+            self._store.add_facts(self._cache.added)
+            self._cache.added.clear()
+            self._store.add_parsed(PARSED.added)
+            PARSED.added.clear()
         if self._repository is not None:
             self._repository.close()
             self._repository = None
@@ -131,61 +141,54 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def resolve(self, ref: str, rev: str | None = None) -> Entry:
-        """The record a REF names: KIND:NAME@VERSION, NAME@VERSION or a record file's path.
+    def state(self, rev: str = "HEAD", progress: Progress | None = None) -> LedgerState:
+        """The ledger as committed at ``rev``, read once per session."""
+        from ledger.state.ledger_state import load_state
 
-        Identity decides place, so only the paths the identity stands for are read.
-        """
-        view = self.view(rev)
-        if ref.endswith(".json"):
-            relpath = self.relpath(ref) if rev is None else ref.lstrip("./")
-            candidates = [relpath]
-        else:
-            wanted = parse_partial(ref)
-            kinds = [wanted.kind] if wanted.kind else list(KINDS)
-            candidates = [
-                RecordId(kind, wanted.name, wanted.version).relpath(self.config.records_dir)
-                for kind in kinds
-            ]
-        present = set(view.record_files(self.config.records_dir))
-        found = [c for c in candidates if c in present]
-        if not found:
-            where = "the working tree" if rev is None else f"revision {rev}"
-            raise RecordNotFoundError(
-                f"{ref}: no such record in {where}; check the spelling, or list records with "
-                "`ledger validate`"
+        sha = self.repository.resolve(rev)
+        if sha not in self._states:
+            cache = self.cache
+            self._states[sha] = load_state(
+                self.repository, self.store, cache, self.config, sha, progress
             )
-        if len(found) > 1:
-            raise UsageError(f"{ref} is ambiguous ({', '.join(found)}); name the kind")
-        entry, problems = load_entry(view, found[0], self.config)
-        if entry.claimed is None or entry.data is None or entry.sha256 is None:
-            raise InvalidRecordsError(
-                problems or [finding("L101", entry.relpath, "", "not a readable record")]
-            )
-        return entry
+            if self.store is not None:
+                self.notes += self.store.notes
+                self.store.notes.clear()
+        return self._states[sha]
 
-    def record_id(self, ref: str, rev: str | None = None) -> RecordId:
-        """The identity of the record a REF names (which must exist at ``rev``)."""
-        claimed = self.resolve(ref, rev).claimed
-        assert claimed is not None  # resolve raises for a file that is not a readable record
-        return claimed
-
-    def show(self, ref: str, rev: str | None = None) -> ShownRecord:
-        entry = self.resolve(ref, rev)
-        assert entry.claimed is not None and entry.sha256 is not None and entry.data is not None
-        return ShownRecord(entry.claimed, entry.relpath, entry.sha256, entry.data)
-
-    def log(self, ref: str, rev: str = "HEAD") -> tuple[str, list[LogEntry]]:
-        """The record's path and every commit that touched it, oldest first."""
+    def relpath(self, path: Path | str) -> str:
+        """A user-given path (absolute or relative to the current folder) relative to the root."""
+        absolute = Path(path).absolute()
         try:
-            relpath = self.resolve(ref, rev).relpath
-        except RecordNotFoundError:
-            # A deleted record has history but no file at ``rev``: its identity names its path.
-            relpath = RecordId.parse(ref).relpath(self.config.records_dir)
-        entries = record_log(self.repository, self.config, relpath, rev)
-        if not entries:
-            raise RecordNotFoundError(f"{ref}: no commit reachable from {rev} touched {relpath}")
-        return relpath, entries
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            raise UsageError(f"{path}: outside the repository at {self.root}") from None
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def validate(
+        self, paths: Sequence[Path | str] | None = None, progress: Progress | None = None
+    ) -> Report:
+        """Check the working tree; with ``paths``, report on those files only."""
+        only = None
+        if paths:
+            only = [self.relpath(p) for p in paths]
+            missing = [
+                p for p in only if not (self.root / p).exists() and not (self.root / p).is_symlink()
+            ]
+            if missing:
+                raise UsageError(f"{missing[0]}: no such file")
+        return self._check(self.tree, only, progress)
+
+    def validate_staged(self) -> Report:
+        """Check what is about to be committed: the records and DVC files in the index."""
+        return self._check(GitTree(self.repository, None), None, None)
+
+    def _check(self, view: Any, only: Sequence[str] | None, progress: Progress | None) -> Report:
+        records = load_records(
+            view, self.config.records_dir, self.config.limits, self.cache, only or (), progress
+        )
+        return report(records, tree_findings(records, self.config.records_dir, view), only)
 
     def verify(
         self,
@@ -194,31 +197,166 @@ class Ledger:
         data: bool = False,
         require_signed: bool = False,
         progress: Progress | None = None,
-        remember: bool = True,
     ) -> VerifyReport:
-        """Integrity of the committed ledger at ``rev`` (see ledger.checks.verify)."""
-        return verify(
-            self.root,
-            self.config,
-            rev,
-            data=data,
-            require_signed=require_signed,
-            progress=progress,
-            remember=remember,
+        """Integrity of the committed ledger at ``rev``: links, DVC snapshots, history,
+        signatures, and with ``data`` the workspace, DVC cache and remote."""
+        from ledger.views.reports import VerifyReport
+
+        state = self.state(rev, progress)
+        return VerifyReport(
+            commit=state.commit,
+            checked=[f.relpath for f in state.records.files],
+            findings=state.verify_findings(self.root, require_signed=require_signed, data=data),
+            commits=list(state.history.record_commits(self.config.records_dir)),
         )
 
-    def validate_staged(self) -> Report:
-        """Check what is about to be committed: the records and DVC files in the index."""
-        return check_tree(GitTree(self.repository, None), self.config)
+    # --- records ---------------------------------------------------------------------------
+
+    def resolve(self, ref: str, rev: str | None = None) -> RecordFile:
+        """The record a REF names: KIND:NAME@VERSION, NAME@VERSION or a record file's path,
+        in the working tree or at commit ``rev``. Identity decides place, so only the paths
+        the identity stands for are looked at."""
+        if ref.endswith(".json"):
+            candidates = [self.relpath(ref) if rev is None else ref.removeprefix("./")]
+        else:
+            wanted = parse_partial(ref)
+            kinds = [wanted.kind] if wanted.kind else list(KINDS)
+            candidates = [
+                RecordId(kind, wanted.name, wanted.version).relpath(self.config.records_dir)
+                for kind in kinds
+            ]
+        if rev is None:
+            present = [
+                c for c in candidates if (self.root / c).exists() or (self.root / c).is_symlink()
+            ]
+            files = self._working_files(present)
+        else:
+            by_path = self.state(rev).records.by_path
+            files = [by_path[c] for c in candidates if c in by_path]
+        if not files:
+            where = "the working tree" if rev is None else f"revision {rev}"
+            raise RecordNotFoundError(
+                f"{ref}: no such record in {where}; check the spelling, or list records with "
+                "`ledger validate`"
+            )
+        if len(files) > 1:
+            raise UsageError(
+                f"{ref} is ambiguous ({', '.join(f.relpath for f in files)}); name the kind"
+            )
+        file = files[0]
+        if not file.facts.valid or file.facts.claimed is None or file.facts.sha256 is None:
+            problems = file.facts.findings_at(file.relpath, self.config.records_dir)
+            raise InvalidRecordsError(
+                problems or [finding("L101", file.relpath, "", "not a readable record")]
+            )
+        return file
+
+    def _working_files(self, paths: list[str]) -> list[RecordFile]:
+        read = self.tree.read_records(paths, self.config.limits)
+        files = []
+        for path in paths:
+            data, problems = read[path]
+            if data is None:
+                raise InvalidRecordsError(problems)
+            files.append(RecordFile(path, "", self.cache.facts_of(data, self.config.limits)))
+        return files
+
+    def record_id(self, ref: str, rev: str | None = None) -> RecordId:
+        """The identity of the record a REF names (which must exist at ``rev``)."""
+        claimed = self.resolve(ref, rev).facts.claimed
+        assert claimed is not None  # resolve raises for a file that is not a valid record
+        return claimed
+
+    def show(self, ref: str, rev: str | None = None) -> ShownRecord:
+        file = self.resolve(ref, rev)
+        assert file.facts.claimed is not None and file.facts.sha256 is not None
+        if rev is None:
+            data = (self.root / file.relpath).read_bytes()
+            content, _ = load_json_bytes(data, file.relpath, self.config.limits)
+        else:
+            content = self.state(rev).content(file)
+        assert isinstance(content, dict)
+        return ShownRecord(file.facts.claimed, file.relpath, file.facts.sha256, content)
+
+    def log(self, ref: str, rev: str = "HEAD") -> RecordLog:
+        """Every commit that touched the record's file, oldest first."""
+        from ledger.views.log import record_log
+
+        try:
+            relpath = self.resolve(ref, rev).relpath
+        except RecordNotFoundError:
+            # A deleted record has history but no file at ``rev``: its identity names its path.
+            relpath = RecordId.parse(ref).relpath(self.config.records_dir)
+        found = record_log(self.state(rev), relpath)
+        if not found.entries:
+            raise RecordNotFoundError(f"{ref}: no commit reachable from {rev} touched {relpath}")
+        return found
+
+    # --- views -----------------------------------------------------------------------------
+
+    def lineage(
+        self,
+        ref: str | None = None,
+        rev: str = "HEAD",
+        *,
+        direction: Direction = "both",
+        depth: int | None = None,
+        all_versions: bool = False,
+    ) -> LineageView:
+        """The lineage graph at ``rev``, or the part around ``ref`` the options choose."""
+        from ledger.views.formats import LineageView
+        from ledger.views.graph import select
+
+        state = self.state(rev)
+        record = self.record_id(ref, rev) if ref else None
+        graph = select(
+            state.graph, record, direction=direction, depth=depth, all_versions=all_versions
+        )
+        return LineageView(graph, state)
+
+    def provenance(
+        self, ref: str | None = None, rev: str = "HEAD", fhir_version: str = "R5"
+    ) -> ProvenanceBundle:
+        """FHIR Provenance of every record version at ``rev``, or of ``ref`` and its upstream."""
+        from ledger.fhir.bundle import ProvenanceBundle
+        from ledger.fhir.versions import fhir_version as check_version
+
+        check_version(fhir_version)
+        state = self.state(rev)
+        view = self.lineage(ref, rev, direction="upstream", all_versions=True)
+        return ProvenanceBundle(state, view.graph, fhir_version)
+
+    def diff(self, base: str, head: str = "HEAD") -> Review:
+        """A review of what changed in the ledger between ``base`` and ``head``."""
+        from ledger.views.review import review
+
+        before = self.state(base)
+        return review(self.root, before, self.state(head))
+
+    def compare(self, ref_a: str, ref_b: str, rev: str = "HEAD") -> Comparison:
+        """Why two evaluations (or two models) differ."""
+        from ledger.views.compare import compare
+
+        return compare(self.state(rev), self.record_id(ref_a, rev), self.record_id(ref_b, rev))
+
+    def export(self, output: Path, rev: str = "HEAD") -> dict[str, str]:
+        """Write the offline audit bundle of ``rev`` to ``output``."""
+        from ledger.audit.export import export
+
+        return export(self.root, self.state(rev), output)
+
+    # --- writing records -------------------------------------------------------------------
 
     def link(self, ref: str) -> dict[str, str]:
         """A hash link to the record ``ref`` names, as it stands in the working tree."""
-        shown = self.show(ref)
-        return {"ref": str(shown.record_id), "sha256": shown.sha256}
+        shown = self.resolve(ref)
+        return {"ref": str(shown.facts.claimed), "sha256": str(shown.facts.sha256)}
 
     def snapshot(
         self, dvc_file: str, stage: str | None = None, output: str | None = None
     ) -> dict[str, object]:
+        from ledger.dvc.snapshots import snapshot_from_dvc
+
         snap = snapshot_from_dvc(self.tree, self.root, dvc_file, stage, output)
         return snap.model_dump(mode="json", exclude_none=True)
 
@@ -251,10 +389,10 @@ class Ledger:
             )
         data.update(copy.deepcopy(dict(fields)))
         if snapshot is not None:
-            field = _SNAPSHOT_FIELD[record_id.kind]
-            if field is None:
-                raise UsageError("an evaluation has no DVC snapshot; link its datasets instead")
-            data[field] = self.snapshot(snapshot, stage, output)
+            names = spec(kind).snapshots
+            if not names:
+                raise UsageError(f"a {kind} has no DVC snapshot; link its datasets instead")
+            data[names[0]] = self.snapshot(snapshot, stage, output)
         problems = self._fill_link_hashes(data, record_id)
         if problems:
             raise InvalidRecordsError(problems)
@@ -284,9 +422,9 @@ class Ledger:
                 "write a new version that supersedes it"
             )
         content = dumps_record(data)
-        report = check_tree(_Overlay(self.root, {relpath: content}), self.config, [relpath])
-        if not report.ok:
-            raise InvalidRecordsError(report.findings)
+        checked = self._check(Overlay(self.root, {relpath: content}), [relpath], None)
+        if not checked.ok:
+            raise InvalidRecordsError(checked.findings)
         write_atomic(target, content)
         return target
 
@@ -294,23 +432,10 @@ class Ledger:
         """Pin every link that names only its target; a target that is not there is a finding."""
         problems: list[Finding] = []
         relpath = record_id.relpath(self.config.records_dir)
-        for path in _LINK_PATHS[record_id.kind]:
-            for pointer, link in _walk(data, path, ""):
-                if isinstance(link, dict) and "ref" in link and "sha256" not in link:
-                    try:
-                        link.update(self.link(str(link["ref"])))
-                    except (RecordNotFoundError, UsageError) as exc:
-                        problems.append(finding("L301", relpath, pointer + "/ref", exc.message))
+        for _, pointer, link in spec(record_id.kind).link_sites(data):
+            if "sha256" not in link and isinstance(link, dict):
+                try:
+                    link.update(self.link(str(link["ref"])))
+                except (RecordNotFoundError, UsageError) as exc:
+                    problems.append(finding("L301", relpath, pointer + "/ref", exc.message))
         return problems
-
-
-def _walk(node: object, path: tuple[str, ...], pointer: str) -> list[tuple[str, object]]:
-    """The values at ``path`` ("*" matching every list item), with their JSON pointers."""
-    if not path:
-        return [(pointer, node)]
-    head, rest = path[0], path[1:]
-    if head == "*" and isinstance(node, list):
-        return [m for i, item in enumerate(node) for m in _walk(item, rest, f"{pointer}/{i}")]
-    if isinstance(node, dict) and head in node:
-        return _walk(node[head], rest, f"{pointer}/{head}")
-    return []

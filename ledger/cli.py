@@ -1,60 +1,138 @@
-"""The ``ledger`` command: thin click wrappers over the library.
+"""The ``ledger`` command: thin click wrappers over ``ledger.api.Ledger``.
 
-Each command parses its options, calls one library function and hands the result to a reporter.
-Exit codes are decided in one place, ``main``: 0 ok, 1 ledger problems, 2 usage or environment,
-3 internal error (the traceback goes to a log file the message names).
+Each command parses its options, makes one call on the session's ``Ledger`` and hands the
+result to a format from ``ledger.views.formats`` (its choices come from there too). Exit codes
+are decided in one place, ``main``: 0 ok, 1 ledger problems, 2 usage or environment, 3
+internal error (the traceback goes to a log file the message names).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from ledger import __version__
-from ledger.errors import (
-    EXIT_INTERNAL,
-    EXIT_PROBLEMS,
-    EXIT_USAGE,
-    InvalidRecordsError,
-    LedgerError,
-    UsageError,
-)
-from ledger.records.jsonload import load_json_file
-from ledger.views.reports import to_json_text, validation_text, verify_text
+from ledger.errors import EXIT_INTERNAL, EXIT_PROBLEMS, EXIT_USAGE, InvalidRecordsError, LedgerError
+from ledger.views.formats import LINEAGE, PROVENANCE, REPORT_FORMATS, REVIEW
 
 if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
     from ledger.api import Ledger
-    from ledger.views.graph import LineageGraph
+    from ledger.views.graph import Direction
 
-FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
+
+class Session:
+    """The command's one ``Ledger``, opened on first use and closed when the command ends."""
+
+    def __init__(self) -> None:
+        self._book: Ledger | None = None
+        self.remember = True
+
+    @property
+    def book(self) -> Ledger:
+        if self._book is None:
+            from ledger.api import Ledger
+
+            self._book = Ledger.open(Path.cwd())
+            self._book.remember = self.remember
+        return self._book
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
+            for note in self._book.notes:
+                click.echo(f"ledger: note: {note}", err=True)
+
+
+@contextlib.contextmanager
+def _session() -> Iterator[Session]:
+    session = Session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def _format(
+    names: Iterable[str], default: str, help: str = "Output format."
+) -> Callable[[Any], Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(names)),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+REPORT = _format(REPORT_FORMATS, "text")
+OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of standard output.",
 )
 
 
-def _open_ledger() -> Ledger:
-    from ledger.api import Ledger
+def _emit(chunks: Iterable[str], output: Path | None = None) -> None:
+    """Print ``chunks``, or write them to ``output`` atomically."""
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    from ledger.records.serialize import atomic_writer
 
-    return Ledger.open(Path.cwd())
+    with atomic_writer(output) as stream:
+        for chunk in chunks:
+            stream.write(chunk.encode())
+    click.echo(f"wrote {output}", err=True)
+
+
+def _report(text: Callable[[Any], str], value: Any, fmt: str) -> None:
+    from ledger.views.formats import reports
+
+    _emit(reports(text).render(fmt, value))
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing when stderr is piped or redirected."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ledger")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """A git-native audit ledger for healthcare AI: datasets, models and evaluations as
     schema-validated, hash-linked JSON records committed alongside the code."""
+    ctx.obj = ctx.with_resource(_session())
 
 
 @cli.command()
@@ -103,7 +181,9 @@ def init(directory: Path, hook: bool) -> None:
 @click.option("--reason", help="Why this version supersedes the earlier one.")
 @click.option("--change-type", default=None, help="Kind of change, e.g. data-update, retrain.")
 @click.option("--dry-run", is_flag=True, help="Print the record instead of writing it.")
+@pass_session
 def new(
+    session: Session,
     kind: str,
     name: str,
     version: str,
@@ -120,17 +200,12 @@ def new(
     dry_run: bool,
 ) -> None:
     """Write a new record KIND NAME@VERSION from a draft, filling DVC snapshots and link hashes."""
-    from ledger.records.drafts import apply_options
+    from ledger.records.drafts import apply_options, load_draft
     from ledger.records.serialize import dumps_record
 
-    book = _open_ledger()
-    data, problems = load_json_file(draft, str(draft), book.config.limits)
-    if problems:
-        raise InvalidRecordsError(problems)
-    if not isinstance(data, dict):
-        raise UsageError(f"{draft}: the draft must be a JSON object of record fields")
+    book = session.book
     fields = apply_options(
-        data,
+        load_draft(draft, book.config.limits),
         kind,
         trained_on=trained_on,
         evaluates=evaluates,
@@ -151,50 +226,44 @@ def new(
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--staged", is_flag=True, help="Check the index (what is about to be committed).")
-@FORMAT
-def validate(paths: tuple[Path, ...], staged: bool, fmt: str) -> None:
+@REPORT
+@pass_session
+def validate(session: Session, paths: tuple[Path, ...], staged: bool, fmt: str) -> None:
     """Check records in the working tree: schema, identity and place, links, DVC snapshots, PHI."""
+    from ledger.views.reports import validation_text
+
     if staged and paths:
-        raise UsageError("--staged checks the whole index; give no paths with it")
-    book = _open_ledger()
-    report = book.validate_staged() if staged else book.validate(list(paths) or None)
-    click.echo(
-        to_json_text(report.to_json()) if fmt == "json" else validation_text(report), nl=False
-    )
-    if not report.ok:
+        raise click.UsageError("--staged checks the whole index; give no paths with it")
+    book = session.book
+    with _progress("checking records") as progress:
+        result = book.validate_staged() if staged else book.validate(list(paths) or None, progress)
+    _report(validation_text, result, fmt)
+    if not result.ok:
         sys.exit(EXIT_PROBLEMS)
 
 
 REV = click.option("--rev", default=None, help="Read from this commit instead of the working tree.")
+REV_HEAD = click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
 
 
 @cli.command()
 @click.argument("ref")
 @REV
-@FORMAT
-def show(ref: str, rev: str | None, fmt: str) -> None:
+@REPORT
+@pass_session
+def show(session: Session, ref: str, rev: str | None, fmt: str) -> None:
     """Print one record: REF is KIND:NAME@VERSION, NAME@VERSION or a record's path."""
-    shown = _open_ledger().show(ref, rev)
-    if fmt == "json":
-        click.echo(to_json_text(shown.to_json()), nl=False)
-        return
-    click.echo(f"{shown.record_id}\npath:   {shown.path}\nsha256: {shown.sha256}\n")
-    click.echo(json.dumps(shown.content, indent=2, ensure_ascii=False))
+    _report(lambda shown: shown.text(), session.book.show(ref, rev), fmt)
 
 
 @cli.command()
 @click.argument("ref")
 @click.option("--rev", default="HEAD", show_default=True, help="Walk history from this commit.")
-@FORMAT
-def log(ref: str, rev: str, fmt: str) -> None:
+@REPORT
+@pass_session
+def log(session: Session, ref: str, rev: str, fmt: str) -> None:
     """The history of one record: who recorded it, when, why, and signature status."""
-    relpath, entries = _open_ledger().log(ref, rev)
-    if fmt == "json":
-        click.echo(
-            to_json_text({"path": relpath, "history": [e.to_json() for e in entries]}), nl=False
-        )
-        return
-    click.echo(f"{relpath}\n" + "\n".join(e.text() for e in entries))
+    _report(lambda found: found.text(), session.book.log(ref, rev), fmt)
 
 
 @cli.command()
@@ -204,80 +273,30 @@ def log(ref: str, rev: str, fmt: str) -> None:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Check every record file in full, even those found clean before.",
+    help="Check everything from git alone, ignoring (and not keeping) the state in .git/ledger.",
 )
-@FORMAT
-def verify(rev: str, data: bool, require_signed: bool, no_cache: bool, fmt: str) -> None:
+@REPORT
+@pass_session
+def verify(
+    session: Session, rev: str, data: bool, require_signed: bool, no_cache: bool, fmt: str
+) -> None:
     """Integrity of the committed ledger: links, DVC snapshots, history, signatures."""
-    book = _open_ledger()
+    from ledger.views.reports import verify_text
+
+    session.remember = not no_cache
     with _progress("reading records") as progress:
-        report = book.verify(
-            rev, data=data, require_signed=require_signed, progress=progress, remember=not no_cache
+        result = session.book.verify(
+            rev, data=data, require_signed=require_signed, progress=progress
         )
-    click.echo(to_json_text(report.to_json()) if fmt == "json" else verify_text(report), nl=False)
-    if not report.ok:
+    _report(verify_text, result, fmt)
+    if not result.ok:
         sys.exit(EXIT_PROBLEMS)
-
-
-@contextlib.contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal; nothing when stderr is piped or redirected."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            bar.__enter__()
-        bar.update(1)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-
-
-def _graph(ref: str | None, rev: str, **selection: Any) -> LineageGraph:
-    """The lineage graph at ``rev``, narrowed to ``ref`` as the options ask."""
-    from ledger.views.graph import build_graph, select
-
-    book = _open_ledger()
-    record = book.record_id(ref, rev) if ref else None
-    return select(build_graph(book.root, book.config, rev), record, **selection)
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    from ledger.records.serialize import write_atomic
-
-    write_atomic(output, text.encode(), overwrite=True)
-    click.echo(f"wrote {output}", err=True)
-
-
-OUTPUT = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to FILE instead of standard output.",
-)
 
 
 @cli.command()
 @click.argument("ref", required=False)
-@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
-@click.option(
-    "--format",
-    "fmt",
-    default="text",
-    show_default=True,
-    type=click.Choice(["text", "mermaid", "dot", "svg", "json", "html"]),
-)
+@REV_HEAD
+@_format(LINEAGE.names, "text")
 @click.option("--upstream", "direction", flag_value="upstream", help="Only what REF depends on.")
 @click.option(
     "--downstream", "direction", flag_value="downstream", help="Only what depends on REF."
@@ -286,7 +305,9 @@ OUTPUT = click.option(
 @click.option("--all-versions", is_flag=True, help="Show superseded versions too.")
 @click.option("--md", is_flag=True, help="Mermaid inside a fenced block, for Markdown.")
 @OUTPUT
+@pass_session
 def lineage(
+    session: Session,
     ref: str | None,
     rev: str,
     fmt: str,
@@ -297,83 +318,58 @@ def lineage(
     output: Path | None,
 ) -> None:
     """The lineage graph of the ledger at a revision, or around one record."""
-    from ledger.views.formats import render
+    from ledger.views.formats import MERMAID_MARKDOWN
 
     if md and fmt != "mermaid":
-        raise UsageError("--md goes with --format mermaid")
+        raise click.UsageError("--md goes with --format mermaid")
     if (direction or depth) and not ref:
-        raise UsageError("--upstream, --downstream and --depth need a REF")
-    graph = _graph(ref, rev, direction=direction or "both", depth=depth, all_versions=all_versions)
-    _emit(render(graph, fmt, md=md), output)
+        raise click.UsageError("--upstream, --downstream and --depth need a REF")
+    view = session.book.lineage(
+        ref,
+        rev,
+        direction=cast("Direction", direction or "both"),
+        depth=depth,
+        all_versions=all_versions,
+    )
+    _emit(MERMAID_MARKDOWN.render(view) if md else LINEAGE.render(fmt, view), output)
 
 
 @cli.command()
 @click.argument("ref", required=False)
-@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+@REV_HEAD
 @click.option("--fhir-version", type=click.Choice(["R5", "R4B"]), default="R5", show_default=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "ndjson"]),
-    default="json",
-    show_default=True,
-    help="A Bundle, or one resource per line for bulk loading.",
-)
+@_format(PROVENANCE.names, "json", "A Bundle, or one resource per line for bulk loading.")
 @OUTPUT
-def provenance(ref: str | None, rev: str, fhir_version: str, fmt: str, output: Path | None) -> None:
+@pass_session
+def provenance(
+    session: Session, ref: str | None, rev: str, fhir_version: str, fmt: str, output: Path | None
+) -> None:
     """FHIR Provenance (R5 or R4B) of every record version, or of REF and its upstream."""
-    from ledger.fhir import bundle_json, bundle_ndjson, provenance_bundle
-
-    graph = _graph(ref, rev, direction="upstream", all_versions=True)
-    bundle = provenance_bundle(graph, fhir_version)
-    _emit(bundle_ndjson(bundle) if fmt == "ndjson" else bundle_json(bundle), output)
+    _emit(PROVENANCE.render(fmt, session.book.provenance(ref, rev, fhir_version)), output)
 
 
 @cli.command()
 @click.argument("base")
 @click.argument("head", default="HEAD")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format(REVIEW.names, "text")
 @OUTPUT
-def diff(base: str, head: str, fmt: str, output: Path | None) -> None:
+@pass_session
+def diff(session: Session, base: str, head: str, fmt: str, output: Path | None) -> None:
     """Review what changed between BASE and HEAD: records, lineage, metrics, new findings."""
-    from ledger.views.formats import render
-    from ledger.views.review import review
-    from ledger.views.review_report import review_markdown, review_text
-
-    book = _open_ledger()
-    result = review(book.root, book.config, base, head)
-    if fmt == "json":
-        text = to_json_text(result.to_json())
-    elif fmt == "markdown":
-        text = review_markdown(result, lambda g: render(g, "mermaid", md=True))
-    else:
-        text = review_text(result)
-    _emit(text, output)
+    _emit(REVIEW.render(fmt, session.book.diff(base, head)), output)
 
 
 @cli.command()
 @click.argument("ref_a")
 @click.argument("ref_b")
-@click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
-@FORMAT
-def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
+@REV_HEAD
+@REPORT
+@pass_session
+def compare(session: Session, ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
     """Why two evaluations (or two models) differ: data, configuration or evaluation conditions."""
-    from ledger.views.compare import compare as compare_records
-    from ledger.views.graph import build_graph
     from ledger.views.review_report import comparison_text
 
-    book = _open_ledger()
-    a, b = book.record_id(ref_a, rev), book.record_id(ref_b, rev)
-    result = compare_records(build_graph(book.root, book.config, rev), a, b)
-    click.echo(
-        to_json_text(result.to_json()) if fmt == "json" else comparison_text(result), nl=False
-    )
+    _report(comparison_text, session.book.compare(ref_a, ref_b, rev), fmt)
 
 
 @cli.command()
@@ -385,36 +381,34 @@ def compare(ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
     required=True,
     help="The zip file to write.",
 )
-@FORMAT
-def export(rev: str, output: Path, fmt: str) -> None:
+@REPORT
+@pass_session
+def export(session: Session, rev: str, output: Path, fmt: str) -> None:
     """Write an offline audit bundle of the ledger at REV."""
-    from ledger.audit.export import export as export_bundle
+    from ledger.views.formats import to_json_text
 
-    book = _open_ledger()
-    facts = export_bundle(book.root, book.config, output, rev)
+    facts = session.book.export(output, rev)
     if fmt == "json":
-        click.echo(to_json_text(facts), nl=False)
-    else:
-        click.echo(
-            f"wrote {facts['output']}: {facts['files']} files from commit "
-            f"{facts['commit']}\nsha256 {facts['sha256']}\n"
-            f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor "
-            "separately)"
-        )
+        _emit([to_json_text(facts)])
+        return
+    click.echo(
+        f"wrote {facts['output']}: {facts['files']} files from commit "
+        f"{facts['commit']}\nsha256 {facts['sha256']}\n"
+        f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor separately)"
+    )
 
 
 @cli.command("verify-export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@FORMAT
+@REPORT
 def verify_export(file: Path, fmt: str) -> None:
     """Check an audit bundle offline, without the repository."""
     from ledger.audit.verify_export import verify_export as check
+    from ledger.views.reports import validation_text
 
-    report = check(file)
-    click.echo(
-        to_json_text(report.to_json()) if fmt == "json" else validation_text(report), nl=False
-    )
-    if not report.ok:
+    result = check(file)
+    _report(validation_text, result, fmt)
+    if not result.ok:
         sys.exit(EXIT_PROBLEMS)
 
 

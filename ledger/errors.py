@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from ledger.checks.findings import Finding
+    from ledger.findings import Finding
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ledger.config import CONFIG_FILE, DEFAULT_CONFIG
 from ledger.errors import NotAGitRepositoryError, UsageError
+from ledger.git.repository import find_repository_root
 from ledger.records.schemas import write_schemas
 from ledger.records.serialize import write_atomic
-from ledger.trees import find_repository_root
 
 
 def init_repository(directory: Path) -> list[str]:

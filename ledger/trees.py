@@ -1,18 +1,22 @@
-"""States of a repository that checks read from: the working tree now, the index or a commit later.
+"""States of a repository that checks read from: the working tree, the index or a commit.
 
-Checks never open files themselves; they ask a ``TreeView``. That keeps one set of rules for the
-working tree (``ledger validate``), the index (the pre-commit gate) and history (``ledger verify``).
+Checks never open files themselves; they ask a ``TreeView``. That keeps one set of rules for
+the working tree (``ledger validate``), the index (the pre-commit gate) and history
+(``ledger verify``). ``ledger.git.trees.GitTree`` reads the index and commits.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from ledger.errors import NotAGitRepositoryError
-from ledger.checks.findings import Finding
-from ledger.records.jsonload import Limits, load_json_file
+from ledger.findings import Finding
+from ledger.records.jsonload import Limits, read_record_file
+
+# What a read of one record file gives: its bytes, or why it could not be read.
+Read = tuple[bytes | None, list[Finding]]
 
 
 class FileSource(Protocol):
@@ -28,12 +32,13 @@ class FileSource(Protocol):
 class TreeView(FileSource, Protocol):
     """Read access to one state of the repository, by repository-relative posix path."""
 
-    def record_files(self, records_dir: str) -> list[str]:
-        """Every ``*.json`` file below ``records_dir``, sorted."""
+    def record_files(self, records_dir: str) -> Mapping[str, str | None]:
+        """Every ``*.json`` file below ``records_dir``, with its git blob id where the view
+        knows it without reading the file."""
         ...
 
-    def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
-        """The parsed JSON of a record file, and what is wrong with reading it."""
+    def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
+        """The bytes of record files, read in one go."""
         ...
 
 
@@ -45,18 +50,17 @@ class WorkingTree:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def record_files(self, records_dir: str) -> list[str]:
-        base = self.root / records_dir
-        found: list[str] = []
-        for folder, dirs, files in os.walk(base):
+    def record_files(self, records_dir: str) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for folder, dirs, files in os.walk(self.root / records_dir):
             dirs.sort()
             for name in files:
                 if name.endswith(".json"):
-                    found.append(Path(folder, name).relative_to(self.root).as_posix())
-        return sorted(found)
+                    found[Path(folder, name).relative_to(self.root).as_posix()] = None
+        return dict(sorted(found.items()))
 
-    def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
-        return load_json_file(self.root / relpath, relpath, limits)
+    def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
+        return {p: read_record_file(self.absolute(p), p, limits) for p in relpaths}
 
     def read_text(self, relpath: str) -> str | None:
         path = self.root / relpath
@@ -69,14 +73,20 @@ class WorkingTree:
         return self.root / PurePosixPath(relpath)
 
 
-def find_repository_root(start: Path) -> Path:
-    """The top of the git work tree containing ``start``; NotAGitRepositoryError outside one."""
-    from git import InvalidGitRepositoryError, NoSuchPathError, Repo
+class Overlay(WorkingTree):
+    """The working tree with some files replaced, to check a record before it is written."""
 
-    try:
-        repo = Repo(start, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError) as exc:
-        raise NotAGitRepositoryError(str(start)) from exc
-    if repo.working_tree_dir is None:
-        raise NotAGitRepositoryError(f"{start} (a bare repository has no work tree)")
-    return Path(repo.working_tree_dir)
+    def __init__(self, root: Path, files: Mapping[str, bytes]) -> None:
+        super().__init__(root)
+        self.files = dict(files)
+
+    def record_files(self, records_dir: str) -> dict[str, str | None]:
+        listed = super().record_files(records_dir)
+        listed.update(dict.fromkeys(self.files))
+        return dict(sorted(listed.items()))
+
+    def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
+        paths = list(relpaths)
+        read = super().read_records([p for p in paths if p not in self.files], limits)
+        read.update((p, (self.files[p], [])) for p in paths if p in self.files)
+        return read

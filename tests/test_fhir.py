@@ -15,12 +15,16 @@ import pytest
 from jsonschema import Draft6Validator
 from jsonschema.exceptions import best_match
 
-from ledger.config import load_config
+from ledger.api import Ledger
 from ledger.errors import LedgerError
-from ledger.fhir import FhirMappingError, bundle_problems, check_bundle, provenance_bundle
+from ledger.fhir.bundle import ProvenanceBundle
+from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
 from ledger.fhir.ids import SID_DVC_MD5, SID_RECORD, URI, fhir_instant
+from ledger.fhir.provenance import record_provenance
+from ledger.fhir.resources import record_ref
 from ledger.fhir.versions import fhir_version
-from ledger.views.graph import LineageGraph, build_graph
+from ledger.git.commits import Person, Signature
+from ledger.state.ledger_state import LedgerState
 from tests.conftest import PROJECT, git, run_ledger
 
 VERSIONS = ["R5", "R4B"]
@@ -240,8 +244,14 @@ def test_a_new_version_is_an_update_with_a_revision_entity_and_its_reason(
 
 
 @pytest.fixture(scope="session")
-def graph(demo_repo: Path) -> LineageGraph:
-    return build_graph(demo_repo, load_config(demo_repo))
+def state(demo_repo: Path) -> Any:
+    with Ledger.open(demo_repo) as book:
+        yield book.state()
+
+
+def provenance_data(state: LedgerState, version: str) -> Json:
+    data: Json = json.loads("".join(ProvenanceBundle(state, state.graph, version).json_chunks()))
+    return data
 
 
 def _first(bundle: Json, resource_type: str) -> Json:
@@ -291,17 +301,17 @@ def _break_on_behalf_of(b: Json) -> None:
     ],
 )
 def test_the_guard_refuses_a_broken_r5_bundle(
-    graph: LineageGraph, breaks: Any, message: str
+    state: LedgerState, breaks: Any, message: str
 ) -> None:
-    bundle = copy.deepcopy(provenance_bundle(graph, "R5").data)
+    bundle = provenance_data(state, "R5")
     assert check_bundle(copy.deepcopy(bundle), "R5") == bundle
     breaks(bundle)
     with pytest.raises(FhirMappingError, match=message):
         check_bundle(bundle, "R5")
 
 
-def test_the_guard_refuses_an_r4b_resource_in_an_r5_bundle(graph: LineageGraph) -> None:
-    r5, r4b = provenance_bundle(graph, "R5").data, provenance_bundle(graph, "R4B").data
+def test_the_guard_refuses_an_r4b_resource_in_an_r5_bundle(state: LedgerState) -> None:
+    r5, r4b = provenance_data(state, "R5"), provenance_data(state, "R4B")
     mixed = copy.deepcopy(r5)
     devices = [i for i, e in enumerate(mixed["entry"]) if e["resource"]["resourceType"] == "Device"]
     mixed["entry"][devices[0]] = next(
@@ -316,31 +326,33 @@ def test_a_guard_failure_is_an_internal_error_not_a_ledger_problem() -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_committer_approvers_signature_and_time_zones_are_mapped(
-    graph: LineageGraph, version: str
+    state: LedgerState, version: str
 ) -> None:
-    nodes = dict(graph.nodes)
-    for node_id, node in graph.nodes.items():
-        if node.kind == "commit":
-            nodes[node_id] = replace(
-                node,
-                attrs={
-                    **node.attrs,
-                    "committer": {"name": "Merge Bot", "email": "bot@example.org"},
-                    "author_date": "2026-01-12T10:00:00+05:45",
-                    "committer_date": "2026-01-12T01:00:00-08:00",
-                    "signature": "good",
-                    "signer": "Jonas Lindqvist",
-                },
-            )
-    model = nodes["record:model:sepsis-risk@1.1"]
+    file = state.records.by_path["records/model/sepsis-risk/1.1.json"]
+    introduced = state.history.introduced(file.relpath)
+    assert introduced is not None
+    commit = replace(
+        introduced,
+        committer=Person("Merge Bot", "bot@example.org"),
+        author_date="2026-01-12T10:00:00+05:45",
+        committer_date="2026-01-12T01:00:00-08:00",
+        signature=Signature.GOOD,
+        signer="Jonas Lindqvist",
+    )
     approvals = [
         {"name": "Dr. Lee", "role": "clinical lead", "meaning": "approval"},
         {"name": "Sam Quality", "role": "quality assurance", "meaning": "review"},
     ]
-    content = {**model.attrs["content"], "approvals": approvals}
-    nodes[model.id] = replace(model, attrs={**model.attrs, "content": content})
-    bundle = provenance_bundle(LineageGraph(graph.commit, nodes, graph.edges), version).data
-    provenance = _provenance_of(bundle, "model:sepsis-risk@1.1")
+    content = {**state.content(file), "approvals": approvals}
+    provenance = record_provenance(
+        fhir_version(version),
+        target=record_ref("Device", str(file.facts.sha256), "model:sepsis-risk@1.1"),
+        sha256=str(file.facts.sha256),
+        content=content,
+        commit=commit,
+        sources=[],
+        previous=None,
+    )
     kinds = [a["type"]["coding"][0]["code"] for a in provenance["agent"]]
     assert kinds == ["author", "enterer", "attester", "verifier"]
     assert (provenance["occurredDateTime"], provenance["recorded"]) == (

@@ -21,8 +21,9 @@ from typing import NoReturn
 
 import pytest
 
+from ledger.views.formats import LINEAGE, LineageView
 from ledger.views.graph import LineageGraph, Node
-from ledger.views.formats import render
+from ledger.views.html import render_html
 from tests.conftest import LEDGER, run_ledger
 
 FORMATS = ("text", "mermaid", "dot", "svg", "json", "html")
@@ -88,6 +89,13 @@ def console_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
+def render(graph: LineageGraph, fmt: str) -> str:
+    return "".join(LINEAGE.render(fmt, LineageView(graph)))
+
+
+HOSTILE_CONTENT = {"note": "</script><!--<script>"}
+
+
 def hostile_graph() -> LineageGraph:
     """Titles and paths full of what breaks Mermaid, DOT and HTML, and a dangling link."""
     title = 'Cohort "A" [v2] {x} <script>alert(1)</script> #1; a:b@c & `d` \\l |e|'
@@ -103,7 +111,6 @@ def hostile_graph() -> LineageGraph:
                     "title": text,
                     "path": f"records/{kind}/{name}/1.0.json",
                     "sha256": "ab" * 32,
-                    "content": {"title": text, "note": "</script><!--<script>"},
                 },
             )
         )
@@ -124,10 +131,15 @@ def hostile_graph() -> LineageGraph:
 
 def test_json_has_every_record_and_every_edge_kind(demo_repo: Path) -> None:
     doc = json.loads(lineage(demo_repo, "--format", "json", "--all-versions"))
-    assert doc["format"] == "ledger-lineage/1" and len(doc["commit"]) == 40
+    assert doc["format"] == "ledger-lineage/2" and len(doc["commit"]) == 40
     records = [n for n in doc["nodes"] if n["kind"] == "record"]
     assert {n["label"] for n in records} == ALL
-    assert all(len(n["sha256"]) == 64 and n["content"]["name"] == n["name"] for n in records)
+    assert all(
+        len(n["sha256"]) == 64
+        and len(n["blob"]) == 40
+        and n["path"] == f"records/{n['record_kind']}/{n['name']}/{n['version']}.json"
+        for n in records
+    )
     assert {e["kind"] for e in doc["edges"]} == {
         "trained-on",
         "evaluated-on",
@@ -176,7 +188,13 @@ def test_views_escape_hostile_text_and_mark_missing_links() -> None:
         if re.match(r"\s+n\d+[\[({]", line):  # a node: one quoted label, no quote inside it
             assert re.fullmatch(NODE_LINE, line), line
     assert "MISSING" in mermaid and "class n1 missing" in mermaid
-    page = render(graph, "html")
+    contents = {
+        n: {"title": graph.nodes[n].attrs["title"], **HOSTILE_CONTENT}
+        for n in graph.nodes
+        if graph.nodes[n].attrs.get("title")
+    }
+    page = render_html(graph, contents)
+    assert "</script><!--<script>" not in page.split('id="lineage-data">')[0]
     start = page.index('id="lineage-data">') + len('id="lineage-data">')
     end = page.index("</script>", start)
     # The first </script> after the data block must be its own end tag, whatever the records say.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from ledger.config import load_config
 from ledger.records.canonical import record_hash
+from ledger.state.store import Store
 from tests.conftest import LEDGER, git, run_ledger
 
 COHORT_11 = "records/dataset/sepsis-cohort/1.1.json"
@@ -271,7 +274,7 @@ def test_signed_commits_are_reported_good(repo: Path, tmp_path: Path) -> None:
     path = _signed_new_version(repo)
     report = json.loads(run_ledger("verify", "--format", "json", cwd=repo).out)
     last = report["commits"][-1]
-    assert last["records"] == [path] and last["signature"] == "good"
+    assert last["records"] == [path] and last["signature"]["state"] == "good"
     assert not [f for f in report["findings"] if f["path"] == path]
 
 
@@ -328,9 +331,10 @@ def test_log_names_who_when_why_and_signature(demo_repo: Path, fmt: str) -> None
     assert result.code == 0, result.err
     if fmt == "json":
         entry = json.loads(result.out)["history"][0]
-        assert entry["author"]["name"] == "Amara Okafor"
-        assert entry["reason"] == "Six more months of admissions (2,000 instead of 1,200)"
-        assert entry["signature"] == "unsigned" and entry["action"] == "added"
+        commit = entry["commit"]
+        assert commit["author"]["name"] == "Amara Okafor"
+        assert commit["reason"] == "Six more months of admissions (2,000 instead of 1,200)"
+        assert commit["signature"]["state"] == "unsigned" and entry["action"] == "added"
         shown = json.loads(
             run_ledger("show", "sepsis-cohort@1.1", "--format", "json", cwd=demo_repo).out
         )
@@ -362,10 +366,12 @@ def test_data_of_superseded_versions_must_stay_in_cache_and_remote(repo: Path) -
     }
 
 
-def test_records_found_clean_are_remembered_and_give_the_same_report(repo: Path) -> None:
+def test_the_state_is_kept_and_gives_the_same_report(repo: Path) -> None:
+    shutil.rmtree(repo / ".git/ledger", ignore_errors=True)
     first = run_ledger("verify", "--format", "json", cwd=repo)
-    stores = list((repo / ".git/ledger").glob("checked-*.json"))
-    assert len(stores) == 1 and len(json.loads(stores[0].read_text())["clean"]) == 7
+    store = Store(repo / ".git", load_config(repo))
+    assert len(store.load_facts()) == 7
+    assert store.kept_commits() == [git("rev-parse", "HEAD", cwd=repo).strip()]
     again = run_ledger("verify", "--format", "json", cwd=repo)
     fresh = run_ledger("verify", "--no-cache", "--format", "json", cwd=repo)
     assert first.out == again.out == fresh.out
@@ -396,7 +402,8 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped(demo_repo: Path
 
 def test_cycle_search_handles_a_chain_of_thousands_of_versions() -> None:
     from ledger.checks.links import find_cycles
-    from ledger.records import DatasetRecord
+    from ledger.checks.record_file import check_record_bytes
+    from ledger.records.jsonload import Limits
 
     template = json.loads((Path(__file__).parents[1] / TEST_10).read_text())
     records = []
@@ -409,7 +416,7 @@ def test_cycle_search_handles_a_chain_of_thousands_of_versions() -> None:
                 "reason": "r",
                 "change_type": "correction",
             }
-        records.append(
-            (f"records/dataset/sepsis-test/1.{n}.json", DatasetRecord.model_validate(data))
-        )
+        facts = check_record_bytes(json.dumps(data).encode(), Limits())
+        assert facts.valid and facts.claimed is not None
+        records.append((f"records/dataset/sepsis-test/1.{n}.json", facts.claimed, facts.links))
     assert find_cycles(records) == []

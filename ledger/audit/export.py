@@ -3,29 +3,33 @@
 The zip holds the records as of REV, the schemas they validate against, each record's history,
 the lineage (JSON, Mermaid, DOT, HTML), FHIR Provenance (R5 and R4B), the verification report,
 a README for the auditor and a manifest with the SHA-256 of every file and the commit id. It is
-deterministic: entries sorted, fixed timestamps and permissions, so the same REV gives the same
-bytes. Data files never go in; only the ledger does.
+deterministic: entries in a fixed order, fixed timestamps and permissions, so the same REV gives
+the same bytes. Data files never go in; only the ledger does.
+
+The bundle is written as it is produced, entry by entry into the zip (the FHIR Bundles and the
+lineage stream in chunks), hashing each entry on the way for the manifest, which comes last:
+a ledger of 100,000 records is exported without holding the export in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ledger import __version__
-from ledger.config import Config
-from ledger.git.repository import GitTree, Repository
-from ledger.views.graph import build_graph, select
-from ledger.views.log import record_log
-from ledger.views.reports import to_json_text, verify_text
 from ledger.records.schemas import dumps_schema, generate_schemas
-from ledger.records.serialize import write_atomic
-from ledger.checks.tree import load_tree
-from ledger.checks.verify import verify
+from ledger.records.serialize import atomic_writer
+from ledger.views.formats import LINEAGE, PROVENANCE, LineageView, to_json_text
+from ledger.views.graph import select
+from ledger.views.log import record_log
+from ledger.views.reports import VerifyReport, verify_text
+
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
 
 FORMAT = "ledger-export/1"
 MANIFEST = "manifest.json"
@@ -59,82 +63,96 @@ network to check.
 """
 
 
-def build_export(root: Path, config: Config, rev: str = "HEAD") -> tuple[str, dict[str, bytes]]:
-    """The commit id of ``rev`` and every file of its export, by path."""
-    from ledger.fhir import bundle_json, provenance_bundle
-    from ledger.views.formats import render
+class _Bundle:
+    """A zip being written: each entry streamed in, its SHA-256 kept for the manifest."""
 
-    files: dict[str, bytes] = {}
-    with Repository(root) as repo:
-        sha = repo.resolve(rev)
-        view = GitTree(repo, sha)
-        entries, _ = load_tree(view, config)
-        records: dict[str, dict[str, str]] = {}
-        for entry in entries:
-            if entry.claimed is None or entry.sha256 is None:
-                continue
-            path = entry.claimed.relpath("records")
-            blob = repo.blob(f"{sha}:{entry.relpath}")
-            assert blob is not None
-            files[path] = blob
-            records[str(entry.claimed)] = {"path": path, "sha256": entry.sha256}
-            history = record_log(repo, config, entry.relpath, sha)
-            files["history/" + path[len("records/") :]] = to_json_text(
-                {"record": str(entry.claimed), "history": [h.to_json() for h in history]}
-            ).encode()
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.archive = zipfile.ZipFile(stream, "w")
+        self.hashes: dict[str, str] = {}
+
+    def add(self, path: str, chunks: Iterable[str | bytes]) -> None:
+        info = zipfile.ZipInfo(path, date_time=_EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3  # unix, so the permission bits below mean the same everywhere
+        info.external_attr = 0o644 << 16
+        digest = hashlib.sha256()
+        with self.archive.open(info, "w") as entry:
+            for chunk in chunks:
+                data = chunk.encode() if isinstance(chunk, str) else chunk
+                digest.update(data)
+                entry.write(data)
+        self.hashes[path] = digest.hexdigest()
+
+
+def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int, bytes]:
+    """Write the audit bundle of ``state`` into ``stream``; the number of files and the
+    manifest's bytes."""
+    from ledger.fhir.bundle import ProvenanceBundle
+
+    bundle = _Bundle(stream)
+    bundle.add(
+        "README.md", [README.format(commit=state.commit, version=__version__, name="FILE.zip")]
+    )
+    records: dict[str, dict[str, str]] = {}
+    exported = [f for f in state.records.files if f.facts.claimed and f.facts.sha256]
+    for file in exported:
+        assert file.facts.claimed is not None and file.facts.sha256 is not None
+        path = file.facts.claimed.relpath("records")
+        bundle.add(path, [state.raw(file)])
+        records[str(file.facts.claimed)] = {"path": path, "sha256": file.facts.sha256}
+    for file in exported:
+        assert file.facts.claimed is not None
+        history = record_log(state, file.relpath)
+        value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
+        bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
     for name, schema in generate_schemas().items():
-        files[f"schemas/{name}"] = dumps_schema(schema).encode()
-    graph = build_graph(root, config, sha)
-    shown = select(graph, all_versions=True)
+        bundle.add(f"schemas/{name}", [dumps_schema(schema)])
+    shown = LineageView(select(state.graph, all_versions=True), state)
     for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
-        files[f"lineage/lineage.{suffix}"] = render(shown, fmt).encode()
+        bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
     for version in ("R5", "R4B"):
-        files[f"fhir/provenance-{version.lower()}.json"] = bundle_json(
-            provenance_bundle(graph, version)
-        ).encode()
-    report = verify(root, config, sha)
-    files["verification/report.json"] = to_json_text(report.to_json()).encode()
-    files["verification/report.txt"] = verify_text(report).encode()
-    files["README.md"] = README.format(commit=sha, version=__version__, name="FILE.zip").encode()
-    files[MANIFEST] = to_json_text(_manifest(sha, records, files)).encode()
-    return sha, files
+        fhir = ProvenanceBundle(state, state.graph, version)
+        bundle.add(f"fhir/provenance-{version.lower()}.json", PROVENANCE.render("json", fhir))
+    report = VerifyReport(
+        commit=state.commit,
+        checked=[f.relpath for f in state.records.files],
+        findings=state.verify_findings(root, require_signed=False, data=False),
+        commits=list(state.history.record_commits(state.config.records_dir)),
+    )
+    bundle.add("verification/report.json", [to_json_text(report.to_json())])
+    bundle.add("verification/report.txt", [verify_text(report)])
+    manifest = to_json_text(_manifest(state.commit, records, bundle.hashes)).encode()
+    bundle.add(MANIFEST, [manifest])
+    bundle.archive.close()
+    return len(bundle.hashes), manifest
 
 
 def _manifest(
-    sha: str, records: dict[str, dict[str, str]], files: dict[str, bytes]
+    sha: str, records: dict[str, dict[str, str]], hashes: dict[str, str]
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "ledger_version": __version__,
         "commit": sha,
         "records": records,
-        "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
+        "files": dict(sorted(hashes.items())),
     }
 
 
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(files):
-            info = zipfile.ZipInfo(path, date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so the permission bits below mean the same everywhere
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[path], compresslevel=9)
-    return buffer.getvalue()
-
-
-def export(root: Path, config: Config, output: Path, rev: str = "HEAD") -> dict[str, str]:
-    """Write the audit bundle of ``rev`` to ``output`` atomically; return what to tell the user."""
-    sha, files = build_export(root, config, rev)
-    data = zip_bytes(files)
-    write_atomic(output, data, overwrite=True)
+def export(root: Path, state: LedgerState, output: Path) -> dict[str, str]:
+    """Write the audit bundle of ``state`` to ``output`` atomically; what to tell the user."""
+    with atomic_writer(output) as stream:
+        count, manifest = write_export(root, state, stream)
+    digest = hashlib.sha256()
+    with output.open("rb") as written:
+        for block in iter(lambda: written.read(1 << 20), b""):
+            digest.update(block)
     return {
         "output": str(output),
-        "commit": sha,
-        "files": str(len(files)),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "manifest_sha256": hashlib.sha256(files[MANIFEST]).hexdigest(),
+        "commit": state.commit,
+        "files": str(count),
+        "sha256": digest.hexdigest(),
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
     }
 
 

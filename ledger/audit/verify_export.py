@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
+from ledger.audit.export import MANIFEST, load_manifest
+from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
 from ledger.config import Config
 from ledger.errors import UsageError
-from ledger.audit.export import MANIFEST, load_manifest
-from ledger.checks.findings import Finding, finding
-from ledger.records.jsonload import Limits, load_json_bytes
-from ledger.checks.tree import Report, inspect_tree
+from ledger.findings import Finding, finding
+from ledger.records.jsonload import Limits
+from ledger.trees import Read
 
 
 class ZipTree:
@@ -27,12 +29,12 @@ class ZipTree:
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
 
-    def record_files(self, records_dir: str) -> list[str]:
+    def record_files(self, records_dir: str) -> dict[str, str | None]:
         prefix = records_dir.rstrip("/") + "/"
-        return sorted(p for p in self.files if p.startswith(prefix) and p.endswith(".json"))
+        return {p: None for p in sorted(self.files) if p.startswith(prefix) and p.endswith(".json")}
 
-    def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
-        return load_json_bytes(self.files[relpath], relpath, limits)
+    def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
+        return {p: (self.files[p], []) for p in relpaths}
 
     def read_text(self, relpath: str) -> str | None:
         return None  # exports hold no DVC files; snapshots were verified when exporting
@@ -80,31 +82,33 @@ def verify_export(path: Path) -> Report:
                 )
             )
     present = {n: d for n, d in files.items() if n in listed}
-    tree = inspect_tree(ZipTree(present), Config(), snapshots=False)
-    found += tree.findings
+    config = Config()
+    records = load_records(ZipTree(present), "records", config.limits, FactsCache())
+    found += tree_findings(records, "records", None)
     for ref, meta in sorted(manifest["records"].items()):
-        entry = next((e for e in tree.entries if e.relpath == meta.get("path")), None)
-        if entry is None or str(entry.claimed) != ref:
+        file = records.by_path.get(str(meta.get("path")))
+        if file is None or str(file.facts.claimed) != ref:
             found.append(finding("L902", str(meta.get("path")), "", f"{ref} is not in the export"))
-        elif entry.sha256 != meta.get("sha256"):
+        elif file.facts.sha256 != meta.get("sha256"):
             found.append(
                 finding(
                     "L903",
-                    entry.relpath,
+                    file.relpath,
                     "",
                     f"{ref} hashes to "
-                    f"{str(entry.sha256)[:12]}…, the manifest says "
+                    f"{str(file.facts.sha256)[:12]}…, the manifest says "
                     f"{str(meta.get('sha256'))[:12]}…",
                 )
             )
     found += _fhir(present)
     return Report(
-        checked=[e.relpath for e in tree.entries], findings=sorted(set(found), key=Finding.sort_key)
+        checked=[f.relpath for f in records.files],
+        findings=sorted(set(found), key=Finding.sort_key),
     )
 
 
 def _fhir(files: dict[str, bytes]) -> list[Finding]:
-    from ledger.fhir import bundle_problems
+    from ledger.fhir.checks import bundle_problems
 
     found: list[Finding] = []
     for version in ("R5", "R4B"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.checks.findings import Finding, finding
+from ledger.findings import Finding, finding
 from ledger.records import DatasetRecord, EvaluationRecord, Record
 from ledger.records.evaluation import ConfidenceInterval, Criterion, Metric
 

@@ -1,44 +1,19 @@
-"""Where records link to each other, and whether each link still holds."""
+"""Whether each link between records still holds: kind, direction, target and pinned hash."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from ledger.checks.findings import Finding, finding
-from ledger.records.identity import Kind, RecordId
-from ledger.records import DatasetRecord, EvaluationRecord, Link, ModelRecord, Record, Supersedes
+from ledger.findings import Finding, finding
+from ledger.records.identity import RecordId
 
-
-@dataclass(frozen=True)
-class LinkSite:
-    """One link in a record: where it is, what it points at, and what kind it must point at."""
-
-    pointer: str
-    link: Link
-    expects: Kind
-    relation: str
-
-
-def link_sites(record: Record) -> Iterator[LinkSite]:
-    """Every link a record holds, with the relation it expresses (the lineage graph's edges)."""
-    if record.supersedes is not None:
-        yield LinkSite("/supersedes", record.supersedes, record.kind, "supersedes")
-    if isinstance(record, ModelRecord):
-        for i, trained_on in enumerate(record.training.datasets):
-            yield LinkSite(f"/training/datasets/{i}", trained_on, "dataset", "trained-on")
-    elif isinstance(record, EvaluationRecord):
-        yield LinkSite("/model", record.model, "model", "evaluates")
-        for i, data in enumerate(record.datasets):
-            yield LinkSite(f"/datasets/{i}", data, "dataset", "evaluated-on")
-        if isinstance(record.baseline, Link):
-            yield LinkSite("/baseline", record.baseline, "evaluation", "compared-with")
-    else:
-        assert isinstance(record, DatasetRecord)
+if TYPE_CHECKING:
+    from ledger.checks.record_file import LinkFact
 
 
 def check_links(
-    record: Record,
+    links: Sequence[LinkFact],
     own_id: RecordId,
     path: str,
     hashes: Mapping[RecordId, str],
@@ -50,24 +25,24 @@ def check_links(
     ``previous`` the earlier contents a record had in history, if it was amended.
     """
     found: list[Finding] = []
-    for site in link_sites(record):
-        target = RecordId.parse(site.link.ref)
-        if target.kind != site.expects:
+    for link in links:
+        target = link.target
+        if target.kind != link.expects:
             found.append(
                 finding(
                     "L303",
                     path,
-                    site.pointer + "/ref",
-                    f"{site.relation} link points at {target}, a {target.kind}; "
-                    f"it must point at a {site.expects}",
+                    link.pointer + "/ref",
+                    f"{link.relation} link points at {target}, a {target.kind}; "
+                    f"it must point at a {link.expects}",
                 )
             )
             continue
-        if isinstance(site.link, Supersedes) and (
+        if link.relation == "supersedes" and (
             target.name != own_id.name or target.version_key >= own_id.version_key
         ):
             found.append(
-                finding("L304", path, site.pointer + "/ref", f"{own_id} cannot supersede {target}")
+                finding("L304", path, link.pointer + "/ref", f"{own_id} cannot supersede {target}")
             )
             continue
         actual = hashes.get(target)
@@ -76,18 +51,18 @@ def check_links(
                 finding(
                     "L301",
                     path,
-                    site.pointer + "/ref",
-                    f"{site.relation} link names {target}, which does not exist",
+                    link.pointer + "/ref",
+                    f"{link.relation} link names {target}, which does not exist",
                 )
             )
-        elif actual != site.link.sha256:
-            pinned = site.link.sha256
+        elif actual != link.sha256:
+            pinned = link.sha256
             if previous is not None and pinned in previous.get(target, set()):
                 found.append(
                     finding(
                         "L603",
                         path,
-                        site.pointer + "/sha256",
+                        link.pointer + "/sha256",
                         f"link to {target} pins {pinned[:12]}…, an earlier content of that "
                         f"record, which was amended in place to {actual[:12]}…",
                     )
@@ -97,7 +72,7 @@ def check_links(
                     finding(
                         "L302",
                         path,
-                        site.pointer + "/sha256",
+                        link.pointer + "/sha256",
                         f"link to {target} pins sha256 {pinned[:12]}…, but that record "
                         f"hashes to {actual[:12]}…",
                     )
@@ -105,17 +80,16 @@ def check_links(
     return found
 
 
-def find_cycles(records: Iterable[tuple[str, Record]]) -> list[Finding]:
+def find_cycles(records: Iterable[tuple[str, RecordId, Sequence[LinkFact]]]) -> list[Finding]:
     """Cycles among links: each is reported once, at the first record in it (by identity).
 
-    ``records`` pairs each record with its file's path.
+    ``records`` gives each record's file path, identity and links.
     """
     graph: dict[RecordId, list[RecordId]] = {}
     paths: dict[RecordId, str] = {}
-    for path, record in records:
-        own = RecordId(record.kind, record.name, record.version)
+    for path, own, links in records:
         paths[own] = path
-        graph[own] = [RecordId.parse(s.link.ref) for s in link_sites(record)]
+        graph[own] = [link.target for link in links]
     found: list[Finding] = []
     reported: set[frozenset[RecordId]] = set()
     done: set[RecordId] = set()

@@ -1,50 +1,68 @@
 """Failure patterns across records: a pipeline that used other data than recorded, test data
-leaking into training data, and data that is not where the records say."""
+leaking into training data, and data that is not where the records say.
+
+The patterns follow relations, not kinds: whatever is ``trained-on`` data must have been what
+the stage producing its artifact depended on, and whatever ``evaluates`` a record trained on
+some data must not be ``evaluated-on`` that data.
+"""
 
 from __future__ import annotations
 
+import functools
 import posixpath
+from collections.abc import Iterator
 from pathlib import Path
 
+from ledger.checks.record_file import LinkFact
+from ledger.checks.tree import RecordFile, TreeRecords
 from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_lock
-from ledger.checks.findings import Finding, Severity, finding
-from ledger.git.repository import GitTree
-from ledger.records.identity import RecordId
-from ledger.records import DatasetRecord, EvaluationRecord, ModelRecord, Snapshot
-from ledger.dvc.snapshots import dvc_outputs, snapshot_sites
-from ledger.checks.tree import TreeCheck
+from ledger.dvc.snapshots import SnapshotRef, dvc_outputs
+from ledger.findings import Finding, Severity, finding
+from ledger.trees import FileSource
 
 
-def pipeline_findings(view: GitTree, tree: TreeCheck) -> list[Finding]:
-    """The dvc.lock stage that produced a model must have used the recorded training data."""
+def _targets(
+    records: TreeRecords, file: RecordFile, relation: str
+) -> Iterator[tuple[LinkFact, RecordFile]]:
+    for link in file.facts.links:
+        if link.relation == relation:
+            target = records.by_id.get(link.target)
+            if target is not None and target.facts.valid:
+                yield link, target
+
+
+def _data(file: RecordFile) -> SnapshotRef | None:
+    """The snapshot of a record's data (the first one it declares)."""
+    return file.facts.snapshots[0].snapshot if file.facts.snapshots else None
+
+
+def pipeline_findings(dvc: FileSource, records: TreeRecords) -> list[Finding]:
+    """The dvc.lock stage that produced an artifact must have used the recorded training data."""
     found: list[Finding] = []
-    by_id = tree.by_id
-    for entry in tree.entries:
-        model = entry.record
-        if not isinstance(model, ModelRecord) or entry.claimed in tree.superseded:
+    for file in records.current():
+        art = _data(file)
+        trained = list(_targets(records, file, "trained-on"))
+        if art is None or not trained or art.stage is None:
             continue
-        art = model.artifact
-        if posixpath.basename(art.dvc_file) != "dvc.lock" or art.stage is None:
+        if posixpath.basename(art.dvc_file) != "dvc.lock":
             continue
         try:
-            stages = parse_dvc_lock(view.read_text(art.dvc_file) or "", art.dvc_file)
+            stages = parse_dvc_lock(dvc.read_text(art.dvc_file) or "", art.dvc_file)
         except DvcFileError:
             continue  # check_snapshot reports an unreadable lock file
         deps = {d.repo_path: d for d in stages.get(art.stage, ([], []))[0]}
-        for i, link in enumerate(model.training.datasets):
-            target = by_id.get(RecordId.parse(link.ref))
-            if target is None or not isinstance(target.record, DatasetRecord):
+        for link, target in trained:
+            snap = _data(target)
+            if snap is None:
                 continue
-            snap = target.record.snapshot
-            out = _repo_output(view, snap)
+            out = _repo_output(dvc, snap)
             dep = deps.get(out.repo_path) if out else None
-            pointer = f"/training/datasets/{i}"
             if dep is None:
                 found.append(
                     finding(
                         "L406",
-                        entry.relpath,
-                        pointer,
+                        file.relpath,
+                        link.pointer,
                         f"stage {art.stage!r} does not depend on {snap.path} ({link.ref}); it "
                         f"depends on {', '.join(sorted(deps)) or 'nothing'}",
                     )
@@ -53,8 +71,8 @@ def pipeline_findings(view: GitTree, tree: TreeCheck) -> list[Finding]:
                 found.append(
                     finding(
                         "L406",
-                        entry.relpath,
-                        pointer,
+                        file.relpath,
+                        link.pointer,
                         f"stage {art.stage!r} used {dep.repo_path} with md5 {dep.md5}, but "
                         f"{link.ref} documents md5 {snap.md5}",
                     )
@@ -62,98 +80,88 @@ def pipeline_findings(view: GitTree, tree: TreeCheck) -> list[Finding]:
     return found
 
 
-def _repo_output(view: GitTree, snap: Snapshot) -> DvcOutput | None:
+def _repo_output(dvc: FileSource, snap: SnapshotRef) -> DvcOutput | None:
     try:
-        outputs = dvc_outputs(view, snap.dvc_file, snap.stage)
+        outputs = dvc_outputs(dvc, snap.dvc_file, snap.stage)
     except DvcFileError:
         return None
     return find_output(outputs or [], snap.path)
 
 
-def leakage_findings(root: Path, tree: TreeCheck) -> list[Finding]:
+def leakage_findings(root: Path, records: TreeRecords) -> list[Finding]:
     """Test data that is, or shares files with, the evaluated model's training data."""
     from ledger.dvc.data import shared_files
 
+    shared_between = functools.cache(lambda a, b: shared_files(root, a, b))
     found: list[Finding] = []
-    by_id = tree.by_id
-    for entry in tree.entries:
-        evaluation = entry.record
-        if not isinstance(evaluation, EvaluationRecord):
-            continue
-        model_entry = by_id.get(RecordId.parse(evaluation.model.ref))
-        if model_entry is None or not isinstance(model_entry.record, ModelRecord):
-            continue
-        training = [
-            (link.ref, by_id[RecordId.parse(link.ref)].record)
-            for link in model_entry.record.training.datasets
-            if RecordId.parse(link.ref) in by_id
-        ]
-        for i, test_link in enumerate(evaluation.datasets):
-            test = by_id.get(RecordId.parse(test_link.ref))
-            if test is None or not isinstance(test.record, DatasetRecord):
-                continue
-            for train_ref, train in training:
-                if not isinstance(train, DatasetRecord):
+    for file in records.valid():
+        for model_link, model in _targets(records, file, "evaluates"):
+            training = [(link.ref, _data(d)) for link, d in _targets(records, model, "trained-on")]
+            for test_link, test in _targets(records, file, "evaluated-on"):
+                a = _data(test)
+                if a is None:
                     continue
-                a, b = test.record.snapshot, train.snapshot
-                pointer = f"/datasets/{i}"
-                if a.sha256 == b.sha256 or a.md5 == b.md5:
-                    found.append(
-                        finding(
-                            "L701",
-                            entry.relpath,
-                            pointer,
-                            f"test data {test_link.ref} is the same snapshot as {train_ref}, "
-                            f"which {evaluation.model.ref} was trained on",
+                for train_ref, b in training:
+                    if b is None:
+                        continue
+                    if a.sha256 == b.sha256 or a.md5 == b.md5:
+                        found.append(
+                            finding(
+                                "L701",
+                                file.relpath,
+                                test_link.pointer,
+                                f"test data {test_link.ref} is the same snapshot as "
+                                f"{train_ref}, which {model_link.ref} was trained on",
+                            )
                         )
-                    )
-                    continue
-                if not (a.md5.endswith(".dir") or b.md5.endswith(".dir")):
-                    continue
-                shared = shared_files(root, a.md5, b.md5)
-                if shared is None:
-                    found.append(
-                        finding(
-                            "L701",
-                            entry.relpath,
-                            pointer,
-                            f"cannot check whether {test_link.ref} overlaps {train_ref}: a .dir "
-                            "manifest is not in the DVC cache (run `dvc fetch`)",
-                            severity=Severity.WARNING,
+                        continue
+                    if not (a.md5.endswith(".dir") or b.md5.endswith(".dir")):
+                        continue
+                    shared = shared_between(a.md5, b.md5)
+                    if shared is None:
+                        found.append(
+                            finding(
+                                "L701",
+                                file.relpath,
+                                test_link.pointer,
+                                f"cannot check whether {test_link.ref} overlaps {train_ref}: a "
+                                ".dir manifest is not in the DVC cache (run `dvc fetch`)",
+                                severity=Severity.WARNING,
+                            )
                         )
-                    )
-                elif shared:
-                    found.append(
-                        finding(
-                            "L701",
-                            entry.relpath,
-                            pointer,
-                            f"test data {test_link.ref} shares {len(shared)} file(s) with "
-                            f"{train_ref}, which {evaluation.model.ref} was trained on",
+                    elif shared:
+                        found.append(
+                            finding(
+                                "L701",
+                                file.relpath,
+                                test_link.pointer,
+                                f"test data {test_link.ref} shares {len(shared)} file(s) with "
+                                f"{train_ref}, which {model_link.ref} was trained on",
+                            )
                         )
-                    )
     return found
 
 
-def data_findings(root: Path, view: GitTree, tree: TreeCheck) -> list[Finding]:
+def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Finding]:
+    """``verify --data``: the workspace, the DVC cache and the remote hold what records say."""
     from ledger.dvc.data import SnapshotSite, check_data
 
+    superseded = records.superseded
     sites: list[SnapshotSite] = []
-    for entry in tree.entries:
-        if entry.record is None:
-            continue
-        for pointer, snap in snapshot_sites(entry.record):
+    for file in records.valid():
+        for site in file.facts.snapshots:
+            snap = site.snapshot
             if snap.hash is None:
                 continue  # a DVC 2 md5-dos2unix hash names no DVC 3 cache object
-            out = _repo_output(view, snap)
+            out = _repo_output(dvc, snap)
             sites.append(
                 SnapshotSite(
-                    entry.relpath,
-                    pointer,
+                    file.relpath,
+                    site.pointer,
                     out.repo_path if out else snap.path,
                     snap.md5,
                     snap.md5.endswith(".dir"),
-                    in_workspace=entry.claimed not in tree.superseded,
+                    in_workspace=file.facts.claimed not in superseded,
                 )
             )
     return check_data(root, sites)

@@ -14,15 +14,23 @@ import functools
 import re
 from typing import NamedTuple
 
-from ledger.checks.findings import Finding, finding, pointer_of
+from ledger.findings import Finding, finding, pointer_of
 
 
 class Pattern(NamedTuple):
-    """A kind of identifier; the group named ``v`` (else the whole match) is the suspect value."""
+    """A kind of identifier; the group named ``v`` (else the whole match) is the suspect value.
+
+    ``hint``, when given, names substrings of which a text must hold one for the pattern to
+    match there, written against the text's *shape* (digits as 9, white space as a blank,
+    lower case): a cheap test that spares running the pattern over most strings. A pattern
+    without a hint runs on every string, so a new pattern is never skipped by accident; a
+    hint must follow from its pattern (``tests/test_phi.py`` checks each on its examples).
+    """
 
     name: str
     regex: re.Pattern[str]
     description: str
+    hint: tuple[str, ...] | None = None
 
 
 class Keyed(NamedTuple):
@@ -62,6 +70,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "ssn",
         _re(r"(?<![\w.-])(?!000|666)\d{3}(?P<s>[- ])(?!00)\d{2}(?P=s)(?!0000)\d{4}(?![\w-])"),
         "a US Social Security number",
+        ("999-99-9999", "999 99 9999"),
     ),
     # Only after a keyword: a bare run of digits is as likely a count. Five or more digits,
     # optionally after a short site prefix ("A1234567", "P-000123").
@@ -73,6 +82,7 @@ PATTERNS: tuple[Pattern, ...] = (
             r"[\s:#=.-]{0,3}(?P<v>[a-z]{0,3}-?\d{5,}[a-z0-9]*)\b"
         ),
         _IDENTIFIER,
+        ("mrn", "medical", "patient"),
     ),
     # The local part may not follow '/' or a word character, so "ssh://git@host" (a login in
     # a URL) is not an address; a domain followed by ':' is scp syntax ("git@github.com:org").
@@ -80,6 +90,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "email",
         _re(r"(?<![\w.%+/-])[\w.%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w:-])"),
         "an e-mail address",
+        ("@",),
     ),
     # US numbers need parentheses, dashes or a +1 prefix: "256 512 1024" are layer sizes and
     # "555.123.4567" is too close to a version. International numbers need a '+', separated
@@ -94,6 +105,7 @@ PATTERNS: tuple[Pattern, ...] = (
             r")(?![\w-])"
         ),
         "a phone number",
+        ("999-9999", "999 9999", "+9"),
     ),
     # A date is only a birth date next to a birth keyword: "2019-01-01" alone is a collection
     # period, and "born after 1990-01-01" an inclusion criterion (no date right after "born").
@@ -104,6 +116,7 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"|\bborn(?:\s+on)?)[\s:=#(,-]{{0,4}}(?P<v>{_DATE})"
         ),
         _BIRTH_DATE,
+        ("dob", "d.ob", "do.b", "d.o.b", "birth", "born"),
     ),
 )
 
@@ -134,44 +147,17 @@ def _mask(text: str) -> str:
     return re.sub(r"[A-Za-z0-9]", "*", text[:-2]) + text[-2:] if len(text) > 2 else "**"
 
 
-# Every pattern needs a digit or an "@"; most strings in a record have neither, so they are
-# passed over with one cheap search instead of one per pattern.
-_CANDIDATE = re.compile(r"[0-9@]")
-
-
-# Digits become 9 and white space a blank, so "what a pattern cannot match without" becomes
-# a substring test, much cheaper than running the pattern over every string of a record.
+# Digits become 9, white space a blank and letters lower case: the form pattern hints are
+# written against (see ``Pattern.hint``).
 _SHAPE = str.maketrans("0123456789\t\n\r\f\v", "9999999999     ")
-
-
-_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2}")
-
-
-def _needed(text: str) -> set[str]:
-    """The patterns that could match ``text``; each test is implied by its pattern."""
-    shape, lower = text.translate(_SHAPE), text.lower()
-    names = set()
-    if "999-99-9999" in shape or "999 99 9999" in shape:
-        names.add("ssn")
-    if "mrn" in lower or "medical" in lower or "patient" in lower:
-        names.add("mrn")
-    if "@" in text and _EMAIL_DOMAIN.search(text):  # "model:x@1.1" has an "@" but no domain
-        names.add("email")
-    if "999-9999" in shape or "999 9999" in shape or "+9" in shape:
-        names.add("phone")
-    if any(k in lower for k in ("dob", "d.ob", "do.b", "d.o.b", "birth", "born")):
-        names.add("dob")
-    return names
 
 
 def _scan(text: str) -> dict[str, str]:
     """Description -> masked suspect, for the first match of each pattern in ``text``."""
     hits: dict[str, str] = {}
-    if not _CANDIDATE.search(text):
-        return hits
-    needed = _needed(text)
+    shape = text.translate(_SHAPE).lower()
     for pattern in PATTERNS:
-        if pattern.name not in needed:
+        if pattern.hint is not None and not any(h in shape for h in pattern.hint):
             continue
         match = pattern.regex.search(text)
         if match:

@@ -16,8 +16,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ledger.checks.findings import Finding, finding, pointer_of
-from ledger.records.identity import Kind
+from ledger.findings import Finding, finding, pointer_of
 from ledger.records.common import (
     DATE_PATTERN,
     EXTENSION_KEY_PATTERN,
@@ -25,6 +24,7 @@ from ledger.records.common import (
     REF_PATTERN,
     SHA256_PATTERN,
 )
+from ledger.records.identity import Kind
 from ledger.records.schemas import BASE_URI, generate_schemas, schema_filename
 
 _PATTERN_NAMES = {

@@ -1,45 +1,65 @@
-"""``ledger validate``: every rule that one state of the repository can be checked against.
+"""The rules one state of the repository can be checked against: each file on its own (its
+kept ``RecordFacts``), then the records together — duplicate identities, links and their
+hashes, cycles, and snapshots against the DVC files of the same state.
 
-Loading is separate from checking: ``load_tree`` reads and schema-checks every record once, and
-the tree-level checks (identity, links, snapshots) run over what it loaded.
+This is ``ledger validate`` (the working tree, or the index for the pre-commit gate), and the
+part of ``ledger verify`` that does not need history.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import pydantic
-
-from ledger.records.canonical import NotCanonicalizableError, record_hash
-from ledger.config import Config
-from ledger.checks.consistency import check_consistency, context_findings
-from ledger.checks.findings import Finding, Severity, finding, pointer_of
-from ledger.git.repository import GitTree
-from ledger.records.identity import KINDS, RecordId, id_from_relpath, is_name, is_version
 from ledger.checks.links import check_links, find_cycles
-from ledger.checks.phi import scan_phi
-from ledger.records import MODELS, Record
-from ledger.checks.schema import schema_findings
-from ledger.dvc.snapshots import check_snapshot, snapshot_sites
-from ledger.trees import TreeView
+from ledger.checks.record_file import RecordFacts, blob_id, check_record_bytes, unreadable
+from ledger.dvc.snapshots import check_snapshot
+from ledger.findings import Finding, Severity, finding
+from ledger.records.identity import RecordId
+from ledger.records.jsonload import Limits
+from ledger.trees import FileSource, TreeView
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One record file as read: its parsed content, typed record and canonical hash."""
+class FactsCache:
+    """Facts by blob id; ``ledger.state.store`` keeps them between runs."""
+
+    def __init__(self, known: dict[str, RecordFacts] | None = None) -> None:
+        self.known: dict[str, RecordFacts] = known if known is not None else {}
+        self.added: dict[str, RecordFacts] = {}
+
+    def get(self, blob: str) -> RecordFacts | None:
+        return self.known.get(blob)
+
+    def put(self, blob: str, facts: RecordFacts) -> None:
+        if blob not in self.known:
+            self.known[blob] = facts
+            self.added[blob] = facts
+
+    def facts_of(self, data: bytes, limits: Limits, blob: str | None = None) -> RecordFacts:
+        """The facts of a file's bytes, checked now unless they were checked before."""
+        blob = blob or blob_id(data)
+        facts = self.known.get(blob)
+        if facts is None:
+            facts = check_record_bytes(data, limits)
+            self.put(blob, facts)
+        return facts
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFile:
+    """One record file of a tree state: where it is, its blob id and its facts."""
 
     relpath: str
-    data: dict[str, object] | None
-    record: Record | None
-    sha256: str | None
-    claimed: RecordId | None
+    blob: str
+    facts: RecordFacts
+
+    @property
+    def record_id(self) -> RecordId | None:
+        return self.facts.claimed
 
 
 @dataclass
@@ -61,139 +81,107 @@ class Report:
         }
 
 
-def claimed_id(data: dict[str, object]) -> RecordId | None:
-    """The identity a record's content claims, if its kind, name and version are well formed."""
-    kind, name, version = data.get("kind"), data.get("name"), data.get("version")
-    if (
-        kind in KINDS
-        and isinstance(name, str)
-        and isinstance(version, str)
-        and is_name(name)
-        and is_version(version)
-    ):
-        return RecordId(kind, name, version)
-    return None
+class TreeRecords:
+    """The record files of one tree state, indexed by path and by identity."""
+
+    def __init__(self, files: Iterable[RecordFile]) -> None:
+        self.files = sorted(files, key=lambda f: f.relpath)
+        self.by_path = {f.relpath: f for f in self.files}
+
+    @functools.cached_property
+    def by_id(self) -> dict[RecordId, RecordFile]:
+        return {f.facts.claimed: f for f in self.files if f.facts.claimed is not None}
+
+    @functools.cached_property
+    def hashes(self) -> dict[RecordId, str]:
+        return {
+            f.facts.claimed: f.facts.sha256
+            for f in self.files
+            if f.facts.claimed is not None and f.facts.sha256 is not None
+        }
+
+    @functools.cached_property
+    def superseded(self) -> set[RecordId]:
+        """Versions that a later record in the same tree supersedes."""
+        return {link.target for f in self.files if (link := f.facts.supersedes) is not None}
+
+    def valid(self) -> Iterable[RecordFile]:
+        """Files holding a valid record (those whose links and snapshots are known)."""
+        return (f for f in self.files if f.facts.valid and f.facts.claimed is not None)
+
+    def current(self) -> Iterable[RecordFile]:
+        """Valid records that no record of the same tree supersedes."""
+        superseded = self.superseded
+        return (f for f in self.valid() if f.facts.claimed not in superseded)
 
 
-def load_entry(
-    view: TreeView, relpath: str, config: Config, known: dict[str, str] | None = None
-) -> tuple[Entry, list[Finding]]:
-    """Read one record file and check it on its own: syntax, privacy, schema, identity.
-
-    ``known`` maps git blob ids of files already found clean to their canonical hash: such a
-    file is only parsed and typed, and a file found clean now is added to it.
-    """
-    blob = None
-    if known is not None and isinstance(view, GitTree):
-        blob = view.blob_id(relpath)
-        if blob is not None and blob in known:
-            entry = _known_entry(view, relpath, config, known[blob])
-            if entry is not None:
-                return entry, []
-    entry, found = _check_entry(view, relpath, config)
-    if blob is not None and known is not None and not found and entry.sha256:
-        known[blob] = entry.sha256
-    return entry, found
-
-
-def _known_entry(view: GitTree, relpath: str, config: Config, sha256: str) -> Entry | None:
-    data = json.loads(view.raw(relpath) or b"null")
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if kind not in KINDS:
-        return None
-    try:
-        record = MODELS[kind].model_validate(data)
-    except pydantic.ValidationError:
-        return None  # checked by another ledger version: check it again in full
-    claimed = claimed_id(data)
-    if claimed is None or claimed.relpath(config.records_dir) != relpath:
-        return None  # the same content at another path: the full check reports the place
-    return Entry(relpath, data, record, sha256, claimed)
-
-
-def _check_entry(view: TreeView, relpath: str, config: Config) -> tuple[Entry, list[Finding]]:
-    data, found = view.load_record(relpath, config.limits)
-    # A file that does not read cleanly gets no further checks: they would only echo the problem.
-    if found or not isinstance(data, dict):
-        return Entry(relpath, None, None, None, None), found
-    found += scan_phi(data, relpath)
-    found += context_findings(data, relpath)
-    kind = data.get("kind")
-    record: Record | None = None
-    if kind not in KINDS:
-        shown = "missing" if kind is None else repr(kind)
-        found.append(finding("L101", relpath, "/kind", f"kind is {shown}"))
-    else:
-        # The typed model is fast; the schema explains problems better. Both say the same,
-        # because the schema is generated from the model, so the schema only runs on failure.
-        try:
-            record = MODELS[kind].model_validate(data)
-        except pydantic.ValidationError as exc:
-            schema_errors = schema_findings(kind, data, relpath)
-            found += schema_errors or [
-                finding("L105", relpath, pointer_of(list(error["loc"])), error["msg"])
-                for error in exc.errors()
-            ]
-    sha256: str | None = None
-    try:
-        sha256 = record_hash(data)
-    except NotCanonicalizableError as exc:
-        found.append(finding("L105", relpath, "", exc.message))
-    claimed = claimed_id(data)
-    if claimed is not None and claimed.relpath(config.records_dir) != relpath:
-        found.append(
-            finding(
-                "L201",
-                relpath,
-                "",
-                f"the record is {claimed}, whose place is {claimed.relpath(config.records_dir)}",
-            )
-        )
-    elif claimed is None and kind in KINDS and id_from_relpath(relpath, config.records_dir) is None:
-        found.append(
-            finding(
-                "L201",
-                relpath,
-                "",
-                f"{relpath} is not a record's place; records live at "
-                f"{config.records_dir}/<kind>/<name>/<version>.json",
-            )
-        )
-    return Entry(relpath, data, record, sha256, claimed), found
-
-
-def load_tree(
+def load_records(
     view: TreeView,
-    config: Config,
+    records_dir: str,
+    limits: Limits,
+    cache: FactsCache,
     extra: Iterable[str] = (),
     progress: Progress | None = None,
-    known: dict[str, str] | None = None,
-    keep_content: bool = True,
-) -> tuple[list[Entry], list[Finding]]:
-    """Load every record file of the tree, plus ``extra`` files named by the user.
-
-    Without ``keep_content`` entries keep the typed record but not the parsed JSON, which
-    halves the memory a large ledger needs when nothing will print the records.
-    """
-    entries: list[Entry] = []
-    found: list[Finding] = []
-    paths = sorted({*view.record_files(config.records_dir), *extra})
-    for done, relpath in enumerate(paths, 1):
-        entry, problems = load_entry(view, relpath, config, known)
-        if not keep_content:
-            entry = dataclasses.replace(entry, data=None)
-        entries.append(entry)
-        found += problems
+) -> TreeRecords:
+    """Every record file of ``view`` (plus ``extra`` files named by the user), with facts:
+    kept ones where the blob was checked before, the rest checked now."""
+    listing = dict(view.record_files(records_dir))
+    for path in extra:
+        listing.setdefault(path, None)
+    wanted = [p for p, blob in listing.items() if blob is None or cache.get(blob) is None]
+    read = view.read_records(wanted, limits)
+    files: list[RecordFile] = []
+    for done, path in enumerate(sorted(listing), 1):
+        blob = listing[path]
+        facts = cache.get(blob) if blob is not None else None
+        if facts is None:
+            data, problems = read[path]
+            if data is None:
+                facts, blob = unreadable(problems), blob or ""
+            else:
+                blob = blob or blob_id(data)
+                facts = cache.facts_of(data, limits, blob)
+        files.append(RecordFile(path, blob or "", facts))
         if progress is not None:
-            progress(done, len(paths))
-    return entries, found
+            progress(done, len(listing))
+    return TreeRecords(files)
 
 
-def _duplicates(entries: Iterable[Entry]) -> list[Finding]:
+def tree_findings(
+    records: TreeRecords,
+    records_dir: str,
+    dvc: FileSource | None,
+    previous: Mapping[RecordId, set[str]] | None = None,
+) -> list[Finding]:
+    """Every finding one tree state shows.
+
+    With ``dvc`` the current versions' snapshots are compared with its DVC files (history
+    checks compare every version with the DVC files of its own commit instead). ``previous``
+    (earlier contents of amended records) turns mismatches that pin them into stale links.
+    """
+    found = [f for file in records.files for f in file.facts.findings_at(file.relpath, records_dir)]
+    found += _duplicates(records.files)
+    hashes = records.hashes
+    for file in records.valid():
+        assert file.facts.claimed is not None
+        found += check_links(file.facts.links, file.facts.claimed, file.relpath, hashes, previous)
+    if dvc is not None:
+        for file in records.current():
+            for site in file.facts.snapshots:
+                found += check_snapshot(dvc, file.relpath, site.pointer, site.snapshot)
+    found += find_cycles(
+        (file.relpath, file.facts.claimed, file.facts.links)
+        for file in records.valid()
+        if file.facts.claimed is not None
+    )
+    return found
+
+
+def _duplicates(files: Iterable[RecordFile]) -> list[Finding]:
     by_id: dict[RecordId, list[str]] = defaultdict(list)
-    for entry in entries:
-        if entry.claimed is not None:
-            by_id[entry.claimed].append(entry.relpath)
+    for file in files:
+        if file.facts.claimed is not None:
+            by_id[file.facts.claimed].append(file.relpath)
     return [
         finding(
             "L202",
@@ -207,73 +195,15 @@ def _duplicates(entries: Iterable[Entry]) -> list[Finding]:
     ]
 
 
-@dataclass
-class TreeCheck:
-    """A tree state, loaded and checked: its entries by identity, and the findings so far."""
-
-    entries: list[Entry]
-    findings: list[Finding]
-
-    @functools.cached_property
-    def by_id(self) -> dict[RecordId, Entry]:
-        return {e.claimed: e for e in self.entries if e.claimed is not None}
-
-    @functools.cached_property
-    def superseded(self) -> set[RecordId]:
-        """Versions that a later record in the same tree supersedes."""
-        return {
-            RecordId.parse(e.record.supersedes.ref)
-            for e in self.entries
-            if e.record is not None and e.record.supersedes is not None
-        }
-
-
-def inspect_tree(
-    view: TreeView,
-    config: Config,
-    extra: Iterable[str] = (),
-    *,
-    snapshots: bool = True,
-    previous_hashes: Mapping[RecordId, set[str]] | None = None,
-    progress: Progress | None = None,
-    known: dict[str, str] | None = None,
-    keep_content: bool = True,
-) -> TreeCheck:
-    """Load every record of ``view`` and check it against every rule one tree state allows.
-
-    With ``snapshots`` the latest versions' snapshots are compared with the tree's DVC files
-    (history checks compare every version with the DVC files of its own commit instead).
-    ``previous_hashes`` (earlier contents of each record) turn hash mismatches that pin an
-    amended record's old content into stale-link findings.
-    """
-    entries, found = load_tree(view, config, extra, progress, known, keep_content)
-    found += _duplicates(entries)
-    tree = TreeCheck(entries, found)
-    hashes = {e.claimed: e.sha256 for e in entries if e.claimed and e.sha256}
-    superseded = tree.superseded
-    for entry in entries:
-        record = entry.record
-        if record is None or entry.claimed is None:
-            continue
-        found += check_links(record, entry.claimed, entry.relpath, hashes, previous_hashes)
-        found += check_consistency(record, entry.relpath)
-        if snapshots and entry.claimed not in superseded:
-            for pointer, snap in snapshot_sites(record):
-                found += check_snapshot(view, entry.relpath, pointer, snap)
-    found += find_cycles((e.relpath, e.record) for e in entries if e.record is not None)
-    return tree
-
-
-def check_tree(view: TreeView, config: Config, only: Sequence[str] | None = None) -> Report:
-    """Check every record in ``view`` (or only the files in ``only``) against all rules.
-
-    Links resolve against every record in the tree, whichever files are being reported on.
-    """
-    tree = inspect_tree(view, config, only or ())
-    checked = [e.relpath for e in tree.entries]
-    found = tree.findings
+def report(
+    records: TreeRecords, found: Iterable[Finding], only: Sequence[str] | None = None
+) -> Report:
+    """A report of ``found`` over ``records``; with ``only``, about those files alone (links
+    still resolved against every record of the tree)."""
+    checked = [f.relpath for f in records.files]
+    findings = list(found)
     if only is not None:
         wanted = set(only)
         checked = [p for p in checked if p in wanted]
-        found = [f for f in found if f.path in wanted]
-    return Report(checked=checked, findings=sorted(set(found), key=Finding.sort_key))
+        findings = [f for f in findings if f.path in wanted]
+    return Report(checked=checked, findings=sorted(set(findings), key=Finding.sort_key))

@@ -210,9 +210,11 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
         CLINICIAN, f"Evaluate sepsis-risk v1.1 on the held-out test set\n\nLedger-Reason: {reason}"
     )
 
-    for entry in book.entries():
-        echo(f"  recorded {entry.claimed}  ({entry.relpath})")
-    review_path, export_path = _write_review_and_export(repo.root)
+    book.close()
+    with Ledger(repo.root) as book:
+        for file in book.state().records.files:
+            echo(f"  recorded {file.facts.claimed}  ({file.relpath})")
+        review_path, export_path = _write_review_and_export(book)
     echo(f"review of the last change (retrain + re-evaluation): {review_path}")
     echo(f"offline audit export: {export_path}")
     echo("next, inside the repository:")
@@ -227,21 +229,15 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
         echo(f"  cd {directory} && {command}")
 
 
-def _write_review_and_export(root: Path) -> tuple[Path, Path]:
+def _write_review_and_export(book: Ledger) -> tuple[Path, Path]:
     """What a team hands its reviewers and auditors: the last change's review, and an export."""
-    from ledger.config import load_config
-    from ledger.audit.export import export
-    from ledger.views.formats import render
-    from ledger.views.review import review
-    from ledger.views.review_report import review_markdown
     from ledger.records.serialize import write_atomic
+    from ledger.views.formats import REVIEW
 
-    config = load_config(root)
-    out = root / OUT_DIR
-    change = review(root, config, "HEAD~2", "HEAD")
+    out = book.root / OUT_DIR
     review_path = out / "review.md"
-    markdown = review_markdown(change, lambda g: render(g, "mermaid", md=True))
+    markdown = "".join(REVIEW.render("markdown", book.diff("HEAD~2", "HEAD")))
     write_atomic(review_path, markdown.encode(), overwrite=True)
     export_path = out / "audit-export.zip"
-    export(root, config, export_path)
+    book.export(export_path)
     return review_path, export_path

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, cast
 
 from ledger.dvc.content_hash import CacheObjectMissingError, ContentHashError, read_dir_manifest
 from ledger.dvc.files import is_safe_relative
-from ledger.checks.findings import Finding, Severity, finding
+from ledger.findings import Finding, Severity, finding
 
 if TYPE_CHECKING:
     from dvc_data.hashfile._ignore import Ignore

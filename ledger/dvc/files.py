@@ -7,7 +7,8 @@ is safe (see ``is_safe_relative``) or whether a hash is current.
 
 from __future__ import annotations
 
-import functools
+import hashlib
+import json
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -172,11 +173,36 @@ class _Loader(_BASE):  # type: ignore[misc]
 _LOADER = _Loader
 
 
-@functools.lru_cache(maxsize=8192)
+class ParsedFiles:
+    """Parsed DVC files by the SHA-1 of their text.
+
+    A ledger's history holds thousands of DVC files that never change, so their parse is
+    kept between runs (``ledger.state.store`` loads ``known`` and saves ``added``). Only
+    parses that JSON holds exactly are kept (YAML dates, say, are parsed afresh each time).
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[str, Any] = {}
+        self.added: dict[str, Any] = {}
+
+
+PARSED = ParsedFiles()
+
+
 def _parse(text: str) -> Any:
     # The same DVC file content recurs across commits and records; parsing it once is enough.
     # Callers only read the result.
-    return yaml.load(text, Loader=_LOADER)
+    key = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+    if key in PARSED.known:
+        return PARSED.known[key]
+    root = yaml.load(text, Loader=_LOADER)
+    try:
+        exact = json.loads(json.dumps(root)) == root
+    except (TypeError, ValueError):
+        exact = False
+    if exact:
+        PARSED.known[key] = PARSED.added[key] = root
+    return root
 
 
 def _load(text: str, source: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ledger.dvc.content_hash import dvc_md5_of, sha256_of
 from ledger.dvc.files import (
@@ -17,18 +18,43 @@ from ledger.dvc.files import (
     stage_wdirs,
 )
 from ledger.errors import UsageError
-from ledger.checks.findings import Finding, finding
-from ledger.records import DatasetRecord, ModelRecord, Record, Snapshot
+from ledger.findings import Finding, finding
+from ledger.records import Snapshot
 from ledger.trees import FileSource, TreeView
 
 _COMPARED = ("md5", "hash", "size", "nfiles")
 
 
-def snapshot_sites(record: Record) -> Iterator[tuple[str, Snapshot]]:
-    if isinstance(record, DatasetRecord):
-        yield "/snapshot", record.snapshot
-    elif isinstance(record, ModelRecord):
-        yield "/artifact", record.artifact
+@dataclass(frozen=True, slots=True)
+class SnapshotRef:
+    """A record's DVC snapshot as the checks read it: the typed model's fields, kept plainly
+    (``ledger.state.store`` reads thousands of them per run)."""
+
+    dvc_file: str
+    stage: str | None
+    path: str
+    md5: str
+    hash: str | None
+    size: int
+    nfiles: int | None
+    sha256: str
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> SnapshotRef:
+        return cls(
+            snap.dvc_file,
+            snap.stage,
+            snap.path,
+            snap.md5,
+            snap.hash,
+            snap.size,
+            snap.nfiles,
+            snap.sha256,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot as records write it (absent fields left out)."""
+        return {k: v for k in self.__slots__ if (v := getattr(self, k)) is not None}
 
 
 def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcOutput] | None:
@@ -56,7 +82,7 @@ def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcO
     return parse_dvc_file(text, dvc_file)
 
 
-def check_snapshot(view: FileSource, path: str, pointer: str, snap: Snapshot) -> list[Finding]:
+def check_snapshot(view: FileSource, path: str, pointer: str, snap: SnapshotRef) -> list[Finding]:
     """Does the snapshot say what the DVC file in the same tree state says?"""
     unsafe = [p for p in (snap.dvc_file, snap.path) if not is_safe_relative(p)]
     if unsafe:

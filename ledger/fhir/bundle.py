@@ -1,31 +1,36 @@
-"""The FHIR Bundle (type ``collection``) of a lineage graph, and its JSON and NDJSON forms.
+"""The FHIR Bundle (type ``collection``) of a lineage graph, written as it is built.
+
+Each record version maps, through its kind's declaration (``KindSpec.fhir``), to a resource
+and a Provenance built from the commit that added it; people become Practitioners,
+organisations Organizations, DVC snapshots DocumentReferences. Records are read from git a
+batch at a time and every resource is guarded (``ledger.fhir.checks``) and serialised as soon
+as it exists, into a spool per resource type, so a ledger of 100,000 records never holds its
+Bundle in memory. References are resolved against every entry once all are written.
 
 Entries come in a fixed order (Organization, Practitioner, DocumentReference, Group, Device,
-Observation, Provenance; within a type, by the graph's sorted node ids) and serialize in
-fhir.resources' element order, so the same graph gives the same bytes. ``Bundle.identifier`` is
-the graph's commit; ``Bundle.id`` is derived from the version, the commit and the entries, so a
-narrower export (``provenance REF``) of the same commit gets another id; ``Bundle.timestamp`` is
-the latest committer time in the graph, never the clock.
+Observation, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
+element order, so the same graph gives the same bytes. ``Bundle.identifier`` is the graph's
+commit; ``Bundle.id`` derives from the version, the commit and the entries' fullUrls, so a
+narrower export (``provenance REF``) of the same commit gets another id; ``Bundle.timestamp``
+is the latest committer time in the graph, never the clock.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from ledger.fhir import versions
-from ledger.fhir.checks import FhirMappingError, check_bundle
-from ledger.fhir.evaluation import evaluation_observation
+from ledger.fhir.checks import FhirMappingError, bundle_problems
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
+from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import record_provenance
 from ledger.fhir.resources import (
     Json,
     approver,
-    cohort_group,
-    model_device,
     organization,
     person,
     record_ref,
@@ -33,10 +38,14 @@ from ledger.fhir.resources import (
     snapshot_document,
     snapshot_ref,
 )
-from ledger.fhir.versions import FhirVersion
-from ledger.views.graph import Edge, LineageGraph, Node
+from ledger.kinds import spec
 
-_ORDER = (
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.state.ledger_state import LedgerState
+    from ledger.views.graph import LineageGraph, Node
+
+ORDER = (
     "Organization",
     "Practitioner",
     "DocumentReference",
@@ -45,106 +54,210 @@ _ORDER = (
     "Observation",
     "Provenance",
 )
+BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
+SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
 
 
-@dataclass(frozen=True)
+class BundleGuard:
+    """Interim: the full round trip per resource, until the per-shape guard lands."""
+
+    def __init__(self, v: versions.FhirVersion) -> None:
+        self.v = v
+        self.entries: list[Json] = []
+
+    def add(self, url: str, resource: Json) -> list[str]:
+        self.entries.append({"fullUrl": url, "resource": resource})
+        return []
+
+    def ordered(self, resource: Json) -> Json:
+        model = self.v.model(resource["resourceType"]).model_validate(resource)
+        ordered: Json = json.loads(model.model_dump_json())
+        return ordered
+
+    def finish(self) -> list[str]:
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": self.entries}
+        return bundle_problems(bundle, self.v)
+
+
 class ProvenanceBundle:
-    """A guarded FHIR Bundle as JSON-ready data, and the FHIR version it is written in."""
+    """The Bundle of a graph's record versions, in one FHIR version; rendered on demand."""
 
-    fhir_version: str
-    data: dict[str, Any]
+    def __init__(self, state: LedgerState, graph: LineageGraph, fhir_version: str = "R5") -> None:
+        self.state, self.graph = state, graph
+        self.v = versions.fhir_version(fhir_version)
+        self.fhir_version = self.v.name
 
-    def resources(self) -> list[dict[str, Any]]:
-        return [entry["resource"] for entry in self.data.get("entry", [])]
+    def json_chunks(self) -> Iterator[str]:
+        """The Bundle as indented JSON with a final newline."""
+        spools, urls = self._build()
+        header = {
+            "resourceType": "Bundle",
+            "id": resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls)),
+            "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
+            "type": "collection",
+        }
+        stamp = latest(
+            [
+                str(n.attrs["committer_date"])
+                for n in self.graph.nodes.values()
+                if n.kind == "commit"
+            ]
+        )
+        if stamp:
+            header["timestamp"] = stamp
+        text = json.dumps(header, indent=2, ensure_ascii=False)
+        if not urls:
+            yield text + "\n"
+            return
+        yield text[:-2] + ',\n  "entry": ['
+        first = True
+        for spool in spools:
+            spool.seek(0)
+            for line in spool:
+                entry = json.loads(line)
+                pretty = json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+                yield ("\n    " if first else ",\n    ") + pretty
+                first = False
+            spool.close()
+        yield "\n  ]\n}\n"
+
+    def ndjson_chunks(self) -> Iterator[str]:
+        """One compact resource per line (FHIR Bulk Data NDJSON), in the Bundle's order."""
+        spools, _ = self._build()
+        for spool in spools:
+            spool.seek(0)
+            for line in spool:
+                resource = json.loads(line)["resource"]
+                yield json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n"
+            spool.close()
+
+    def resources(self) -> Iterator[Json]:
+        for line in self.ndjson_chunks():
+            yield json.loads(line)
+
+    def _build(self) -> tuple[list[IO[str]], list[str]]:
+        mapping = _Mapping(self.state, self.graph, self.v)
+        try:
+            mapping.build()
+            problems = mapping.guard.finish()
+            if problems:
+                raise FhirMappingError(problems)
+        except BaseException:
+            mapping.close()
+            raise
+        return mapping.spools, mapping.urls
 
 
 class _Mapping:
-    """Walks the graph once and collects the resources, keyed by fullUrl."""
+    """One pass over the graph's records, writing each resource to its type's spool."""
 
-    def __init__(self, graph: LineageGraph, v: FhirVersion) -> None:
-        self.graph, self.v = graph, v
-        self.out: dict[str, list[Edge]] = defaultdict(list)
-        for edge in graph.edges:
-            self.out[edge.source].append(edge)
+    def __init__(self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion) -> None:
+        self.state, self.graph, self.v = state, graph, v
+        self.guard = BundleGuard(v)
+        self.spools: list[IO[str]] = [
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
+            for _ in ORDER
+        ]
+        self.urls: list[str] = []
+        self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
-        self.resources: dict[str, Json] = {}
+        self.out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for edge in graph.edges:
+            self.out[edge.source].append((edge.kind, edge.target))
+
+    def close(self) -> None:
+        for spool in self.spools:
+            spool.close()
 
     def add(self, resource: Json) -> None:
-        self.resources.setdefault(full_url(resource["id"]), resource)
+        url = full_url(resource["id"])
+        if url in self.seen:
+            return
+        self.seen.add(url)
+        problems = self.guard.add(url, resource)
+        if problems:
+            raise FhirMappingError(problems)
+        entry = {"fullUrl": url, "resource": self.guard.ordered(resource)}
+        spool = self.spools[ORDER.index(resource["resourceType"])]
+        spool.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.urls.append(url)
 
     def targets(self, node: Node, kind: str) -> list[Node]:
-        found = (self.graph.nodes.get(e.target) for e in self.out[node.id] if e.kind == kind)
+        found = (self.graph.nodes.get(t) for k, t in self.out[node.id] if k == kind)
         return [n for n in found if n is not None and not n.attrs.get("missing")]
 
     def ref(self, node: Node) -> Json:
-        return record_ref(node.attrs["record_kind"], node.attrs["sha256"], node.label)
+        resource = spec(node.attrs["record_kind"]).fhir.resource
+        return record_ref(resource, node.attrs["sha256"], node.label)
 
-    def data_refs(self, datasets: Iterable[Node]) -> list[Json]:
-        """The snapshot DocumentReferences of dataset records (a link of the wrong kind is
-        verify's finding, not a reason to reference a resource that is not there)."""
-        return [
-            snapshot_ref(s.attrs)
-            for d in datasets
-            if d.attrs["record_kind"] == "dataset"
-            for s in self.targets(d, "snapshot-of")
-        ]
+    def snapshots(self, node: Node) -> tuple[Json, ...]:
+        return tuple(snapshot_ref(s.attrs) for s in self.targets(node, "snapshot-of"))
 
-    def commit(self, node: Node) -> Node:
+    def related(self, node: Node) -> dict[str, tuple[Related, ...]]:
+        related: dict[str, tuple[Related, ...]] = {
+            "snapshot-of": (Related(node.label, self.ref(node), self.snapshots(node)),)
+        }
+        for kind, _ in self.out[node.id]:
+            if kind not in related:
+                related[kind] = tuple(
+                    Related(t.label, self.ref(t), self.snapshots(t))
+                    for t in self.targets(node, kind)
+                    if t.kind == "record"
+                )
+        return related
+
+    def commit(self, node: Node) -> Any:
         commits = self.targets(node, "recorded-in")
         if not commits:
             raise FhirMappingError([f"{node.label}: the graph names no commit that recorded it"])
-        return commits[0]
+        return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]
 
     def build(self) -> None:
-        documented_by: dict[str, list[Node]] = defaultdict(list)
-        for node in self.records:
-            self.add(organization(node.attrs["content"]["organization"]))
-            if node.attrs["record_kind"] == "dataset":
-                for snap in self.targets(node, "snapshot-of"):
-                    documented_by[snap.id].append(node)
+        documented_by: dict[str, list[tuple[Node, list[str]]]] = defaultdict(list)
+        files = {n.id: self.state.records.by_path[n.attrs["path"]] for n in self.records}
+        for start in range(0, len(self.records), BATCH):
+            batch = self.records[start : start + BATCH]
+            contents = self.state.contents(files[n.id] for n in batch)
+            for node in batch:
+                content = contents[files[node.id].relpath]
+                self.add(organization(content["organization"]))
+                if spec(node.attrs["record_kind"]).fhir.as_source == "data":
+                    tags = regulatory_tags(content)
+                    for snap in self.targets(node, "snapshot-of"):
+                        documented_by[snap.id].append((node, tags))
+                self.add_record(node, files[node.id], content)
         for snap_id, datasets in sorted(documented_by.items()):
-            tags = sorted({t for d in datasets for t in regulatory_tags(d.attrs["content"])})
-            subject = self.ref(datasets[0]) if len(datasets) == 1 else None
+            tags = sorted({t for _, ts in datasets for t in ts})
+            subject = self.ref(datasets[0][0]) if len(datasets) == 1 else None
             self.add(snapshot_document(self.v, self.graph.nodes[snap_id].attrs, tags, subject))
-        for node in self.records:
-            self.add_record(node)
 
-    def add_record(self, node: Node) -> None:
-        attrs, v = node.attrs, self.v
-        content, sha, kind = attrs["content"], attrs["sha256"], attrs["record_kind"]
-        commit = self.commit(node).attrs
-        previous = [self.ref(n) for n in self.targets(node, "supersedes")]
-        if kind == "dataset":
-            self.add(cohort_group(v, node.label, sha, content))
-            sources = self.data_refs([node])
-        elif kind == "model":
-            self.add(model_device(v, node.label, sha, content))
-            sources = self.data_refs(self.targets(node, "trained-on"))
-        else:
-            models = [self.ref(n) for n in self.targets(node, "evaluates")]
-            tested = self.targets(node, "evaluated-on")
-            data = self.data_refs(tested)
-            self.add(
-                evaluation_observation(
-                    node.label,
-                    sha,
-                    content,
-                    issued=fhir_instant(commit["committer_date"]),
-                    model=models[0] if models else None,
-                    data=data,
-                    subject=self.ref(tested[0]) if len(tested) == 1 else None,
-                )
-            )
-            sources = models + data
-        for who in (commit["author"], commit["committer"]):
-            self.add(person(who["name"], who["email"]))
+    def add_record(self, node: Node, file: RecordFile, content: dict[str, Any]) -> None:
+        kind = spec(node.attrs["record_kind"])
+        commit = self.commit(node)
+        related = self.related(node)
+        record = MappedRecord(
+            node.label,
+            node.attrs["sha256"],
+            content,
+            fhir_instant(commit.committer_date),
+            related,
+        )
+        self.add(kind.fhir.build(self.v, record))
+        sources: list[Json] = []
+        for relation in kind.fhir.sources:
+            for target in related.get(relation, ()):
+                as_data = relation == "snapshot-of" or self._as_source(target) == "data"
+                sources += list(target.data) if as_data else [target.resource]
+        for who in (commit.author, commit.committer):
+            self.add(person(who.name, who.email))
         for approval in content.get("approvals") or []:
             self.add(approver(approval["name"]))
+        previous = [r.resource for r in related.get("supersedes", ())]
         self.add(
             record_provenance(
-                v,
+                self.v,
                 target=self.ref(node),
-                sha256=sha,
+                sha256=node.attrs["sha256"],
                 content=content,
                 commit=commit,
                 sources=sources,
@@ -152,42 +265,6 @@ class _Mapping:
             )
         )
 
-    def bundle(self) -> Json:
-        entries: list[Json] = sorted(
-            ({"fullUrl": url, "resource": res} for url, res in self.resources.items()),
-            key=lambda e: _ORDER.index(e["resource"]["resourceType"]),
-        )
-        commits = [
-            n.attrs["committer_date"] for n in self.graph.nodes.values() if n.kind == "commit"
-        ]
-        timestamp = latest(commits)
-        return {
-            "resourceType": "Bundle",
-            "id": resource_id("Bundle", self.v.name, self.graph.commit, *self.resources),
-            "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
-            "type": "collection",
-            **({"timestamp": timestamp} if timestamp else {}),
-            **({"entry": entries} if entries else {}),
-        }
-
-
-def provenance_bundle(graph: LineageGraph, fhir_version: str = "R5") -> ProvenanceBundle:
-    """The FHIR Bundle (R5 or R4B) of every record version in ``graph``: a resource per
-    artifact, person and organisation, and a Provenance per record version; guarded by
-    ``check_bundle`` (raises ``FhirMappingError``, a bug, if the mapping breaks a rule)."""
-    v = versions.fhir_version(fhir_version)
-    mapping = _Mapping(graph, v)
-    mapping.build()
-    return ProvenanceBundle(v.name, check_bundle(mapping.bundle(), v))
-
-
-def bundle_json(bundle: ProvenanceBundle) -> str:
-    """The Bundle as indented JSON with a final newline; the same Bundle gives the same bytes."""
-    return json.dumps(bundle.data, indent=2, ensure_ascii=False) + "\n"
-
-
-def bundle_ndjson(bundle: ProvenanceBundle) -> str:
-    """One compact resource per line (FHIR Bulk Data NDJSON), without the Bundle wrapper."""
-    return "".join(
-        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in bundle.resources()
-    )
+    def _as_source(self, target: Related) -> str:
+        kind = target.label.split(":", 1)[0]
+        return spec(kind).fhir.as_source

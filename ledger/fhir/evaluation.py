@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256, identifier, resource_id
+from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.resources import Json, meta_tags, regulatory_tags
+from ledger.fhir.versions import FhirVersion
 
 
 def _components(metric: Mapping[str, Any], label: str) -> list[Json]:
@@ -33,16 +35,13 @@ def _components(metric: Mapping[str, Any], label: str) -> list[Json]:
     return parts
 
 
-def evaluation_observation(
-    record_id: str,
-    sha256: str,
-    content: Mapping[str, Any],
-    *,
-    issued: str | None,
-    model: Json | None,
-    data: list[Json],
-    subject: Json | None,
-) -> Json:
+def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
+    """The Observation of an evaluation record (the same shape in R5 and R4B)."""
+    content, sha256 = record.content, record.sha256
+    models = record.resources("evaluates")
+    tested = record.resources("evaluated-on")
+    data = record.data("evaluated-on")
+    subject = tested[0] if len(tested) == 1 else None
     components = [c for m in content["metrics"] for c in _components(m, m["name"])]
     for sub in content.get("subgroup_metrics") or []:
         for m in sub["metrics"]:
@@ -56,12 +55,15 @@ def evaluation_observation(
         "resourceType": "Observation",
         "id": resource_id("Observation", sha256),
         **meta_tags(regulatory_tags(content)),
-        "identifier": [identifier(SID_RECORD, record_id), identifier(SID_RECORD_SHA256, sha256)],
+        "identifier": [
+            identifier(SID_RECORD, record.label),
+            identifier(SID_RECORD_SHA256, sha256),
+        ],
         "status": "final",
         "code": {"text": "model evaluation"},
         **({"subject": subject} if subject else {}),
-        **({"focus": [model]} if model else {}),
-        **({"issued": issued} if issued else {}),
+        **({"focus": models[:1]} if models else {}),
+        "issued": record.recorded,
         "note": [{"text": text} for text in notes],
         "method": {"text": setup["protocol"]},
         **({"derivedFrom": data} if data else {}),

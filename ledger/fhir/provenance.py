@@ -44,7 +44,7 @@ from ledger.fhir.ids import (
 )
 from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref
 from ledger.fhir.versions import FhirVersion
-from ledger.git.repository import SIGNATURE_STATES
+from ledger.git.commits import Commit
 
 PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
@@ -62,27 +62,26 @@ _APPROVAL_TYPES = {
     "approval": "attester",
     "responsibility": "attester",
 }
-_LETTERS = {words: letter for letter, words in SIGNATURE_STATES.items()}
 
 
 def _agent_type(code: str) -> Json:
     return {"coding": [{"system": PARTICIPANT, "code": code, "display": _AGENT_TYPES[code]}]}
 
 
-def _agents(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json]:
-    author, committer = commit["author"], commit["committer"]
+def _agents(content: Mapping[str, Any], commit: Commit) -> list[Json]:
+    author, committer = commit.author, commit.committer
     agents: list[Json] = [
         {
             "type": _agent_type("author"),
-            "who": person_ref(author["name"], author["email"]),
+            "who": person_ref(author.name, author.email),
             "onBehalfOf": organization_ref(content["organization"]),
         }
     ]
-    if committer["email"] != author["email"]:
+    if committer.email != author.email:
         agents.append(
             {
                 "type": _agent_type("enterer"),
-                "who": person_ref(committer["name"], committer["email"]),
+                "who": person_ref(committer.name, committer.email),
             }
         )
     for approval in content.get("approvals") or []:
@@ -96,7 +95,7 @@ def _agents(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json]
     return agents
 
 
-def _reasons(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json]:
+def _reasons(content: Mapping[str, Any], commit: Commit) -> list[Json]:
     purpose: Json = {"text": content["purpose"]}
     tags = content.get("regulatory_tags")
     words = " ".join(tags).lower() if isinstance(tags, list) else ""
@@ -105,18 +104,18 @@ def _reasons(content: Mapping[str, Any], commit: Mapping[str, Any]) -> list[Json
             {"system": ACT_REASON, "code": "HRESCH", "display": "healthcare research"}
         ]
     concepts = [purpose]
-    for text in ((content.get("supersedes") or {}).get("reason"), commit.get("reason")):
+    for text in ((content.get("supersedes") or {}).get("reason"), commit.reason):
         if text and all(c.get("text") != text for c in concepts):
             concepts.append({"text": text})
     return concepts
 
 
-def _signature_tag(commit: Mapping[str, Any]) -> Json:
-    words = str(commit.get("signature") or "unknown")
-    signer = commit.get("signer")
+def _signature_tag(commit: Commit) -> Json:
+    words = commit.signature.description
+    signer = commit.signer
     return {
         "system": CS_GIT_SIGNATURE,
-        "code": _LETTERS.get(words, "unknown"),
+        "code": commit.signature.letter,
         "display": f"git commit signature: {words}" + (f"; signer {signer}" if signer else ""),
     }
 
@@ -127,7 +126,7 @@ def record_provenance(
     target: Json,
     sha256: str,
     content: Mapping[str, Any],
-    commit: Mapping[str, Any],
+    commit: Commit,
     sources: list[Json],
     previous: Json | None,
 ) -> Json:
@@ -153,11 +152,11 @@ def record_provenance(
     policies = list(dict.fromkeys(content.get("policies") or []))
     provenance: Json = {
         "resourceType": "Provenance",
-        "id": resource_id("Provenance", commit["sha"], sha256),
-        "meta": {"tag": [{"system": CS_GIT_COMMIT, "code": commit["sha"]}, _signature_tag(commit)]},
+        "id": resource_id("Provenance", commit.sha, sha256),
+        "meta": {"tag": [{"system": CS_GIT_COMMIT, "code": commit.sha}, _signature_tag(commit)]},
         "target": [target],
-        "occurredDateTime": fhir_instant(commit["author_date"]),
-        "recorded": fhir_instant(commit["committer_date"]),
+        "occurredDateTime": fhir_instant(commit.author_date),
+        "recorded": fhir_instant(commit.committer_date),
         **({"policy": policies} if policies else {}),
         **({"authorization": [{"concept": c} for c in reasons]} if v.r5 else {"reason": reasons}),
         "activity": activity,

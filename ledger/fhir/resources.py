@@ -47,19 +47,19 @@ from ledger.fhir.ids import (
     reference,
     resource_id,
 )
+from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.versions import FhirVersion
 
 AI_DEVICE_TYPE = {
     "system": "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIdeviceTypeCS",
     "code": "Artificial-Intelligence",
 }
-RESOURCE_OF_KIND = {"dataset": "Group", "model": "Device", "evaluation": "Observation"}
-
 Json = dict[str, Any]
 
 
-def record_ref(kind: str, sha256: str, label: str) -> Json:
-    return reference(RESOURCE_OF_KIND[kind], sha256, display=label)
+def record_ref(resource_type: str, sha256: str, label: str) -> Json:
+    """A reference to the resource a record version maps to (ids derive from its hash)."""
+    return reference(resource_type, sha256, display=label)
 
 
 def snapshot_ref(snap: Mapping[str, Any]) -> Json:
@@ -118,7 +118,8 @@ def _record_identifiers(record_id: str, sha256: str) -> list[Json]:
     return [identifier(SID_RECORD, record_id), identifier(SID_RECORD_SHA256, sha256)]
 
 
-def model_device(v: FhirVersion, record_id: str, sha256: str, content: Mapping[str, Any]) -> Json:
+def model_device(v: FhirVersion, record: MappedRecord) -> Json:
+    content, sha256 = record.content, record.sha256
     artifact = content["artifact"]
     title, name = content["title"], content["name"]
     names: Json
@@ -142,7 +143,7 @@ def model_device(v: FhirVersion, record_id: str, sha256: str, content: Mapping[s
         "id": resource_id("Device", sha256),
         **meta_tags(regulatory_tags(content)),
         "identifier": [
-            *_record_identifiers(record_id, sha256),
+            *_record_identifiers(record.label, sha256),
             identifier(SID_CONTENT_SHA256, artifact["sha256"]),
             identifier(SID_DVC_MD5, artifact["md5"]),
         ],
@@ -183,7 +184,8 @@ def _plural(unit: str) -> str:
     return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
 
 
-def cohort_group(v: FhirVersion, record_id: str, sha256: str, content: Mapping[str, Any]) -> Json:
+def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
+    content, sha256 = record.content, record.sha256
     cohort, selection = content["cohort"], content["selection"]
     persons = cohort["size"] if cohort["unit"] == "patient" else cohort.get("subjects")
     criteria = [
@@ -196,7 +198,7 @@ def cohort_group(v: FhirVersion, record_id: str, sha256: str, content: Mapping[s
         "resourceType": "Group",
         "id": resource_id("Group", sha256),
         **meta_tags(regulatory_tags(content)),
-        "identifier": _record_identifiers(record_id, sha256),
+        "identifier": _record_identifiers(record.label, sha256),
         "type": "person",
         **({"membership": "definitional"} if v.r5 else {"actual": False}),
         "name": f"{content['title']} ({cohort['size']} {_plural(cohort['unit'])})",

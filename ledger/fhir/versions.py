@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import fhir.resources
-import fhir.resources.R4B
-
 from ledger.errors import UsageError
 
 
@@ -47,6 +44,11 @@ class FhirVersion:
         return self.name == "R5"
 
     def model(self, resource_type: str) -> type[FhirModel]:
+        # Imported here: fhir.resources costs a third of a second, which commands that print
+        # no FHIR should not pay.
+        import fhir.resources
+        import fhir.resources.R4B
+
         root = fhir.resources if self.r5 else fhir.resources.R4B
         cls: type[FhirModel] = root.get_fhir_model_class(resource_type)
         return cls

@@ -1,114 +1,43 @@
-"""Git access, in bulk: the only module that runs git.
+"""One session with a git repository: the only code in ledger that runs git.
 
-History is read with one ``git log`` walk and blobs through one persistent ``git cat-file
---batch``; a tree is listed once per revision with ``git ls-tree``. There is never a checkout,
-never a process per commit, so cost grows with the number of record changes, not with the size
-of the repository.
+History is read with one ``git log --raw`` walk (and one ``git log --no-walk --stdin`` for the
+signature verdicts and trailers of the commits that matter); objects through one persistent
+``git cat-file --batch``. There is never a checkout and never a process per commit or per
+record, so the number of git processes a command starts does not grow with the ledger.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ledger.errors import UsageError
-from ledger.checks.findings import Finding, finding
-from ledger.records.jsonload import Limits, load_json_bytes
-
-ZERO = "0" * 40
-SYMLINK_MODE = "120000"
-# One record separator per commit, unit separators between fields; the message and trailers
-# come last but one, and --raw -z appends the changed files after the final separator.
-_FIELDS = (
-    "%H",
-    "%P",
-    "%an",
-    "%ae",
-    "%aI",
-    "%cn",
-    "%ce",
-    "%cI",
-    "%G?",
-    "%GS",
-    "%GK",
-    "%B",
-    "%(trailers:unfold)",
+from ledger.errors import NotAGitRepositoryError, UsageError
+from ledger.git.commits import (
+    VERDICT_FORMAT,
+    Commit,
+    Signature,
+    Verdict,
+    WalkedCommit,
+    parse_commit_object,
+    parse_raw_log,
+    parse_verdicts,
 )
-_FORMAT = "%x1e" + "%x1f".join(_FIELDS) + "%x1f"
 
-# What git's %G? letters mean, in words an auditor can act on.
-SIGNATURE_STATES = {
-    "G": "good",
-    # For SSH signatures git says U when the key is not in gpg.ssh.allowedSignersFile.
-    "U": "good, but the key is not trusted (unknown signer)",
-    "X": "good, signature expired",
-    "Y": "good, key expired",
-    "R": "good, key revoked",
-    "B": "bad",
-    "E": "cannot be checked (unknown key)",
-    "N": "unsigned",
-}
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.email}>"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One file a commit added (A), modified (M), deleted (D) or changed in type (T)."""
-
-    status: str
-    path: str
-    old_blob: str | None
-    new_blob: str | None
-    new_mode: str
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    parents: tuple[str, ...]
-    author: Person
-    author_date: str
-    committer: Person
-    committer_date: str
-    signature: str
-    signer: str
-    key: str
-    message: str
-    trailers: tuple[tuple[str, str], ...]
-    changes: tuple[Change, ...] = field(default=())
-
-    @property
-    def subject(self) -> str:
-        return self.message.split("\n", 1)[0]
-
-    def trailer(self, key: str) -> str | None:
-        """The last value of a trailer such as ``Ledger-Reason``, if the message has one."""
-        values = [v for k, v in self.trailers if k.lower() == key.lower()]
-        return values[-1] if values else None
-
-    @property
-    def signature_state(self) -> str:
-        return SIGNATURE_STATES.get(self.signature, f"unknown ({self.signature})")
+SYMLINK_MODE = "120000"
+_PIPE = 16_384  # bytes of requests safely written before reading: well under a pipe's buffer
+GITLINK_MODE = "160000"
+Listing = dict[str, tuple[str, str]]  # path -> (mode, object id)
 
 
 class CatFile:
-    """One persistent ``git cat-file --batch`` process, for blobs by id or by ``rev:path``."""
+    """One persistent ``git cat-file --batch`` process, for objects by id or ``rev:path``."""
 
     def __init__(self, root: Path) -> None:
+        # One conversation at a time: requests and answers of two threads must not interleave.
+        self._lock = threading.Lock()
         self._proc = subprocess.Popen(
             ["git", "cat-file", "--batch"],
             cwd=root,
@@ -116,43 +45,45 @@ class CatFile:
             stdout=subprocess.PIPE,
         )
 
-    def read(self, name: str) -> tuple[str, str, bytes] | None:
-        """(object id, type, content) of ``name``; None when git has no such object."""
-        if "\n" in name:
-            return None
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(name.encode() + b"\n")
-        self._proc.stdin.flush()
-        header = self._proc.stdout.readline().decode().split()
-        if len(header) != 3:
-            return None  # "<name> missing" or "<name> ambiguous"
-        sha, kind, size = header
-        data = self._proc.stdout.read(int(size) + 1)[:-1]
-        return sha, kind, data
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """(type, content) of each name, None where git has no such object.
 
-    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
-        """Like ``read`` for many names at once: requests stream in from a thread while the
-        answers are read, so git never waits for a round trip (and neither side can block the
-        other on a full pipe)."""
+        Requests stream in from a thread while answers are read, so git never waits for a
+        round trip and neither side can block the other on a full pipe.
+        """
+        with self._lock:
+            return self._read_many(names)
+
+    def _read_many(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         stdin, stdout = self._proc.stdin, self._proc.stdout
+        # A name with a newline would be read by git as two requests.
         wanted = [n for n in names if "\n" not in n]
+        if not wanted:
+            return [None] * len(names)
+
+        request = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in wanted)
 
         def send() -> None:
-            stdin.write(b"".join(n.encode() + b"\n" for n in wanted))
+            stdin.write(request)
             stdin.flush()
 
-        writer = threading.Thread(target=send, daemon=True)
-        writer.start()
-        answers: dict[str, tuple[str, str, bytes] | None] = {}
+        # A request that fits in the pipe is written at once; a larger one from a thread, so
+        # neither side can block the other on a full pipe.
+        writer = threading.Thread(target=send, daemon=True) if len(request) > _PIPE else None
+        if writer is None:
+            send()
+        else:
+            writer.start()
+        answers: dict[str, tuple[str, bytes] | None] = {}
         for name in wanted:
-            header = stdout.readline().decode().split()
+            header = stdout.readline().split()
             if len(header) != 3:
-                answers[name] = None
+                answers[name] = None  # "<name> missing" or "<name> ambiguous"
                 continue
-            sha, kind, size = header
-            answers[name] = (sha, kind, stdout.read(int(size) + 1)[:-1])
-        writer.join()
+            answers[name] = (header[1].decode(), stdout.read(int(header[2]) + 1)[:-1])
+        if writer is not None:
+            writer.join()
         return [answers.get(n) for n in names]
 
     def close(self) -> None:
@@ -164,13 +95,14 @@ class CatFile:
 
 
 class Repository:
-    """A git work tree, read through bulk git commands."""
+    """A git work tree, read through a fixed number of bulk git commands."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cat: CatFile | None = None
-        self._blobs: dict[str, bytes] = {}
-        self._prefetched: dict[str, bytes] = {}
+        self._git_dir: Path | None = None
+        #: Every git command line this session started, for tests and benchmarks to count.
+        self.commands: list[tuple[str, ...]] = []
 
     def __enter__(self) -> Repository:
         return self
@@ -185,9 +117,13 @@ class Repository:
             self._cat.close()
             self._cat = None
 
-    def git(self, *args: str) -> bytes:
+    def git(self, *args: str, stdin: bytes | None = None) -> bytes:
+        self.commands.append(args)
         done = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args], cwd=self.root, capture_output=True
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=self.root,
+            input=stdin,
+            capture_output=True,
         )
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip().splitlines()
@@ -197,13 +133,23 @@ class Repository:
     @property
     def cat(self) -> CatFile:
         if self._cat is None:
+            self.commands.append(("cat-file", "--batch"))
             self._cat = CatFile(self.root)
         return self._cat
 
+    @property
+    def git_dir(self) -> Path:
+        """The repository's common git folder (shared by all its worktrees)."""
+        if self._git_dir is None:
+            folder = Path(self.git("rev-parse", "--git-common-dir").decode().strip())
+            self._git_dir = folder if folder.is_absolute() else self.root / folder
+        return self._git_dir
+
     def resolve(self, rev: str) -> str:
         """The full commit id of ``rev``; a usage error if it names no commit."""
+        self.commands.append(("rev-parse", rev))
         done = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
             cwd=self.root,
             capture_output=True,
             text=True,
@@ -216,77 +162,123 @@ class Repository:
         return done.stdout.strip()
 
     def require_full_history(self) -> None:
-        shallow = self.git("rev-parse", "--is-shallow-repository").decode().strip()
-        if shallow == "true":
+        # A shallow clone records its cut-off commits in this file; no process needed.
+        if (self.git_dir / "shallow").exists():
             raise UsageError(
                 "this is a shallow clone, so the ledger's history is incomplete; "
                 "run `git fetch --unshallow` and try again"
             )
 
-    def walk(self, rev: str, paths: Sequence[str]) -> list[Commit]:
-        """Every commit reachable from ``rev`` that touched ``paths``, oldest first."""
-        out = self.git(
-            "log",
-            "--reverse",
-            "--raw",
-            "--no-renames",
-            "--no-abbrev",
-            "-z",
-            f"--format={_FORMAT}",
-            rev,
-            "--",
-            *paths,
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        self.commands.append(("merge-base", "--is-ancestor", ancestor, rev))
+        done = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", ancestor, rev],
+            cwd=self.root,
+            capture_output=True,
         )
-        return [_parse_commit(chunk) for chunk in out.split(b"\x1e")[1:]]
+        return done.returncode == 0
 
-    def list_tree(self, rev: str, folder: str) -> dict[str, tuple[str, str]]:
-        """path → (mode, blob id) of every file below ``folder`` at ``rev``."""
+    # --- history ---------------------------------------------------------------------------
+
+    def walk(
+        self, rev: str, relevant: Callable[[str], bool], since: str | None = None
+    ) -> list[WalkedCommit]:
+        """Commits reachable from ``rev`` (and not from ``since``) that changed a path for
+        which ``relevant`` is true, oldest first, with only those changes (``commits`` reads
+        the rest of them).
+
+        The walk has no pathspec: git then diffs each commit once, where a pathspec makes it
+        diff twice (once to simplify history, once to print), and wildcards such as ``*.dvc``
+        defeat its pruning of unchanged folders. The changes are filtered here instead.
+        """
+        args = ["log", "--reverse", "--raw", "--no-renames", "--no-abbrev", "-z"]
+        out = self.git(*args, "--format=%H %P", rev, *([f"^{since}"] if since else []), "--")
+        walked: list[WalkedCommit] = []
+        for commit in parse_raw_log(out):
+            changes = tuple(c for c in commit.changes if relevant(c.path))
+            if changes:
+                walked.append(WalkedCommit(commit.sha, commit.parents, changes))
+        return walked
+
+    def commits(self, walked: Sequence[WalkedCommit]) -> list[Commit]:
+        """Full commits for walked ones: objects through cat-file, verdicts in one git log."""
+        if not walked:
+            return []
+        objects = self.cat.read_many([c.sha for c in walked])
+        verdicts = self.verdicts([c.sha for c in walked])
+        commits: list[Commit] = []
+        for item, found in zip(walked, objects, strict=True):
+            if found is None or found[0] != "commit":
+                raise UsageError(f"git has no commit object {item.sha}; the repository is damaged")
+            raw = parse_commit_object(found[1])
+            verdict = verdicts.get(item.sha) or Verdict(Signature.UNVERIFIABLE, "", "", ())
+            commits.append(
+                Commit(
+                    item.sha,
+                    item.parents,
+                    raw.author,
+                    raw.author_date,
+                    raw.committer,
+                    raw.committer_date,
+                    verdict.signature,
+                    verdict.signer,
+                    verdict.key,
+                    raw.message.rstrip("\n"),
+                    verdict.trailers,
+                    item.changes,
+                )
+            )
+        return commits
+
+    def verdicts(self, shas: Iterable[str]) -> dict[str, Verdict]:
+        """Signature verdicts and trailers of the given commits, from one git process."""
+        stdin = "".join(f"{sha}\n" for sha in shas).encode()
+        if not stdin:
+            return {}
+        out = self.git(
+            "log", "--no-walk=unsorted", "--stdin", "-z", f"--format={VERDICT_FORMAT}", stdin=stdin
+        )
+        return parse_verdicts(out)
+
+    def config_lines(self, pattern: str) -> list[str]:
+        """``key value`` lines of the git settings whose names match ``pattern``."""
+        self.commands.append(("config", "--get-regexp", pattern))
+        done = subprocess.run(
+            ["git", "config", "--get-regexp", pattern], cwd=self.root, capture_output=True
+        )
+        # Exit code 1 means no setting matched; anything else leaves the answer unknown.
+        return sorted(done.stdout.decode("utf-8", "replace").splitlines())
+
+    # --- trees and objects -----------------------------------------------------------------
+
+    def list_tree(self, rev: str, folder: str) -> Listing:
+        """path -> (mode, object id) of every file below ``folder`` at ``rev``."""
         out = self.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", folder)
         return _parse_ls(out, index=False)
 
-    def list_index(self, folder: str) -> dict[str, tuple[str, str]]:
-        """path → (mode, blob id) of every staged file below ``folder``."""
+    def list_index(self, folder: str) -> Listing:
+        """path -> (mode, object id) of every staged file below ``folder``."""
         return _parse_ls(self.git("ls-files", "-s", "-z", "--", folder), index=True)
 
+    def blobs(self, names: Iterable[str]) -> dict[str, bytes]:
+        """Blobs by id or ``rev:path`` (``:path`` for the index), in one stream; absent ones
+        are left out."""
+        wanted = sorted(set(names))
+        found = self.cat.read_many(wanted)
+        return {n: f[1] for n, f in zip(wanted, found, strict=True) if f and f[0] == "blob"}
+
     def blob(self, name: str) -> bytes | None:
-        """A blob by id or ``rev:path`` (``:path`` for the index); None when absent.
-
-        Blobs named by id are immutable, so small ones (DVC files, records) are remembered:
-        verify asks for the same DVC file at many commits.
-        """
-        if name in self._prefetched:
-            return self._prefetched.pop(name)  # read once, so not kept
-        if name in self._blobs:
-            return self._blobs[name]
-        found = self.cat.read(name)
-        data = found[2] if found and found[1] == "blob" else None
-        if data is not None and _is_object_id(name) and len(data) <= _REMEMBER_BYTES:
-            self._blobs[name] = data
-        return data
-
-    def prefetch(self, ids: Iterable[str]) -> None:
-        """Read many blobs by id in one stream, ahead of ``blob`` asking for them one by one."""
-        wanted = sorted({i for i in ids if i not in self._blobs})
-        for name, found in zip(wanted, self.cat.read_many(wanted), strict=True):
-            if found is not None and found[1] == "blob":
-                self._prefetched[name] = found[2]
+        return self.blobs([name]).get(name)
 
 
-_REMEMBER_BYTES = 1 << 20
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-
-
-def _is_object_id(name: str) -> bool:
-    return _OBJECT_ID.fullmatch(name) is not None
-
-
-def _parse_ls(out: bytes, *, index: bool) -> dict[str, tuple[str, str]]:
-    entries: dict[str, tuple[str, str]] = {}
-    for line in out.decode("utf-8", errors="surrogateescape").split("\0"):
+def _parse_ls(out: bytes, *, index: bool) -> Listing:
+    entries: Listing = {}
+    for line in out.split(b"\0"):
         if not line:
             continue
-        meta, path = line.split("\t", 1)
-        parts = meta.split()
+        meta, _, raw_path = line.partition(b"\t")
+        path = raw_path.decode("utf-8", errors="surrogateescape")
+        parts = meta.decode("ascii", "replace").split()
         if index:
             mode, sha, stage = parts
             if stage != "0":
@@ -297,94 +289,14 @@ def _parse_ls(out: bytes, *, index: bool) -> dict[str, tuple[str, str]]:
     return entries
 
 
-def _parse_commit(chunk: bytes) -> Commit:
-    text = chunk.decode("utf-8", errors="replace")
-    fields = text.split("\x1f")
-    (sha, parents, an, ae, ad, cn, ce, cd, sig, signer, key, message, trailers) = fields[:13]
-    raw = fields[13].strip("\0\n").split("\0") if len(fields) > 13 else []
-    changes: list[Change] = []
-    for meta, path in zip(raw[0::2], raw[1::2], strict=False):
-        _, new_mode, old, new, status = meta.lstrip(":").split()
-        changes.append(
-            Change(
-                status[0],
-                path,
-                None if old == ZERO else old,
-                None if new == ZERO else new,
-                new_mode,
-            )
-        )
-    pairs = tuple(
-        (k.strip(), v.strip())
-        for k, _, v in (line.partition(":") for line in trailers.splitlines() if ":" in line)
-    )
-    return Commit(
-        sha,
-        tuple(parents.split()),
-        Person(an, ae),
-        ad,
-        Person(cn, ce),
-        cd,
-        sig,
-        signer,
-        key,
-        message.rstrip("\n"),
-        pairs,
-        tuple(changes),
-    )
+def find_repository_root(start: Path) -> Path:
+    """The top of the git work tree containing ``start``; NotAGitRepositoryError outside one."""
+    from git import InvalidGitRepositoryError, NoSuchPathError, Repo
 
-
-class GitTree:
-    """A TreeView of one commit, or of the index (``rev=None``), read from git objects."""
-
-    def __init__(self, repo: Repository, rev: str | None) -> None:
-        self.repo = repo
-        self.rev = rev
-        self.label = "index" if rev is None else f"commit {rev[:12]}"
-        self._listed: dict[str, dict[str, tuple[str, str]]] = {}
-
-    def _files(self, folder: str) -> dict[str, tuple[str, str]]:
-        if folder not in self._listed:
-            self._listed[folder] = (
-                self.repo.list_index(folder)
-                if self.rev is None
-                else self.repo.list_tree(self.rev, folder)
-            )
-        return self._listed[folder]
-
-    def record_files(self, records_dir: str) -> list[str]:
-        files = self._files(records_dir)
-        paths = sorted(p for p in files if p.endswith(".json"))
-        # Every listed record will be read: stream them all from git at once.
-        self.repo.prefetch(files[p][1] for p in paths if files[p][0] != SYMLINK_MODE)
-        return paths
-
-    def _lookup(self, relpath: str) -> tuple[str, str] | None:
-        for files in self._listed.values():
-            if relpath in files:
-                return files[relpath]
-        return self._files(posixpath.dirname(relpath) or ".").get(relpath)
-
-    def blob_id(self, relpath: str) -> str | None:
-        found = self._lookup(relpath)
-        return found[1] if found and found[0] != SYMLINK_MODE else None
-
-    def raw(self, relpath: str) -> bytes | None:
-        blob = self.blob_id(relpath)
-        return self.repo.blob(blob) if blob else None
-
-    def load_record(self, relpath: str, limits: Limits) -> tuple[object | None, list[Finding]]:
-        mode_sha = self._lookup(relpath)
-        if mode_sha is None:
-            return None, [finding("L003", relpath, "", f"not in the {self.label}")]
-        mode, sha = mode_sha
-        if mode == SYMLINK_MODE:
-            return None, [finding("L009", relpath, "", "file is a symbolic link")]
-        data = self.repo.blob(sha)
-        if data is None:
-            return None, [finding("L003", relpath, "", f"blob {sha} is missing from git")]
-        return load_json_bytes(data, relpath, limits)
-
-    def read_text(self, relpath: str) -> str | None:
-        data = self.repo.blob(f"{self.rev or ''}:{relpath}")
-        return None if data is None else data.decode("utf-8", errors="replace")
+    try:
+        repo = Repo(start, search_parent_directories=True)
+    except (InvalidGitRepositoryError, NoSuchPathError) as exc:
+        raise NotAGitRepositoryError(str(start)) from exc
+    if repo.working_tree_dir is None:
+        raise NotAGitRepositoryError(f"{start} (a bare repository has no work tree)")
+    return Path(repo.working_tree_dir)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from ledger.records.identity import Kind, RecordId
 from ledger.records.common import Envelope, Link, NotApplicable, Snapshot, Supersedes
 from ledger.records.dataset import DatasetRecord
 from ledger.records.evaluation import EvaluationRecord
+from ledger.records.identity import Kind, RecordId
 from ledger.records.model import ModelRecord
 
 Record = DatasetRecord | ModelRecord | EvaluationRecord

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-from ledger.errors import UsageError
+from ledger.errors import InvalidRecordsError, UsageError
+from ledger.records.jsonload import Limits, load_json_file
+
+
+def load_draft(path: Path, limits: Limits) -> dict[str, Any]:
+    """The record fields a draft file gives; its problems as findings when it is no draft."""
+    data, problems = load_json_file(path, str(path), limits)
+    if problems:
+        raise InvalidRecordsError(problems)
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the draft must be a JSON object of record fields")
+    return data
 
 
 def _ref_and_role(value: str, default_role: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ whose content names another identity, is an error, so a reader never has to sear
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -55,12 +56,7 @@ class RecordId:
     @classmethod
     def parse(cls, ref: str) -> RecordId:
         """Parse ``KIND:NAME@VERSION``; raises UsageError with the expected form."""
-        partial = parse_partial(ref)
-        if partial.kind is None:
-            raise UsageError(
-                f"{ref!r}: name the kind, as in dataset:{partial.name}@{partial.version}"
-            )
-        return cls(partial.kind, partial.name, partial.version)
+        return _parse_full(ref)
 
 
 @dataclass(frozen=True)
@@ -112,3 +108,12 @@ def id_from_relpath(relpath: str, records_dir: str = "records") -> RecordId | No
     if kind not in KINDS or not is_name(name) or not is_version(version):
         return None
     return RecordId(kind, name, version)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _parse_full(ref: str) -> RecordId:
+    # A ledger names the same records over and over in its links: parse each once.
+    partial = parse_partial(ref)
+    if partial.kind is None:
+        raise UsageError(f"{ref!r}: name the kind, as in dataset:{partial.name}@{partial.version}")
+    return RecordId(partial.kind, partial.name, partial.version)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.checks.findings import Finding, finding, pointer_of
+from ledger.findings import Finding, finding, pointer_of
 
 # RFC 8785 numbers are IEEE doubles; integers beyond this lose digits and hash differently.
 MAX_SAFE_INT = 2**53 - 1
@@ -243,10 +243,10 @@ def load_json_bytes(
     return (None if lone else value), found
 
 
-def load_json_file(
+def read_record_file(
     file: Path, rel: str, limits: Limits = Limits()
-) -> tuple[object | None, list[Finding]]:
-    """Read and parse a record file; links, special files and oversized files are never read."""
+) -> tuple[bytes | None, list[Finding]]:
+    """A record file's bytes; links, special files and oversized files are never read."""
     try:
         info = file.lstat()
     except OSError as exc:
@@ -268,4 +268,14 @@ def load_json_file(
         return _fail("L003", rel, f"cannot read the file: {exc.strerror or exc}")
     if len(data) > limits.max_bytes:
         return _fail("L007", rel, f"file grew past {_limit(limits)} while being read")
+    return data, []
+
+
+def load_json_file(
+    file: Path, rel: str, limits: Limits = Limits()
+) -> tuple[object | None, list[Finding]]:
+    """Read and parse a record file (see ``read_record_file`` and ``load_json_bytes``)."""
+    data, found = read_record_file(file, rel, limits)
+    if data is None:
+        return None, found
     return load_json_bytes(data, rel, limits)

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from ledger.records.identity import KINDS, Kind
 from ledger.records import MODELS
 from ledger.records import common as common_module
+from ledger.records.identity import KINDS, Kind
 
 BASE_URI: Final = "https://ledger.invalid/schemas/1/"
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"

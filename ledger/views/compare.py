@@ -9,34 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import UsageError
+from ledger.kinds import spec
+from ledger.kinds.spec import Group
 from ledger.records.identity import RecordId
-from ledger.views.graph import LineageGraph, record_node_id
 
-Group = Literal["data", "model configuration", "evaluation conditions"]
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
+
 GROUPS: tuple[Group, ...] = ("data", "model configuration", "evaluation conditions")
-
-# Model fields that are configuration (training data is data, documentation is neither).
-_CONFIG_FIELDS = (
-    "model_type",
-    "architecture",
-    "framework",
-    "dependencies",
-    "hyperparameters",
-    "outputs",
-)
-_TRAINING_CONFIG = (
-    "code",
-    "seeds",
-    "environment",
-    "hardware",
-    "procedure",
-    "class_imbalance",
-    "missing_data_handling",
-)
-_COHORT_FIELDS = ("cohort", "selection", "source", "preprocessing")
 
 
 @dataclass(frozen=True)
@@ -131,28 +114,44 @@ class Comparison:
         }
 
 
-def compare(graph: LineageGraph, ref_a: RecordId, ref_b: RecordId) -> Comparison:
-    """Compare two evaluations or two models of the graph (built with all versions)."""
-    a, b = _content(graph, ref_a), _content(graph, ref_b)
+class _Contents:
+    """Record contents by identity, read from the state once each."""
+
+    def __init__(self, state: LedgerState) -> None:
+        self.state = state
+        self.read: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, ref: RecordId | str) -> dict[str, Any]:
+        key = str(ref)
+        if key not in self.read:
+            record_id = ref if isinstance(ref, RecordId) else RecordId.parse(ref)
+            file = self.state.records.by_id.get(record_id)
+            if file is None or not file.facts.valid:
+                raise UsageError(f"{ref}: no such record at commit {self.state.commit[:12]}")
+            self.read[key] = self.state.content(file)
+        return self.read[key]
+
+    def has(self, ref: str) -> bool:
+        found = self.state.records.by_id.get(RecordId.parse(ref))
+        return found is not None and found.facts.valid
+
+
+def compare(state: LedgerState, ref_a: RecordId, ref_b: RecordId) -> Comparison:
+    """Compare two evaluations or two models of the state."""
+    content = _Contents(state)
+    a, b = content(ref_a), content(ref_b)
     if ref_a.kind != ref_b.kind or ref_a.kind == "dataset":
         raise UsageError("compare two evaluations or two models (not datasets, not mixed kinds)")
     result = Comparison(str(ref_a), str(ref_b), ref_a.kind)
     if ref_a.kind == "evaluation":
         result.metrics = _metric_deltas(a, b)
-        _evaluation_conditions(graph, a, b, result)
-        model_a, model_b = _content(graph, a["model"]["ref"]), _content(graph, b["model"]["ref"])
+        _evaluation_conditions(content, a, b, result)
+        model_a, model_b = content(a["model"]["ref"]), content(b["model"]["ref"])
         result.models = (a["model"]["ref"], b["model"]["ref"])
     else:
         model_a, model_b = a, b
-    _model_differences(graph, model_a, model_b, result)
+    _model_differences(content, model_a, model_b, result)
     return result
-
-
-def _content(graph: LineageGraph, ref: RecordId | str) -> dict[str, Any]:
-    node = graph.nodes.get(record_node_id(ref))
-    if node is None or "content" not in node.attrs:
-        raise UsageError(f"{ref}: no such record at commit {graph.commit[:12]}")
-    return dict(node.attrs["content"])
 
 
 def _metric_map(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -179,13 +178,13 @@ def _metric_deltas(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDel
 
 
 def _evaluation_conditions(
-    graph: LineageGraph, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+    content: _Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
 ) -> None:
     def test_sets(record: Mapping[str, Any]) -> dict[str, str]:
         return {
-            d["ref"]: _content(graph, d["ref"])["snapshot"]["md5"]
+            d["ref"]: content(d["ref"])["snapshot"]["md5"]
             for d in record.get("datasets", [])
-            if record_node_id(d["ref"]) in graph.nodes
+            if content.has(d["ref"])
         }
 
     sets_a, sets_b = test_sets(a), test_sets(b)
@@ -208,40 +207,43 @@ def _evaluation_conditions(
                 )
                 if key == "definition":
                     result.not_comparable.append(f"{name} is defined differently")
-    for key in ("test_population", "setup"):
-        for where, x, y in _diffs(a.get(key), b.get(key), key):
-            result.differences.append(Difference("evaluation conditions", where, x, y))
+    _declared(spec("evaluation").compared, a, b, "", result)
+
+
+def _declared(
+    compared: Mapping[Group, tuple[str, ...]],
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    label: str,
+    result: Comparison,
+) -> None:
+    """Differences in the fields a kind declares as compared, under the group it names."""
+    for group, paths in compared.items():
+        for path in paths:
+            for where, x, y in _diffs(_at(a, path), _at(b, path), path):
+                result.differences.append(Difference(group, f"{label}{where}", x, y))
+
+
+def _at(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def _model_differences(
-    graph: LineageGraph, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+    content: _Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
 ) -> None:
-    for key in _CONFIG_FIELDS:
-        for where, x, y in _diffs(a.get(key), b.get(key), key):
-            result.differences.append(Difference("model configuration", where, x, y))
-    for key in _TRAINING_CONFIG:
-        for where, x, y in _diffs(
-            a["training"].get(key), b["training"].get(key), f"training.{key}"
-        ):
-            result.differences.append(Difference("model configuration", where, x, y))
+    _declared(spec("model").compared, a, b, "", result)
     refs_a = [d["ref"] for d in a["training"]["datasets"]]
     refs_b = [d["ref"] for d in b["training"]["datasets"]]
     if refs_a != refs_b:
         result.differences.append(Difference("data", "training datasets", refs_a, refs_b))
     for ref_x, ref_y in zip(refs_a, refs_b, strict=False):
-        if ref_x == ref_y or record_node_id(ref_x) not in graph.nodes:
+        if ref_x == ref_y or not content.has(ref_x) or not content.has(ref_y):
             continue
-        x, y = _content(graph, ref_x), _content(graph, ref_y)
-        for where, vx, vy in _diffs(x["snapshot"], y["snapshot"], "snapshot"):
-            if where.endswith((".md5", ".sha256", ".size", ".nfiles")):
-                result.differences.append(
-                    Difference("data", f"{ref_y.split('@')[0]} {where}", vx, vy)
-                )
-        for key in _COHORT_FIELDS:
-            for where, vx, vy in _diffs(x.get(key), y.get(key), key):
-                result.differences.append(
-                    Difference("data", f"{ref_y.split('@')[0]} {where}", vx, vy)
-                )
+        label = f"{ref_y.split('@')[0]} "
+        _declared(spec("dataset").compared, content(ref_x), content(ref_y), label, result)
 
 
 def _diffs(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:

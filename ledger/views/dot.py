@@ -12,14 +12,16 @@ import shutil
 import subprocess
 
 from ledger.errors import ToolMissingError
+from ledger.kinds import ordered
 from ledger.views.graph import LineageGraph
-from ledger.views.formats import data_path, record_facts
+from ledger.views.node_facts import data_path, record_facts
 
 # shape, style, fill and line colour per kind
-_STYLE = {
-    "dataset": ("cylinder", "filled", "#e3f2fd", "#1565c0"),
-    "model": ("box", "rounded,filled", "#e8f5e9", "#2e7d32"),
-    "evaluation": ("hexagon", "filled", "#fff3e0", "#ef6c00"),
+_STYLE: dict[str, tuple[str, str, str, str]] = {
+    **{
+        s.kind: (s.lineage.dot_shape, s.lineage.dot_style, s.lineage.fill, s.lineage.line)
+        for s in ordered()
+    },
     "snapshot": ("note", "filled", "#f5f5f5", "#9e9e9e"),
     "missing": ("box", "dashed,filled", "#ffebee", "#c62828"),
 }

@@ -1,144 +1,173 @@
-"""Views of the lineage graph: ``render(graph, fmt)`` and the facts every view reads.
+"""The output formats of every command, in one registry: the CLI derives its choices from it.
 
-Each format lives in its own module (``render_text``, ``render_mermaid``, ``render_dot``,
-``render_html``) and is a pure function of the graph: the same graph gives the same bytes. The
-format modules are imported on demand, so ``--format text`` never loads the HTML template.
+A view is a pure function of the ledger's state; each format renders one view to text chunks
+(large outputs are never one string). Renderers are imported on first use, so ``--format
+text`` never loads the HTML template or FHIR.
 """
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ledger.errors import UsageError
-from ledger.views.graph import LineageGraph, Node
+if TYPE_CHECKING:
+    from ledger.fhir.bundle import ProvenanceBundle
+    from ledger.state.ledger_state import LedgerState
+    from ledger.views.graph import LineageGraph
 
-FORMATS = ("text", "mermaid", "dot", "svg", "json", "html")
-KIND_ORDER = ("dataset", "model", "evaluation")
-# Relations between records, in the order views list a record's upstream.
-RECORD_EDGES = ("evaluates", "evaluated-on", "trained-on", "compared-with", "supersedes")
-
-
-def render(graph: LineageGraph, fmt: str, *, md: bool = False) -> str:
-    """``graph`` as ``fmt`` (one of ``FORMATS``); ``md`` fences Mermaid for Markdown."""
-    if md and fmt != "mermaid":
-        raise UsageError("--md goes with --format mermaid")
-    graph = graph.sorted()
-    if fmt == "text":
-        from ledger.views.text import render_text
-
-        return render_text(graph)
-    if fmt == "mermaid":
-        from ledger.views.mermaid import render_mermaid
-
-        return render_mermaid(graph, md=md)
-    if fmt == "dot":
-        from ledger.views.dot import render_dot
-
-        return render_dot(graph)
-    if fmt == "svg":
-        from ledger.views.dot import render_svg
-
-        return render_svg(graph)
-    if fmt == "json":
-        from ledger.views.reports import to_json_text
-
-        return to_json_text(graph.to_json())
-    if fmt == "html":
-        from ledger.views.html import render_html
-
-        return render_html(graph)
-    raise UsageError(f"unknown lineage format {fmt!r}; use one of: {', '.join(FORMATS)}")
+T = TypeVar("T")
+Chunks = Iterable[str]
 
 
 @dataclass(frozen=True)
-class RecordFacts:
-    """What a view shows of one record node, with its snapshots and commit resolved."""
+class Format(Generic[T]):
+    name: str
+    help: str
+    render: Callable[[T], Chunks]
 
-    node: Node
-    kind: str
-    identity: str
-    title: str
-    path: str
-    sha256: str
-    missing: bool
-    superseded_by: tuple[str, ...]
-    snapshots: tuple[Mapping[str, Any], ...]
-    commit: Mapping[str, Any] | None
+
+class Formats(Generic[T]):
+    """The formats of one view, by name, in the order the CLI lists them."""
+
+    def __init__(self, *formats: Format[T]) -> None:
+        self.by_name = {f.name: f for f in formats}
 
     @property
-    def short_sha256(self) -> str:
-        return self.sha256[:12]
+    def names(self) -> list[str]:
+        return list(self.by_name)
 
-    @property
-    def short_commit(self) -> str:
-        return str(self.commit["sha"])[:7] if self.commit else ""
-
-    @property
-    def author(self) -> str:
-        return str(self.commit["author"]["name"]) if self.commit else ""
-
-    @property
-    def date(self) -> str:
-        return str(self.commit["author_date"])[:10] if self.commit else ""
-
-    def snapshot_line(self) -> str:
-        return ", ".join(f"{data_path(s)} {str(s['md5'])[:8]}" for s in self.snapshots)
-
-    def commit_line(self) -> str:
-        return f"{self.short_commit} {self.author} {self.date}" if self.commit else ""
+    def render(self, name: str, value: T) -> Chunks:
+        return self.by_name[name].render(value)
 
 
-def data_path(snapshot: Mapping[str, Any]) -> str:
-    """The snapshot's path from the repository root (DVC paths are relative to the DVC file)."""
-    return posixpath.join(posixpath.dirname(str(snapshot.get("dvc_file", ""))), snapshot["path"])
+def to_json_text(value: object) -> str:
+    """Deterministic JSON for machines: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def record_kind(node: Node) -> str:
-    """The record kind, also for dangling nodes that carry only their id."""
-    return str(node.attrs.get("record_kind") or node.id.split(":")[1])
+def _json(value: Any) -> Chunks:
+    return (to_json_text(value.to_json()),)
 
 
-def record_facts(graph: LineageGraph) -> dict[str, RecordFacts]:
-    """Facts of every record node, keyed by node id, in node id order."""
-    superseded_by: dict[str, list[str]] = {}
-    for edge in graph.edges:
-        if edge.kind == "supersedes":
-            superseded_by.setdefault(edge.target, []).append(graph.nodes[edge.source].label)
-    facts: dict[str, RecordFacts] = {}
-    for node in graph.records():
-        snapshots: list[Mapping[str, Any]] = []
-        commit: Mapping[str, Any] | None = None
-        for edge in graph.out_edges(node.id):
-            target = graph.nodes.get(edge.target)
-            if target is None:
-                continue
-            if edge.kind == "snapshot-of":
-                snapshots.append(target.attrs)
-            elif edge.kind == "recorded-in":
-                commit = target.attrs
-        attrs = node.attrs
-        facts[node.id] = RecordFacts(
-            node=node,
-            kind=record_kind(node),
-            identity=node.label,
-            title=str(attrs.get("title", "")),
-            path=str(attrs.get("path", "")),
-            sha256=str(attrs.get("sha256", "")),
-            missing=bool(attrs.get("missing")),
-            superseded_by=tuple(sorted(superseded_by.get(node.id, []))),
-            snapshots=tuple(snapshots),
-            commit=commit,
-        )
-    return facts
+# --- lineage ------------------------------------------------------------------------------
 
 
-def record_edges(graph: LineageGraph) -> list[tuple[str, str, str]]:
-    """Edges between records as (source, target, kind), sorted."""
-    return sorted(
-        (e.source, e.target, e.kind)
-        for e in graph.edges
-        if e.kind in RECORD_EDGES and e.source in graph.nodes and e.target in graph.nodes
+@dataclass(frozen=True)
+class LineageView:
+    """A selected part of a state's lineage graph, as the lineage formats render it."""
+
+    graph: LineageGraph
+    state: LedgerState | None = None
+
+
+def _text(view: LineageView) -> Chunks:
+    from ledger.views.text import render_text
+
+    return (render_text(view.graph),)
+
+
+def _mermaid(view: LineageView) -> Chunks:
+    from ledger.views.mermaid import render_mermaid
+
+    return (render_mermaid(view.graph),)
+
+
+def _mermaid_md(view: LineageView) -> Chunks:
+    from ledger.views.mermaid import render_mermaid
+
+    return (render_mermaid(view.graph, md=True),)
+
+
+def _dot(view: LineageView) -> Chunks:
+    from ledger.views.dot import render_dot
+
+    return (render_dot(view.graph),)
+
+
+def _svg(view: LineageView) -> Chunks:
+    from ledger.views.dot import render_svg
+
+    return (render_svg(view.graph),)
+
+
+def _graph_json(view: LineageView) -> Chunks:
+    return view.graph.json_chunks()
+
+
+def _html(view: LineageView) -> Chunks:
+    from ledger.views.html import render_html
+
+    if view.state is None:
+        return (render_html(view.graph, {}),)
+    by_path = view.state.records.by_path
+    nodes = {n.id: by_path[n.attrs["path"]] for n in view.graph.records() if "path" in n.attrs}
+    contents = view.state.contents(nodes.values())
+    shown = {node: contents[f.relpath] for node, f in nodes.items() if f.relpath in contents}
+    return (render_html(view.graph, shown),)
+
+
+LINEAGE: Formats[LineageView] = Formats(
+    Format("text", "a tree for the terminal", _text),
+    Format("mermaid", "a Mermaid flowchart (GitHub and GitLab render it)", _mermaid),
+    Format("dot", "Graphviz DOT", _dot),
+    Format("svg", "SVG drawn by Graphviz", _svg),
+    Format("json", "the documented node-link JSON", _graph_json),
+    Format("html", "one self-contained page that opens offline", _html),
+)
+MERMAID_MARKDOWN = Format("mermaid", "Mermaid in a fenced block for Markdown", _mermaid_md)
+
+
+# --- FHIR ---------------------------------------------------------------------------------
+
+
+def _bundle_json(bundle: ProvenanceBundle) -> Chunks:
+    return bundle.json_chunks()
+
+
+def _bundle_ndjson(bundle: ProvenanceBundle) -> Chunks:
+    return bundle.ndjson_chunks()
+
+
+PROVENANCE: Formats[ProvenanceBundle] = Formats(
+    Format("json", "a FHIR Bundle", _bundle_json),
+    Format("ndjson", "one resource per line, for bulk loading", _bundle_ndjson),
+)
+
+
+# --- reviews ------------------------------------------------------------------------------
+
+
+def _review_text(review: Any) -> Chunks:
+    from ledger.views.review_report import review_text
+
+    return (review_text(review),)
+
+
+def _review_markdown(review: Any) -> Chunks:
+    from ledger.views.mermaid import render_mermaid
+    from ledger.views.review_report import review_markdown
+
+    return (review_markdown(review, lambda g: render_mermaid(g, md=True)),)
+
+
+REVIEW: Formats[Any] = Formats(
+    Format("text", "plain text for the terminal", _review_text),
+    Format("markdown", "Markdown to post on a pull request", _review_markdown),
+    Format("json", "JSON for tools", _json),
+)
+
+
+# --- everything else: a report as text, or its JSON ---------------------------------------
+
+
+REPORT_FORMATS = ("text", "json")
+
+
+def reports(text: Callable[[Any], str]) -> Formats[Any]:
+    """Text (rendered by ``text``) or JSON (the value's ``to_json``)."""
+    return Formats(
+        Format("text", "text for people", lambda value: (text(value),)),
+        Format("json", "JSON for tools", _json),
     )

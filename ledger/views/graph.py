@@ -1,50 +1,42 @@
 """The lineage graph: one typed graph of records, DVC snapshots, commits and agents.
 
-Every view (text, Mermaid, DOT, JSON, HTML, FHIR, reviews, exports) is a pure function of this
-graph, built once per command from the committed history at a revision.
+Built once per state (``LedgerState.graph``) from the records' facts and the history; every
+lineage view is a function of it. Edges point from the dependent to what it depends on, so
+"upstream" follows edges forwards: a model is ``trained-on`` a dataset, an evaluation
+``evaluates`` a model and is ``evaluated-on`` a dataset, a version ``supersedes`` the one
+before, a record is a ``snapshot-of`` its DVC data, ``recorded-in`` the commit that added it,
+and that commit is ``authored-by`` and ``committed-by`` people.
 
-Edges point from the dependent to what it depends on, so "upstream" follows edges forwards:
-a model is ``trained-on`` a dataset, an evaluation ``evaluates`` a model and is ``evaluated-on``
-a dataset, a version ``supersedes`` the one before, a record is a ``snapshot-of`` its DVC data,
-``recorded-in`` the commit that added it, and that commit is ``authored-by`` and
-``committed-by`` people.
+Nodes and edges live in dicts and adjacency lists, so building, selecting and walking the graph
+cost time linear in its size: a ledger of 100,000 records draws as fast per record as one of 10.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ledger.config import Config
 from ledger.errors import RecordNotFoundError
-from ledger.git.repository import Commit, GitTree, Repository
+from ledger.git.commits import Commit, Person
+from ledger.kinds import Relation
 from ledger.records.identity import RecordId
-from ledger.checks.links import link_sites
-from ledger.dvc.snapshots import snapshot_sites
-from ledger.checks.tree import Entry, load_tree
+
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
 
 NodeKind = Literal["record", "snapshot", "commit", "agent"]
-EdgeKind = Literal[
-    "trained-on",
-    "evaluated-on",
-    "evaluates",
-    "compared-with",
-    "supersedes",
-    "snapshot-of",
-    "recorded-in",
-    "authored-by",
-    "committed-by",
-]
+EdgeKind = Relation | Literal["snapshot-of", "recorded-in", "authored-by", "committed-by"]
 Direction = Literal["upstream", "downstream", "both"]
+FORMAT = "ledger-lineage/2"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """A node; ``id`` is stable across runs: ``record:KIND:NAME@VERSION``, ``snapshot:<md5>``,
-    ``commit:<sha>`` or ``agent:<email>``."""
+    ``commit:<sha>`` or ``agent:<email>``. ``attrs`` are JSON-ready facts (never a record's
+    content, which views read from the state when they print it)."""
 
     id: str
     kind: NodeKind
@@ -55,7 +47,7 @@ class Node:
         return {"id": self.id, "kind": self.kind, "label": self.label, **self.attrs}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Edge:
     source: str
     target: str
@@ -69,175 +61,201 @@ def record_node_id(record_id: RecordId | str) -> str:
     return f"record:{record_id}"
 
 
-@dataclass
 class LineageGraph:
-    commit: str
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
+    """Nodes by id, and edges as a set with adjacency in both directions."""
+
+    def __init__(self, commit: str) -> None:
+        self.commit = commit
+        self.nodes: dict[str, Node] = {}
+        self._edges: set[Edge] = set()
+        self._out: dict[str, list[Edge]] = defaultdict(list)
+        self._in: dict[str, list[Edge]] = defaultdict(list)
 
     def add(self, node: Node) -> None:
         self.nodes.setdefault(node.id, node)
 
     def link(self, source: str, target: str, kind: EdgeKind) -> None:
         edge = Edge(source, target, kind)
-        if edge not in self.edges:
-            self.edges.append(edge)
+        if edge not in self._edges:
+            self._edges.add(edge)
+            self._out[source].append(edge)
+            self._in[target].append(edge)
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Every edge, sorted."""
+        return sorted(self._edges)
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return sorted(self._out.get(node_id, ()))
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        return sorted(self._in.get(node_id, ()))
 
     def records(self) -> list[Node]:
         return sorted((n for n in self.nodes.values() if n.kind == "record"), key=lambda n: n.id)
 
-    def out_edges(self, node_id: str) -> list[Edge]:
-        return sorted(e for e in self.edges if e.source == node_id)
-
-    def in_edges(self, node_id: str) -> list[Edge]:
-        return sorted(e for e in self.edges if e.target == node_id)
+    def superseded(self) -> set[str]:
+        return {e.target for e in self._edges if e.kind == "supersedes"}
 
     def sorted(self) -> LineageGraph:
-        """The same graph with nodes and edges in a deterministic order."""
-        return LineageGraph(self.commit, dict(sorted(self.nodes.items())), sorted(self.edges))
+        """The same graph with nodes and edges in sorted order (what views expect)."""
+        return self.restricted(self.nodes)
 
-    def subgraph(
-        self, start: str, direction: Direction = "both", depth: int | None = None
-    ) -> LineageGraph:
-        """``start`` and what lies up- and/or downstream of it, at most ``depth`` edges away."""
-        forward: dict[str, list[Edge]] = defaultdict(list)
-        backward: dict[str, list[Edge]] = defaultdict(list)
+    def restricted(self, keep: Iterable[str]) -> LineageGraph:
+        """The graph of the nodes in ``keep`` and the edges between them, in sorted order."""
+        kept = set(keep)
+        graph = LineageGraph(self.commit)
+        for node_id in sorted(kept):
+            if node_id in self.nodes:
+                graph.nodes[node_id] = self.nodes[node_id]
         for edge in self.edges:
-            forward[edge.source].append(edge)
-            backward[edge.target].append(edge)
+            if edge.source in graph.nodes and edge.target in graph.nodes:
+                graph.link(edge.source, edge.target, edge.kind)
+        return graph
+
+    def reachable(
+        self, start: str, direction: Direction, depth: int | None, within: set[str]
+    ) -> set[str]:
+        """Nodes of ``within`` at most ``depth`` edges up- and/or downstream of ``start``."""
         keep = {start}
-        kept_edges: set[Edge] = set()
-        for walk, pick in (("upstream", forward), ("downstream", backward)):
+        for walk in ("upstream", "downstream"):
             if direction not in (walk, "both"):
                 continue
+            adjacency = self._out if walk == "upstream" else self._in
             queue = deque([(start, 0)])
             seen = {start}
             while queue:
                 node, distance = queue.popleft()
                 if depth is not None and distance >= depth:
                     continue
-                for edge in pick[node]:
+                for edge in adjacency.get(node, ()):
                     other = edge.target if walk == "upstream" else edge.source
-                    kept_edges.add(edge)
-                    if other not in seen:
+                    if other in within and other not in seen:
                         seen.add(other)
                         keep.add(other)
                         queue.append((other, distance + 1))
-        return LineageGraph(
-            self.commit,
-            {k: v for k, v in sorted(self.nodes.items()) if k in keep},
-            sorted(kept_edges),
-        )
-
-    def without(self, node_ids: Iterable[str]) -> LineageGraph:
-        drop = set(node_ids)
-        return LineageGraph(
-            self.commit,
-            {k: v for k, v in self.nodes.items() if k not in drop},
-            [e for e in self.edges if e.source not in drop and e.target not in drop],
-        )
-
-    def superseded(self) -> set[str]:
-        return {e.target for e in self.edges if e.kind == "supersedes"}
+        return keep
 
     def to_json(self) -> dict[str, Any]:
-        """A node-link document: ``{"commit", "nodes": [...], "edges": [...]}`` (see README)."""
-        ordered = self.sorted()
+        """A node-link document (see the README): nodes and edges sorted, so byte-stable."""
         return {
-            "format": "ledger-lineage/1",
+            "format": FORMAT,
             "commit": self.commit,
-            "nodes": [n.to_json() for n in ordered.nodes.values()],
-            "edges": [e.to_json() for e in ordered.edges],
+            "nodes": [self.nodes[k].to_json() for k in sorted(self.nodes)],
+            "edges": [e.to_json() for e in self.edges],
         }
 
+    def json_chunks(self) -> Iterator[str]:
+        """``to_json`` as indented text, a node at a time: a large graph is never one string."""
+        import json
 
-def build_graph(root: Path, config: Config, rev: str = "HEAD") -> LineageGraph:
-    """The lineage graph of the ledger as committed at ``rev``."""
-    with Repository(root) as repo:
-        sha = repo.resolve(rev)
-        entries, _ = load_tree(GitTree(repo, sha), config)
-        commits = repo.walk(sha, [config.records_dir])
-    return graph_from(sha, entries, commits)
+        def dump(value: object, indent: str) -> str:
+            text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+            return text.replace("\n", "\n" + indent)
+
+        yield "{\n"
+        yield f'  "commit": {json.dumps(self.commit)},\n'
+        for name, items in (
+            ("edges", (e.to_json() for e in self.edges)),
+            ("format", None),
+            ("nodes", (self.nodes[k].to_json() for k in sorted(self.nodes))),
+        ):
+            if items is None:
+                yield f'  "{name}": {json.dumps(FORMAT)},\n'
+                continue
+            yield f'  "{name}": ['
+            first = True
+            for item in items:
+                yield ("\n    " if first else ",\n    ") + dump(item, "    ")
+                first = False
+            yield "\n  ]" if not first else "]"
+            yield ",\n" if name == "edges" else "\n"
+        yield "}\n"
 
 
-def graph_from(sha: str, entries: Iterable[Entry], commits: Iterable[Commit]) -> LineageGraph:
-    """Assemble the graph from loaded records and the commits that touched them (oldest first)."""
-    graph = LineageGraph(sha)
-    introduced: dict[str, Commit] = {}
-    for commit in commits:
-        for change in commit.changes:
-            if change.status != "D":
-                introduced[change.path] = commit  # the commit that left this content
-    for entry in entries:
-        if entry.record is None or entry.claimed is None or entry.data is None:
-            continue  # unreadable records are verify's business, not the graph's
-        own = record_node_id(entry.claimed)
+def build_graph(state: LedgerState) -> LineageGraph:
+    """The lineage graph of a state: every valid record, its links, data and commit."""
+    graph = LineageGraph(state.commit)
+    for file in state.records.valid():
+        facts, claimed = file.facts, file.facts.claimed
+        assert claimed is not None
+        own = record_node_id(claimed)
         graph.add(
             Node(
                 own,
                 "record",
-                str(entry.claimed),
+                str(claimed),
                 {
-                    "record_kind": entry.claimed.kind,
-                    "name": entry.claimed.name,
-                    "version": entry.claimed.version,
-                    "title": entry.record.title,
-                    "path": entry.relpath,
-                    "sha256": entry.sha256,
-                    "content": entry.data,
+                    "record_kind": claimed.kind,
+                    "name": claimed.name,
+                    "version": claimed.version,
+                    "title": facts.title,
+                    "path": file.relpath,
+                    "sha256": facts.sha256,
+                    "blob": file.blob,
                 },
             )
         )
-        for site in link_sites(entry.record):
-            graph.link(own, record_node_id(site.link.ref), site.relation)  # type: ignore[arg-type]
-        for _, snap in snapshot_sites(entry.record):
+        for link in facts.links:
+            graph.link(own, record_node_id(link.ref), link.relation)
+        for site in facts.snapshots:
+            snap = site.snapshot
             snap_id = f"snapshot:{snap.md5}"
-            graph.add(
-                Node(
-                    snap_id,
-                    "snapshot",
-                    f"{snap.path} ({snap.md5[:8]})",
-                    snap.model_dump(mode="json", exclude_none=True),
-                )
-            )
+            label = f"{snap.path} ({snap.md5[:8]})"
+            graph.add(Node(snap_id, "snapshot", label, snap.to_json()))
             graph.link(own, snap_id, "snapshot-of")
-        recorded_in = introduced.get(entry.relpath)
-        if recorded_in is not None:
-            _add_commit(graph, own, recorded_in)
+        commit = state.history.introduced(file.relpath)
+        if commit is not None:
+            _add_commit(graph, own, commit)
     # Links to records that are not in the tree stay visible as dangling nodes.
     for edge in list(graph.edges):
         if edge.target not in graph.nodes and edge.target.startswith("record:"):
             graph.add(Node(edge.target, "record", edge.target[7:], {"missing": True}))
-    return graph.sorted()
+    return graph
 
 
 def _add_commit(graph: LineageGraph, record: str, commit: Commit) -> None:
     commit_id = f"commit:{commit.sha}"
-    graph.add(
-        Node(
-            commit_id,
-            "commit",
-            f"{commit.sha[:12]} {commit.subject}",
-            {
-                "sha": commit.sha,
-                "author": {"name": commit.author.name, "email": commit.author.email},
-                "author_date": commit.author_date,
-                "committer": {"name": commit.committer.name, "email": commit.committer.email},
-                "committer_date": commit.committer_date,
-                "message": commit.message,
-                "reason": commit.trailer("Ledger-Reason"),
-                "signature": commit.signature_state,
-                "signer": commit.signer,
-            },
-        )
-    )
-    graph.link(record, commit_id, "recorded-in")
-    for person, kind in ((commit.author, "authored-by"), (commit.committer, "committed-by")):
-        agent_id = f"agent:{person.email}"
+    if commit_id not in graph.nodes:
         graph.add(
-            Node(agent_id, "agent", person.name, {"name": person.name, "email": person.email})
+            Node(commit_id, "commit", f"{commit.sha[:12]} {commit.subject}", commit.to_json())
         )
-        graph.link(commit_id, agent_id, kind)  # type: ignore[arg-type]
+        for person, kind in ((commit.author, "authored-by"), (commit.committer, "committed-by")):
+            graph.add(_agent(person))
+            graph.link(commit_id, f"agent:{person.email}", kind)  # type: ignore[arg-type]
+    graph.link(record, commit_id, "recorded-in")
+
+
+def _agent(person: Person) -> Node:
+    return Node(
+        f"agent:{person.email}", "agent", person.name, {"name": person.name, "email": person.email}
+    )
+
+
+def select_around(graph: LineageGraph, refs: Iterable[RecordId], depth: int) -> LineageGraph:
+    """Every version at most ``depth`` links up- or downstream of any of ``refs``, with the
+    snapshots, commits and agents they reach: one walk, however many records changed."""
+    records = {n for n, node in graph.nodes.items() if node.kind == "record"}
+    keep: set[str] = set()
+    for ref in refs:
+        start = record_node_id(ref)
+        if start in records:
+            keep |= graph.reachable(start, "both", depth, records)
+    return graph.restricted(_with_context(graph, keep))
+
+
+def _with_context(graph: LineageGraph, records: set[str]) -> set[str]:
+    """``records`` and the snapshots, commits and agents they point to."""
+    reachable = set(records)
+    frontier = list(records)
+    while frontier:
+        node = frontier.pop()
+        for edge in graph._out.get(node, ()):
+            if edge.target not in reachable and not edge.target.startswith("record:"):
+                reachable.add(edge.target)
+                frontier.append(edge.target)
+    return reachable
 
 
 def select(
@@ -250,23 +268,14 @@ def select(
 ) -> LineageGraph:
     """The part of the graph a view shows: around ``ref`` if given, current versions unless
     ``all_versions``; snapshots, commits and agents only where a shown record reaches them."""
+    records = {n for n, node in graph.nodes.items() if node.kind == "record"}
     if not all_versions:
         keep = {record_node_id(ref)} if ref is not None else set()
-        graph = graph.without(graph.superseded() - keep)
-    # Walk records only, so depth counts links between records; then attach the snapshots,
-    # commits and agents the chosen records point to.
-    reachable = {n for n in graph.nodes if n.startswith("record:")}
+        records -= graph.superseded() - keep
     if ref is not None:
         start = record_node_id(ref)
-        if start not in graph.nodes:
+        if start not in records:
             raise RecordNotFoundError(f"{ref}: no such record at commit {graph.commit[:12]}")
-        records = graph.without(set(graph.nodes) - reachable)
-        reachable = set(records.subgraph(start, direction, depth).nodes)
-    frontier = list(reachable)
-    while frontier:
-        node = frontier.pop()
-        for edge in graph.out_edges(node):
-            if edge.target not in reachable and not edge.target.startswith("record:"):
-                reachable.add(edge.target)
-                frontier.append(edge.target)
-    return graph.without(set(graph.nodes) - reachable).sorted()
+        # Depth counts links between records; snapshots, commits and agents come after.
+        records = graph.reachable(start, direction, depth, records)
+    return graph.restricted(_with_context(graph, records))

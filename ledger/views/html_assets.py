@@ -7,9 +7,25 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from ledger.kinds import ordered
+
+
+def _kind_rules() -> str:
+    """Each kind's colour, from its lineage style: the same palette as Mermaid and DOT."""
+    rules = []
+    for spec in ordered():
+        k, line = spec.kind, spec.lineage.line
+        rules += [
+            f".legend .sw-{k} {{ border-color: {line}; }}",
+            f"#graph .kind-{k} rect {{ stroke: {line}; }} .kind-{k} .band {{ fill: {line}; }}",
+            f".record.kind-{k} {{ border-left-color: {line}; }}",
+        ]
+    return "\n".join(rules) + "\n"
+
+
 CSS = """
 :root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
-  --dataset: #1565c0; --model: #2e7d32; --evaluation: #ef6c00; --missing: #c62828; }
+  --missing: #c62828; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: var(--ink); background: #f6f8fa; }
@@ -18,9 +34,6 @@ header h1 { margin: 0; font-size: 19px; }
 header p { margin: 2px 0 0; color: var(--muted); }
 code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .legend span { display: inline-block; margin-right: 14px; }
-.legend .sw-dataset { border-color: var(--dataset); }
-.legend .sw-model { border-color: var(--model); }
-.legend .sw-evaluation { border-color: var(--evaluation); }
 .legend i { display: inline-block; width: 11px; height: 11px; margin-right: 5px;
   border: 2px solid; border-radius: 2px; vertical-align: -1px; }
 .top { display: grid; grid-template-columns: minmax(0, 1fr); gap: 16px; padding: 16px 24px; }
@@ -32,10 +45,6 @@ code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   letter-spacing: .06em; }
 #graph .node rect { fill: #fff; stroke-width: 1.5; }
 #graph .node .band { stroke: none; }
-#graph .kind-dataset rect { stroke: var(--dataset); } .kind-dataset .band { fill: var(--dataset); }
-#graph .kind-model rect { stroke: var(--model); } .kind-model .band { fill: var(--model); }
-#graph .kind-evaluation rect { stroke: var(--evaluation); }
-.kind-evaluation .band { fill: var(--evaluation); }
 #graph .missing rect { stroke: var(--missing); stroke-dasharray: 5 3; fill: #fff5f5; }
 #graph .superseded rect { stroke-dasharray: 5 3; } #graph .superseded { opacity: .62; }
 #graph .node text { fill: var(--ink); font-size: 11.5px; }
@@ -62,9 +71,6 @@ code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .records > h2 { font-size: 16px; }
 .record { background: #fff; border: 1px solid var(--line); border-left: 5px solid var(--line);
   border-radius: 8px; padding: 4px 16px 10px; margin: 0 0 14px; }
-.record.kind-dataset { border-left-color: var(--dataset); }
-.record.kind-model { border-left-color: var(--model); }
-.record.kind-evaluation { border-left-color: var(--evaluation); }
 .record.missing { border-left-color: var(--missing); }
 .record:target { outline: 3px solid #0969da; }
 .record h3 { margin: 10px 0 2px; font-size: 15px; word-break: break-all; }
@@ -80,7 +86,7 @@ details { margin-top: 8px; } summary { cursor: pointer; color: #0969da; }
 details pre { background: #f6f8fa; padding: 8px; border-radius: 6px; overflow: auto;
   max-height: 420px; }
 footer { padding: 0 24px 24px; color: var(--muted); font-size: 12px; }
-"""
+""" + _kind_rules()
 
 JS = """
 (function () {

@@ -1,4 +1,4 @@
-"""``ledger log REF``: the history of one record, from git.
+"""``ledger log REF``: the history of one record, from the state's history.
 
 Records say what; git says who, when and why. Each entry is a commit that added, changed or
 deleted the record's file, with the canonical hash of the content it left behind, so an old
@@ -8,11 +8,12 @@ version can be found by the hash a link pinned.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ledger.records.canonical import NotCanonicalizableError, record_hash
-from ledger.config import Config
-from ledger.git.repository import Commit, Repository
-from ledger.records.jsonload import load_json_bytes
+from ledger.git.commits import Commit
+
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
 
 _ACTIONS = {"A": "added", "M": "changed", "D": "deleted", "T": "changed type"}
 
@@ -24,23 +25,12 @@ class LogEntry:
     blob: str | None
     sha256: str | None
 
-    def to_json(self) -> dict[str, object]:
-        c = self.commit
+    def to_json(self) -> dict[str, Any]:
         return {
-            "commit": c.sha,
             "action": self.action,
-            "author": {"name": c.author.name, "email": c.author.email, "date": c.author_date},
-            "committer": {
-                "name": c.committer.name,
-                "email": c.committer.email,
-                "date": c.committer_date,
-            },
-            "message": c.message,
-            "reason": c.trailer("Ledger-Reason"),
-            "signature": c.signature_state,
-            "signer": c.signer,
             "blob": self.blob,
             "sha256": self.sha256,
+            "commit": self.commit.to_json(),
         }
 
     def text(self) -> str:
@@ -48,43 +38,41 @@ class LogEntry:
         lines = [
             f"{c.sha[:12]} {self.action} by {c.author} at {c.author_date}",
             f"    committed by {c.committer} at {c.committer_date}; signature: "
-            f"{c.signature_state}{f' ({c.signer})' if c.signer else ''}",
+            f"{c.signature.description}{f' ({c.signer})' if c.signer else ''}",
         ]
         if self.sha256:
             lines.append(f"    sha256 {self.sha256}")
         lines.append(f"    {c.subject}")
-        reason = c.trailer("Ledger-Reason")
-        if reason:
-            lines.append(f"    reason: {reason}")
+        if c.reason:
+            lines.append(f"    reason: {c.reason}")
         return "\n".join(lines)
 
 
-def record_log(repo: Repository, config: Config, relpath: str, rev: str) -> list[LogEntry]:
-    """Every commit reachable from ``rev`` that touched ``relpath``, oldest first."""
-    entries: list[LogEntry] = []
-    for commit in repo.walk(repo.resolve(rev), [relpath]):
-        for change in commit.changes:
-            if change.path != relpath:
-                continue
-            entries.append(
-                LogEntry(
-                    commit,
-                    _ACTIONS.get(change.status, change.status),
-                    change.new_blob,
-                    _hash_of(repo, change.new_blob, config),
-                )
+@dataclass(frozen=True)
+class RecordLog:
+    path: str
+    entries: list[LogEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "history": [e.to_json() for e in self.entries]}
+
+    def text(self) -> str:
+        return f"{self.path}\n" + "\n".join(e.text() for e in self.entries) + "\n"
+
+
+def record_log(state: LedgerState, relpath: str) -> RecordLog:
+    """Every commit of the state's history that touched ``relpath``, oldest first."""
+    versions = state.history.versions(relpath)
+    facts = state.facts_of(v.blob for v in versions if v.blob)
+    entries = []
+    for version in versions:
+        known = facts.get(version.blob) if version.blob else None
+        entries.append(
+            LogEntry(
+                state.history.commits[version.index],
+                _ACTIONS.get(version.status, version.status),
+                version.blob,
+                known.sha256 if known else None,
             )
-    return entries
-
-
-def _hash_of(repo: Repository, blob: str | None, config: Config) -> str | None:
-    content = repo.blob(blob) if blob else None
-    if content is None:
-        return None
-    data, problems = load_json_bytes(content, "", config.limits)
-    if problems:
-        return None
-    try:
-        return record_hash(data)
-    except NotCanonicalizableError:
-        return None
+        )
+    return RecordLog(relpath, entries)

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import re
 
+from ledger.kinds import ordered
 from ledger.views.graph import LineageGraph
-from ledger.views.formats import data_path, record_facts
+from ledger.views.node_facts import data_path, record_facts
 
 # Old, widely supported shape syntax only: GitHub and GitLab pin Mermaid versions of their own.
-_SHAPES = {
-    "dataset": ('[("', '")]'),
-    "model": ('("', '")'),
-    "evaluation": ('{{"', '"}}'),
+_SHAPES: dict[str, tuple[str, str]] = {
+    **{s.kind: s.lineage.mermaid_shape for s in ordered()},
     "snapshot": ('[/"', '"/]'),
 }
 _DEFAULT_SHAPE = ('["', '"]')
 # Explicit text colours keep labels readable under GitHub's dark theme too.
-_CLASSES = {
-    "dataset": "fill:#e3f2fd,stroke:#1565c0,color:#0d2a4a",
-    "model": "fill:#e8f5e9,stroke:#2e7d32,color:#123d16",
-    "evaluation": "fill:#fff3e0,stroke:#ef6c00,color:#4a2500",
+_CLASSES: dict[str, str] = {
+    **{
+        s.kind: f"fill:{s.lineage.fill},stroke:{s.lineage.line},color:{s.lineage.text}"
+        for s in ordered()
+    },
     "snapshot": "fill:#f5f5f5,stroke:#9e9e9e,color:#424242,font-size:11px",
     "superseded": "stroke-dasharray:4 3,opacity:0.7",
     "missing": "fill:#ffebee,stroke:#c62828,color:#7f0000,stroke-dasharray:4 3",

@@ -1,16 +1,30 @@
-"""Reporters: results are data; these functions turn them into text or JSON for people and tools."""
+"""Reports of the checks: results are data; these turn them into text for people.
+
+JSON for tools is each result's ``to_json``, printed by ``ledger.views.formats``.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.checks.tree import Report
-from ledger.checks.verify import VerifyReport
+from ledger.git.commits import Commit, Signature
 
 
-def to_json_text(value: object) -> str:
-    """Deterministic JSON for machines: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+@dataclass
+class VerifyReport(Report):
+    """A report of the committed ledger at a commit, with the commits that changed records."""
+
+    commit: str = ""
+    commits: list[tuple[Commit, tuple[str, ...]]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **super().to_json(),
+            "commit": self.commit,
+            "commits": [{**c.to_json(), "records": list(paths)} for c, paths in self.commits],
+        }
 
 
 def validation_text(report: Report) -> str:
@@ -26,7 +40,7 @@ def validation_text(report: Report) -> str:
 
 def verify_text(report: VerifyReport) -> str:
     lines = [f.line() for f in report.findings]
-    signed = sum(1 for c in report.commits if c.signature != "unsigned")
+    signed = sum(1 for c, _ in report.commits if c.signature is not Signature.UNSIGNED)
     lines.append(
         f"commit {report.commit[:12]}: {len(report.checked)} record(s), "
         f"{len(report.commits)} commit(s) changed records, {signed} of them signed"

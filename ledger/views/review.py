@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.views.compare import MetricDelta, compare
-from ledger.config import Config
-from ledger.checks.findings import Finding
-from ledger.git.repository import GitTree, Repository
+from ledger.findings import Finding
 from ledger.records.identity import RecordId
-from ledger.views.graph import LineageGraph, build_graph, record_node_id, select
-from ledger.checks.tree import Entry, load_tree
-from ledger.checks.verify import verify
+from ledger.views.compare import MetricDelta, compare
+from ledger.views.graph import LineageGraph, record_node_id, select_around
+
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.state.ledger_state import LedgerState
 
 
 @dataclass(frozen=True)
@@ -81,93 +81,87 @@ class Review:
         }
 
 
-def review(root: Path, config: Config, base: str, head: str = "HEAD") -> Review:
-    """Compare the ledger at ``base`` with the ledger at ``head``."""
-    with Repository(root) as repo:
-        base_sha, head_sha = repo.resolve(base), repo.resolve(head)
-        before = _by_path(load_tree(GitTree(repo, base_sha), config)[0])
-        after = _by_path(load_tree(GitTree(repo, head_sha), config)[0])
-    result = Review(base_sha, head_sha)
-    for path, entry in sorted(after.items()):
-        old = before.get(path)
-        if old is None:
-            result.added.append(str(entry.claimed or path))
-        elif old.sha256 != entry.sha256:
-            result.changed_in_place.append(path)
-        if entry.record is not None and entry.claimed is not None:
-            result.titles[str(entry.claimed)] = entry.record.title
-    result.deleted = sorted(set(before) - set(after))
-    graph = build_graph(root, config, head_sha)
-    for ref in result.added:
-        record = after[RecordId.parse(ref).relpath(config.records_dir)].record
-        if record is not None and record.supersedes is not None:
-            sup = record.supersedes
-            result.superseded.append(Superseded(sup.ref, ref, sup.reason, sup.change_type))
-    result.metrics = [m for ref in result.added if (m := _metric_change(graph, ref))]
-    result.new_findings = _new_findings(root, config, base_sha, head_sha)
-    result.lineage = _around(
-        graph,
-        [
-            *result.added,
-            *(str(after[p].claimed) for p in result.changed_in_place if after[p].claimed),
-        ],
-    )
+def review(root: Path, before: LedgerState, after: LedgerState) -> Review:
+    """What changed in the ledger from state ``before`` (the base) to ``after`` (the head)."""
+    result = Review(before.commit, after.commit)
+    old = before.records.by_path
+    added: list[RecordFile] = []
+    for file in after.records.files:
+        previous = old.get(file.relpath)
+        if previous is None:
+            added.append(file)
+            result.added.append(str(file.facts.claimed or file.relpath))
+        elif _changed(previous, file):
+            result.changed_in_place.append(file.relpath)
+        if file.facts.valid and file.facts.claimed is not None:
+            result.titles[str(file.facts.claimed)] = file.facts.title
+    result.deleted = sorted(set(old) - set(after.records.by_path))
+    for file in added:
+        link = file.facts.supersedes if file.facts.valid else None
+        if link is not None:
+            ref = str(file.facts.claimed)
+            result.superseded.append(Superseded(link.ref, ref, link.reason, link.change_type))
+    graph = after.graph
+    result.metrics = [m for ref in result.added if (m := _metric_change(after, ref))]
+    result.new_findings = _new_findings(root, before, after)
+    changed_ids = [f.facts.claimed for f in added if f.facts.claimed is not None]
+    changed_ids += [
+        claimed
+        for p in result.changed_in_place
+        if (claimed := after.records.by_path[p].facts.claimed) is not None
+    ]
+    result.lineage = select_around(graph, changed_ids, depth=1) if changed_ids else None
     return result
 
 
-def _by_path(entries: list[Entry]) -> dict[str, Entry]:
-    return {e.relpath: e for e in entries}
+def _changed(before: RecordFile, after: RecordFile) -> bool:
+    """A committed version changed: its canonical content, or its bytes where it has none."""
+    if before.facts.sha256 is not None and after.facts.sha256 is not None:
+        return before.facts.sha256 != after.facts.sha256
+    return before.blob != after.blob
 
 
-def _metric_change(graph: LineageGraph, ref: str) -> MetricChange | None:
+def _metric_change(state: LedgerState, ref: str) -> MetricChange | None:
     if not ref.startswith("evaluation:"):
         return None
-    content = graph.nodes[record_node_id(ref)].attrs["content"]
-    against, why = None, ""
-    if "supersedes" in content:
-        against, why = content["supersedes"]["ref"], "the evaluation it supersedes"
-    elif isinstance(content.get("baseline"), dict) and "ref" in content["baseline"]:
-        against, why = content["baseline"]["ref"], "its baseline"
-    else:
-        against = _previous_model_evaluation(graph, content["model"]["ref"])
-        why = "the evaluation of the previous model version"
-    if against is None or record_node_id(against) not in graph.nodes:
+    file = state.records.by_id.get(RecordId.parse(ref))
+    if file is None or not file.facts.valid:
         return None
-    comparison = compare(graph, RecordId.parse(against), RecordId.parse(ref))
+    links = {link.relation: link.ref for link in file.facts.links}
+    against: str | None
+    if "supersedes" in links:
+        against, why = links["supersedes"], "the evaluation it supersedes"
+    elif "compared-with" in links:
+        against, why = links["compared-with"], "its baseline"
+    else:
+        against = _previous_model_evaluation(state, links.get("evaluates"))
+        why = "the evaluation of the previous model version"
+    if against is None or record_node_id(against) not in state.graph.nodes:
+        return None
+    target = state.records.by_id.get(RecordId.parse(against))
+    if target is None or not target.facts.valid:
+        return None
+    comparison = compare(state, RecordId.parse(against), RecordId.parse(ref))
     return MetricChange(ref, against, why, tuple(comparison.metrics))
 
 
-def _previous_model_evaluation(graph: LineageGraph, model_ref: str) -> str | None:
-    model = graph.nodes.get(record_node_id(model_ref))
-    previous = (
-        (model.attrs.get("content", {}).get("supersedes") or {}).get("ref") if model else None
-    )
-    if previous is None:
+def _previous_model_evaluation(state: LedgerState, model_ref: str | None) -> str | None:
+    model = state.records.by_id.get(RecordId.parse(model_ref)) if model_ref else None
+    link = model.facts.supersedes if model is not None else None
+    if link is None:
         return None
     evaluations = sorted(
-        e.source for e in graph.in_edges(record_node_id(previous)) if e.kind == "evaluates"
+        e.source for e in state.graph.in_edges(record_node_id(link.ref)) if e.kind == "evaluates"
     )
     return evaluations[-1][len("record:") :] if evaluations else None
 
 
-def _new_findings(root: Path, config: Config, base: str, head: str) -> list[Finding]:
-    """Findings at ``head`` that ``base`` did not have (same rule, file and place)."""
+def _new_findings(root: Path, before: LedgerState, after: LedgerState) -> list[Finding]:
+    """Findings at the head that the base did not have (same rule, file and place)."""
 
     def key(f: Finding) -> tuple[str, str, str]:
         return f.code, f.path, f.pointer
 
-    known = {key(f) for f in verify(root, config, base).findings}
-    return [f for f in verify(root, config, head).findings if key(f) not in known]
-
-
-def _around(graph: LineageGraph, refs: list[str]) -> LineageGraph | None:
-    """The lineage one link around each changed record, merged into one graph."""
-    merged: LineageGraph | None = None
-    for ref in refs:
-        part = select(graph, RecordId.parse(ref), depth=1, all_versions=True)
-        if merged is None:
-            merged = part
-        else:
-            merged.nodes.update(part.nodes)
-            merged.edges = sorted(set(merged.edges) | set(part.edges))
-    return merged.sorted() if merged else None
+    known = {key(f) for f in before.verify_findings(root, require_signed=False, data=False)}
+    head = after.verify_findings(root, require_signed=False, data=False)
+    return [f for f in head if key(f) not in known]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from ledger.findings import Finding
 from ledger.views.compare import Comparison, MetricDelta
-from ledger.checks.findings import Finding
 from ledger.views.graph import LineageGraph
 from ledger.views.review import Review
 

@@ -7,7 +7,7 @@ referenced afterwards with "(see above)", so diamonds in the graph do not repeat
 from __future__ import annotations
 
 from ledger.views.graph import LineageGraph
-from ledger.views.formats import KIND_ORDER, RECORD_EDGES, RecordFacts, record_edges, record_facts
+from ledger.views.node_facts import KIND_ORDER, RECORD_EDGES, NodeFacts, record_edges, record_facts
 
 _TEE, _ELBOW, _PIPE, _BLANK = "├── ", "└── ", "│   ", "    "
 
@@ -29,17 +29,23 @@ def render_text(graph: LineageGraph) -> str:
         return "\n".join(lines) + "\n"
     shown: set[str] = set()
 
-    def walk(node_id: str, relation: str, prefix: str, last: bool, top: bool) -> None:
-        branch = "" if top else (_ELBOW if last else _TEE)
-        first, *details = _describe(facts[node_id], relation, seen=node_id in shown)
-        lines.append(prefix + branch + first)
-        children = [] if node_id in shown else upstream[node_id]
-        shown.add(node_id)
-        inner = prefix + ("" if top else (_BLANK if last else _PIPE))
-        guide = _PIPE if children else _BLANK
-        lines.extend((inner + guide + detail).rstrip() for detail in details)
-        for index, (kind, child) in enumerate(children):
-            walk(child, kind, inner, index == len(children) - 1, top=False)
+    def walk(root: str) -> None:
+        # Depth first with an explicit stack: a chain of thousands of versions must not hit
+        # Python's recursion limit. Items: node, relation, prefix, last child, top level.
+        stack = [(root, "", "", True, True)]
+        while stack:
+            node_id, relation, prefix, last, top = stack.pop()
+            branch = "" if top else (_ELBOW if last else _TEE)
+            first, *details = _describe(facts[node_id], relation, seen=node_id in shown)
+            lines.append(prefix + branch + first)
+            children = [] if node_id in shown else upstream[node_id]
+            shown.add(node_id)
+            inner = prefix + ("" if top else (_BLANK if last else _PIPE))
+            guide = _PIPE if children else _BLANK
+            lines.extend((inner + guide + detail).rstrip() for detail in details)
+            for index in reversed(range(len(children))):
+                kind, child = children[index]
+                stack.append((child, kind, inner, index == len(children) - 1, False))
 
     # Roots are the records nothing else depends on: evaluations first, then models, datasets.
     # Records inside a cycle have no root; they start their own tree afterwards.
@@ -50,11 +56,11 @@ def render_text(graph: LineageGraph) -> str:
             continue
         if len(lines) > 1:
             lines.append("")
-        walk(node_id, "", "", last=True, top=True)
+        walk(node_id)
     return "\n".join(lines) + "\n"
 
 
-def _describe(facts: RecordFacts, relation: str, *, seen: bool) -> list[str]:
+def _describe(facts: NodeFacts, relation: str, *, seen: bool) -> list[str]:
     head = f"{relation}: " if relation else ""
     head += facts.identity
     if facts.missing:

@@ -1,0 +1,142 @@
+"""The ledger's history: the commits that changed record or DVC files, and what each changed."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from ledger.git.commits import Commit
+from ledger.git.repository import Repository
+
+DVC_NAMES = ("dvc.lock", "dvc.yaml")
+
+
+def is_record_path(path: str, records_dir: str) -> bool:
+    return path.startswith(records_dir.rstrip("/") + "/") and path.endswith(".json")
+
+
+def is_dvc_path(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".dvc") or name in DVC_NAMES
+
+
+def relevant(records_dir: str) -> Callable[[str], bool]:
+    """The predicate the history walk keeps changes by: record files and DVC files."""
+    prefix = records_dir.rstrip("/") + "/"
+
+    def keep(path: str) -> bool:
+        return (path.startswith(prefix) and path.endswith(".json")) or is_dvc_path(path)
+
+    return keep
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One change of one file: at which commit (its index in ``History.commits``), how (A, M,
+    D or T) and the blob it left (None when deleted)."""
+
+    index: int
+    status: str
+    blob: str | None
+
+
+class History:
+    """Commits oldest first; for each changed path, its versions in that order."""
+
+    def __init__(self, commits: Sequence[Commit]) -> None:
+        self.commits = list(commits)
+        self.by_path: dict[str, list[Version]] = defaultdict(list)
+        for index, commit in enumerate(self.commits):
+            for change in commit.changes:
+                self.by_path[change.path].append(Version(index, change.status, change.new_blob))
+
+    def extended(self, newer: Sequence[Commit]) -> History:
+        return History([*self.commits, *newer])
+
+    @functools.cached_property
+    def order(self) -> dict[str, int]:
+        return {commit.sha: index for index, commit in enumerate(self.commits)}
+
+    @functools.cached_property
+    def linear(self) -> bool:
+        """No merges: the walk order is the order of the commits on the one line of history."""
+        return all(len(c.parents) <= 1 for c in self.commits)
+
+    def versions(self, path: str) -> list[Version]:
+        return self.by_path.get(path, [])
+
+    def introduced(self, path: str) -> Commit | None:
+        """The commit that left the path's current content."""
+        versions = self.versions(path)
+        return self.commits[versions[-1].index] if versions and versions[-1].blob else None
+
+    def first(self, path: str) -> Commit | None:
+        versions = self.versions(path)
+        return self.commits[versions[0].index] if versions else None
+
+    def blob_at(self, path: str, index: int) -> str | None:
+        """The path's blob as of commit ``index`` (a linear history's walk order)."""
+        versions = self.versions(path)
+        at = bisect.bisect_right(versions, index, key=lambda v: v.index)
+        return versions[at - 1].blob if at else None
+
+    def record_commits(self, records_dir: str) -> Iterable[tuple[Commit, tuple[str, ...]]]:
+        """Each commit that changed record files, with the record files it changed."""
+        for commit in self.commits:
+            paths = tuple(
+                sorted(c.path for c in commit.changes if is_record_path(c.path, records_dir))
+            )
+            if paths:
+                yield commit, paths
+
+
+class DvcTexts:
+    """DVC files as they stood at commits of the history, read in batches and kept by name.
+
+    In a linear history a file's content at a commit is its last change at or before it, so
+    its blob id comes from the walk; with merges the walk order is not an ancestry order, and
+    git is asked for ``<commit>:<path>`` instead. Either way through the session's cat-file.
+    """
+
+    def __init__(self, repo: Repository, history: History) -> None:
+        self.repo, self.history = repo, history
+        self._texts: dict[str, str | None] = {}
+
+    def name(self, sha: str, path: str) -> str | None:
+        index = self.history.order.get(sha) if self.history.linear else None
+        if index is None:  # merges, or a commit that changed no ledger file
+            return f"{sha}:{path}"
+        return self.history.blob_at(path, index)
+
+    def preload(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Read the files of many (commit, path) pairs at once."""
+        names = {n for sha, path in wanted if (n := self.name(sha, path)) and n not in self._texts}
+        found = self.repo.blobs(names)
+        for name in names:
+            data = found.get(name)
+            self._texts[name] = None if data is None else data.decode("utf-8", "replace")
+
+    def text(self, sha: str, path: str) -> str | None:
+        name = self.name(sha, path)
+        if name is None:
+            return None
+        if name not in self._texts:
+            self.preload([(sha, path)])
+        return self._texts[name]
+
+    def at(self, sha: str) -> FilesAt:
+        return FilesAt(self, sha)
+
+
+class FilesAt:
+    """The DVC files of one commit, as a ``FileSource`` for the snapshot checks."""
+
+    def __init__(self, texts: DvcTexts, sha: str) -> None:
+        self.texts, self.sha = texts, sha
+        self.label = f"commit {sha[:12]}"
+
+    def read_text(self, relpath: str) -> str | None:
+        return self.texts.text(self.sha, relpath)

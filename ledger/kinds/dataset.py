@@ -1,0 +1,39 @@
+"""Datasets: a cohort and the DVC snapshot of its data."""
+
+from __future__ import annotations
+
+from ledger.fhir.resources import cohort_group
+from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
+from ledger.records.dataset import DatasetRecord
+
+DATASET = KindSpec(
+    kind="dataset",
+    model=DatasetRecord,
+    links=(LinkDecl(("supersedes",), "supersedes", None),),
+    snapshots=("snapshot",),
+    # What makes two versions of training data different, when two models are compared.
+    compared={
+        "data": (
+            "snapshot.md5",
+            "snapshot.nfiles",
+            "snapshot.sha256",
+            "snapshot.size",
+            "cohort",
+            "selection",
+            "source",
+            "preprocessing",
+        )
+    },
+    lineage=LineageStyle(
+        rank=0,
+        fill="#e3f2fd",
+        line="#1565c0",
+        text="#0d2a4a",
+        mermaid_shape=('[("', '")]'),
+        dot_shape="cylinder",
+        dot_style="filled",
+    ),
+    fhir=FhirMapping(
+        resource="Group", build=cohort_group, sources=("snapshot-of",), as_source="data"
+    ),
+)

@@ -1,0 +1,37 @@
+"""Evaluations: a model's metrics on test data, under stated conditions."""
+
+from __future__ import annotations
+
+from ledger.fhir.evaluation import evaluation_observation
+from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
+from ledger.records.evaluation import EvaluationRecord
+
+EVALUATION = KindSpec(
+    kind="evaluation",
+    model=EvaluationRecord,
+    links=(
+        LinkDecl(("supersedes",), "supersedes", None),
+        LinkDecl(("model",), "evaluates", "model"),
+        LinkDecl(("datasets", "*"), "evaluated-on", "dataset"),
+        LinkDecl(("baseline",), "compared-with", "evaluation"),
+    ),
+    snapshots=(),
+    # Metric definitions and thresholds are compared metric by metric (ledger.views.compare).
+    compared={"evaluation conditions": ("test_population", "setup")},
+    lineage=LineageStyle(
+        rank=2,
+        fill="#fff3e0",
+        line="#ef6c00",
+        text="#4a2500",
+        mermaid_shape=('{{"', '"}}'),
+        dot_shape="hexagon",
+        dot_style="filled",
+    ),
+    fhir=FhirMapping(
+        resource="Observation",
+        build=evaluation_observation,
+        # A baseline (compared-with) is not an input of the evaluation, so it is no source.
+        sources=("evaluates", "evaluated-on"),
+        as_source="resource",
+    ),
+)

@@ -1,0 +1,98 @@
+"""What a record kind declares (see ``ledger.kinds``): plain data and the functions that map it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel
+
+from ledger.records.identity import Kind
+
+# How one record depends on another: the lineage graph's edges between records.
+Relation = Literal["trained-on", "evaluated-on", "evaluates", "compared-with", "supersedes"]
+RELATIONS: tuple[Relation, ...] = get_args(Relation)
+# The groups ``compare`` sorts differences into.
+Group = Literal["data", "model configuration", "evaluation conditions"]
+
+
+@dataclass(frozen=True)
+class LinkDecl:
+    """Where a kind holds links of one relation: keys from the record's root, ``*`` for every
+    item of a list. ``expects`` is the kind the target must be (None: the record's own kind)."""
+
+    path: tuple[str, ...]
+    relation: Relation
+    expects: Kind | None
+
+    def sites(self, content: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(JSON pointer, link object) of every link this declaration finds in ``content``.
+
+        Values that are not link objects (a ``not_applicable`` statement) are passed over.
+        """
+        stack: list[tuple[str, object, int]] = [("", content, 0)]
+        while stack:
+            pointer, node, depth = stack.pop()
+            if depth == len(self.path):
+                if isinstance(node, Mapping) and "ref" in node:
+                    yield pointer, node
+                continue
+            key = self.path[depth]
+            if key == "*" and isinstance(node, list):
+                items = list(enumerate(node))
+                stack.extend((f"{pointer}/{i}", item, depth + 1) for i, item in reversed(items))
+            elif isinstance(node, Mapping) and key in node:
+                stack.append((f"{pointer}/{key}", node[key], depth + 1))
+
+
+@dataclass(frozen=True)
+class LineageStyle:
+    """How views draw records of a kind: a column (``rank``, what others depend on first), a
+    palette shared by every view, and shapes in Mermaid's and Graphviz's vocabularies."""
+
+    rank: int
+    fill: str
+    line: str
+    text: str
+    mermaid_shape: tuple[str, str]
+    dot_shape: str
+    dot_style: str
+
+
+@dataclass(frozen=True)
+class FhirMapping:
+    """How a record version of the kind becomes FHIR.
+
+    ``build(version, record)`` returns the resource (``ledger.fhir.mapped`` explains the input);
+    ``sources`` are the relations whose targets are inputs of its Provenance (``snapshot-of``:
+    the record's own DVC snapshots); ``as_source`` is how a record of this kind appears as such
+    an input of another record: by its data (its snapshots' DocumentReferences) or its resource.
+    """
+
+    resource: str
+    build: Callable[..., dict[str, Any]]
+    sources: tuple[Relation | Literal["snapshot-of"], ...]
+    as_source: Literal["data", "resource"]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    model: type[BaseModel]
+    links: tuple[LinkDecl, ...]
+    snapshots: tuple[str, ...]
+    compared: Mapping[Group, tuple[str, ...]]
+    lineage: LineageStyle
+    fhir: FhirMapping
+
+    def link_sites(
+        self, content: Mapping[str, Any]
+    ) -> Iterator[tuple[LinkDecl, str, Mapping[str, Any]]]:
+        """(declaration, JSON pointer, link object) of every link in a record of this kind."""
+        for decl in self.links:
+            for pointer, link in decl.sites(content):
+                yield decl, pointer, link
+
+    def expected(self, decl: LinkDecl) -> Kind:
+        return decl.expects or self.kind

@@ -1,0 +1,272 @@
+"""One state of the ledger at a commit, read once: the views' single source.
+
+``load_state`` builds it from git with one history walk and one cat-file session, or from a
+kept state (``ledger.state.store``) plus the commits since: for an ancestor's kept state only
+the commits after it are walked, and only record files with new blob ids are checked. The
+findings and the lineage graph are derived from it on first use; every view (lineage, FHIR,
+reviews, comparisons, exports, logs) is a function of it and never walks history again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.checks.history import (
+    dvc_files_at_rev,
+    dvc_paths_of,
+    history_findings,
+    previous_hashes,
+    snapshots_at_their_commit,
+    unrecorded_data,
+)
+from ledger.checks.patterns import data_findings, leakage_findings, pipeline_findings
+from ledger.checks.record_file import RecordFacts
+from ledger.checks.signatures import signature_findings
+from ledger.checks.tree import (
+    FactsCache,
+    Progress,
+    RecordFile,
+    TreeRecords,
+    load_records,
+    tree_findings,
+)
+from ledger.config import Config
+from ledger.errors import RecordNotFoundError
+from ledger.findings import Finding, Severity
+from ledger.git.commits import Commit, Signature
+from ledger.git.history import DvcTexts, FilesAt, History, relevant
+from ledger.git.repository import Listing, Repository
+from ledger.git.trees import GitTree
+from ledger.records.identity import RecordId
+from ledger.records.jsonload import load_json_bytes
+from ledger.state.store import KeptState, Store, with_verdicts
+
+if TYPE_CHECKING:
+    from ledger.views.graph import LineageGraph
+
+
+class LedgerState:
+    """The ledger as committed at ``commit``: its record files with their facts, and the
+    history of record and DVC files that reached it."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        config: Config,
+        cache: FactsCache,
+        commit: str,
+        records: TreeRecords,
+        history: History,
+        kept: KeptState | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.repo, self.config, self.cache = repo, config, cache
+        self.commit, self.records, self.history = commit, records, history
+        self._kept, self._store = kept, store
+
+    # --- what views read -------------------------------------------------------------------
+
+    @functools.cached_property
+    def dvc_texts(self) -> DvcTexts:
+        return DvcTexts(self.repo, self.history)
+
+    @functools.cached_property
+    def dvc(self) -> FilesAt:
+        """The DVC files at the commit, read in one batch on first use."""
+        self.dvc_texts.preload((self.commit, p) for p in dvc_paths_of(self.records))
+        return self.dvc_texts.at(self.commit)
+
+    def file(self, record_id: RecordId) -> RecordFile:
+        found = self.records.by_id.get(record_id)
+        if found is None:
+            raise RecordNotFoundError(f"{record_id}: no such record at commit {self.commit[:12]}")
+        return found
+
+    def content(self, file: RecordFile) -> dict[str, Any]:
+        """A record's content, read from git (records are not kept in memory: views that
+        print content read it as they go)."""
+        return self.contents([file])[file.relpath]
+
+    def contents(self, files: Iterable[RecordFile]) -> dict[str, dict[str, Any]]:
+        """Contents of many records at once, by path, for the valid ones."""
+        chosen = [f for f in files if f.facts.valid]
+        blobs = self.repo.blobs(f.blob for f in chosen)
+        out: dict[str, dict[str, Any]] = {}
+        for file in chosen:
+            value, _ = load_json_bytes(blobs.get(file.blob, b""), file.relpath, self.config.limits)
+            if isinstance(value, dict):
+                out[file.relpath] = value
+        return out
+
+    def raw(self, file: RecordFile) -> bytes:
+        """A record file's bytes exactly as committed."""
+        data = self.repo.blob(file.blob)
+        assert data is not None, f"blob {file.blob} of {file.relpath} is missing"
+        return data
+
+    def facts_of(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
+        """Facts of any record blobs (earlier versions too), checked once and kept."""
+        wanted = set(blobs)
+        missing = [b for b in wanted if self.cache.get(b) is None]
+        for blob, data in self.repo.blobs(missing).items():
+            self.cache.facts_of(data, self.config.limits, blob)
+        return {b: f for b in wanted if (f := self.cache.get(b)) is not None}
+
+    # --- derived once ----------------------------------------------------------------------
+
+    @functools.cached_property
+    def findings(self) -> list[Finding]:
+        """Everything the committed ledger shows at this commit, from git objects alone
+        (signatures and ``--data`` are added by ``verify_findings``); computed once per
+        commit and kept with the state."""
+        kept = self._kept
+        if kept is not None and kept.findings is not None:
+            return [
+                Finding(c, p, ptr, m, Severity(s), f, sha)
+                for c, p, ptr, m, s, f, sha in kept.findings
+            ]
+        found = self._find()
+        if kept is not None and self._store is not None:
+            kept.findings = [
+                (f.code, f.path, f.pointer, f.message, str(f.severity), f.fix, f.commit)
+                for f in found
+            ]
+            self._store.save_state(kept)
+        return found
+
+    def _find(self) -> list[Finding]:
+        records, history = self.records, self.history
+        previous = previous_hashes(history, records, self.facts_of)
+        found = tree_findings(records, self.config.records_dir, None, previous or None)
+        found += history_findings(history, self.config.records_dir)
+        found += snapshots_at_their_commit(self.dvc_texts, history, records)
+        found += dvc_files_at_rev(self.dvc, records)
+        found += unrecorded_data(self.repo, history, records)
+        found += pipeline_findings(self.dvc, records)
+        return sorted(set(found), key=Finding.sort_key)
+
+    def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
+        """``ledger verify``: the findings, test-data leakage (which reads ``.dir`` manifests
+        from the DVC cache), signatures, and with ``data`` the workspace, cache and remote."""
+        found = list(self.findings)
+        found += leakage_findings(root, self.records)
+        changed = self.history.record_commits(self.config.records_dir)
+        found += signature_findings(changed, require_signed)
+        if data:
+            found += data_findings(root, self.dvc, self.records)
+        return sorted(set(found), key=Finding.sort_key)
+
+    @functools.cached_property
+    def graph(self) -> LineageGraph:
+        from ledger.views.graph import build_graph
+
+        return build_graph(self)
+
+
+def load_state(
+    repo: Repository,
+    store: Store | None,
+    cache: FactsCache,
+    config: Config,
+    sha: str,
+    progress: Progress | None = None,
+) -> LedgerState:
+    """The state at commit ``sha``: kept, or built from the nearest kept ancestor, or from git."""
+    repo.require_full_history()
+    kept = store.load_state(sha) if store is not None else None
+    if kept is None:
+        kept, records = _walk(repo, store, cache, config, sha, progress)
+    else:
+        if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
+            kept = _reverified(repo, store, kept)
+        view = GitTree(repo, sha, {config.records_dir: kept.records})
+        records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
+    if store is not None:
+        store.add_facts(cache.added)
+        cache.added.clear()
+    return LedgerState(repo, config, cache, sha, records, History(kept.commits), kept, store)
+
+
+def _walk(
+    repo: Repository,
+    store: Store | None,
+    cache: FactsCache,
+    config: Config,
+    sha: str,
+    progress: Progress | None,
+) -> tuple[KeptState, TreeRecords]:
+    base = _kept_ancestor(repo, store, sha)
+    since = base.commit if base is not None else None
+    with ThreadPoolExecutor(1) as background:
+        # git walks the history in its own process while Python checks the records at the
+        # commit: the two biggest costs overlap instead of adding up.
+        walking = background.submit(repo.walk, sha, relevant(config.records_dir), since)
+        view = GitTree(repo, sha)
+        records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
+        listing: Listing = view.listing(config.records_dir)
+        commits = repo.commits(walking.result())
+    history = [*(base.commits if base is not None else []), *commits]
+    kept = KeptState(sha, "", dict(listing), history)
+    if base is not None and _signed(base.commits) and base.trust != trust_fingerprint(repo):
+        kept = _reverified(repo, None, kept)
+    kept.trust = trust_fingerprint(repo) if _signed(history) else ""
+    if store is not None:
+        store.save_state(kept)
+    return kept, records
+
+
+def _kept_ancestor(repo: Repository, store: Store | None, sha: str) -> KeptState | None:
+    if store is None:
+        return None
+    for commit in store.kept_commits():
+        if commit != sha and repo.is_ancestor(commit, sha):
+            return store.load_state(commit)
+    return None
+
+
+def _signed(commits: Iterable[Commit]) -> bool:
+    return any(c.signature is not Signature.UNSIGNED for c in commits)
+
+
+def _reverified(repo: Repository, store: Store | None, kept: KeptState) -> KeptState:
+    """The kept state with every signature checked again: the keys one trusts changed."""
+    signed = [c.sha for c in kept.commits if c.signature is not Signature.UNSIGNED]
+    commits = with_verdicts(kept.commits, repo.verdicts(signed))
+    fresh = KeptState(kept.commit, trust_fingerprint(repo), kept.records, commits)
+    if store is not None:
+        store.save_state(fresh)
+    return fresh
+
+
+def trust_fingerprint(repo: Repository) -> str:
+    """A digest of what decides signature verdicts: git's gpg settings, the allowed-signers
+    and revocation files they name, and the GnuPG keyring files' sizes and times."""
+    config = repo.config_lines("^gpg\\.")
+    digest = hashlib.sha256("\n".join(config).encode())
+    for line in config:
+        key, _, value = line.partition(" ")
+        if key.endswith(("allowedsignersfile", "revocationfile")):
+            path = Path(value).expanduser()
+            path = path if path.is_absolute() else repo.root / path
+            digest.update(_file_bytes(path))
+    home = Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
+    for name in ("pubring.kbx", "pubring.gpg", "trustdb.gpg"):
+        try:
+            info = (home / name).stat()
+        except OSError:
+            continue
+        digest.update(f"{name} {info.st_size} {info.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _file_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"-"
