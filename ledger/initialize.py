@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ledger.config import CONFIG_FILE, DEFAULT_CONFIG
 from ledger.errors import NotAGitRepositoryError, UsageError
-from ledger.git.repository import find_repository_root
+from ledger.git.repository import find_repository_root, init_repository_at
 from ledger.records.schemas import write_schemas
 from ledger.records.serialize import write_atomic
 
@@ -21,9 +21,7 @@ def init_repository(directory: Path) -> list[str]:
     try:
         root = find_repository_root(directory.resolve())
     except NotAGitRepositoryError:
-        from git import Repo
-
-        Repo.init(directory)
+        init_repository_at(directory)
         root = directory.resolve()
         done.append(f"initialised a git repository in {directory}")
     if root != directory.resolve():

@@ -13,7 +13,7 @@ import pytest
 
 from ledger.dvc.data import SnapshotSite, check_data, shared_files
 from ledger.dvc.files import parse_dvc_file
-from ledger.checks.findings import Finding, Severity
+from ledger.findings import Finding, Severity
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 # train and test share one file (same bytes, other names); other shares nothing with either.

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checks.findings import Finding
+from ledger.findings import Finding
 from ledger.records.jsonload import MAX_SAFE_INT, Limits, load_json_bytes, load_json_file
 
 PATH = "records/dataset/x/1.0.json"

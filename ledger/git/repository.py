@@ -101,6 +101,7 @@ class Repository:
         self.root = root
         self._cat: CatFile | None = None
         self._git_dir: Path | None = None
+        self._resolved: dict[str, str] = {}
         #: Every git command line this session started, for tests and benchmarks to count.
         self.commands: list[tuple[str, ...]] = []
 
@@ -147,6 +148,11 @@ class Repository:
 
     def resolve(self, rev: str) -> str:
         """The full commit id of ``rev``; a usage error if it names no commit."""
+        if rev not in self._resolved:
+            self._resolved[rev] = self._resolve(rev)
+        return self._resolved[rev]
+
+    def _resolve(self, rev: str) -> str:
         self.commands.append(("rev-parse", rev))
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
@@ -291,12 +297,22 @@ def _parse_ls(out: bytes, *, index: bool) -> Listing:
 
 def find_repository_root(start: Path) -> Path:
     """The top of the git work tree containing ``start``; NotAGitRepositoryError outside one."""
-    from git import InvalidGitRepositoryError, NoSuchPathError, Repo
-
     try:
-        repo = Repo(start, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError) as exc:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True
+        )
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise NotAGitRepositoryError(str(start)) from exc
-    if repo.working_tree_dir is None:
-        raise NotAGitRepositoryError(f"{start} (a bare repository has no work tree)")
-    return Path(repo.working_tree_dir)
+    if done.returncode != 0:
+        bare = "work tree" in done.stderr
+        raise NotAGitRepositoryError(
+            f"{start} (a bare repository has no work tree)" if bare else str(start)
+        )
+    return Path(done.stdout.rstrip("\n"))
+
+
+def init_repository_at(directory: Path) -> None:
+    """``git init`` in ``directory``, through GitPython."""
+    from git import Repo
+
+    Repo.init(directory)
