@@ -77,3 +77,17 @@ def test_python_and_ecmascript_print_ordinary_floats_alike(number: float) -> Non
     import rfc8785
 
     assert canonical_bytes({"x": number}) == rfc8785.dumps({"x": number})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 62.0, "b": [-0.0, 0.0, 1.0, 100.0, 1.05, 10.5], "c": "62.0 in a string"},
+        {"t": True, "f": False, "n": None, "e": 1e-05, "big": 1e16, "int": 9007199254740991},
+        {"é": 1.0, "x": "naïve"},
+    ],
+)
+def test_integral_floats_exponents_and_unicode_keys_agree_with_rfc8785(value: object) -> None:
+    import rfc8785
+
+    assert canonical_bytes(value) == rfc8785.dumps(value)

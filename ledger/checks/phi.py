@@ -147,23 +147,50 @@ def _mask(text: str) -> str:
     return re.sub(r"[A-Za-z0-9]", "*", text[:-2]) + text[-2:] if len(text) > 2 else "**"
 
 
-# Digits become 9, white space a blank and letters lower case: the form pattern hints are
-# written against (see ``Pattern.hint``).
-_SHAPE = str.maketrans("0123456789\t\n\r\f\v", "9999999999     ")
+# Digits become 9, white space a blank and ASCII letters lower case (the patterns fold case in
+# ASCII only): the form hints are written against. One character for one, so a position in
+# the shape is the same position in the text.
+_SHAPE = str.maketrans(
+    "0123456789\t\n\r\f\vABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "9999999999     abcdefghijklmnopqrstuvwxyz",
+)
 
 
 def _scan(text: str) -> dict[str, str]:
-    """Description -> masked suspect, for the first match of each pattern in ``text``."""
+    """Description -> masked suspect, for the first match of each pattern in ``text``.
+
+    ``text`` may be many strings joined with NUL, which no pattern matches. A pattern with a
+    hint runs only on the strings where its hint occurs (a match lies in one string and holds
+    the hint), so a long text costs a few substring searches, not every pattern over all of it.
+    """
     hits: dict[str, str] = {}
-    shape = text.translate(_SHAPE).lower()
+    shape = text.translate(_SHAPE)
     for pattern in PATTERNS:
-        if pattern.hint is not None and not any(h in shape for h in pattern.hint):
-            continue
-        match = pattern.regex.search(text)
-        if match:
-            suspect = match.group("v") if "v" in pattern.regex.groupindex else match.group()
-            hits.setdefault(pattern.description, f"({_mask(suspect)})")
+        for part in _parts(text, shape, pattern.hint):
+            match = pattern.regex.search(part)
+            if match:
+                suspect = match.group("v") if "v" in pattern.regex.groupindex else match.group()
+                hits.setdefault(pattern.description, f"({_mask(suspect)})")
+                break
     return hits
+
+
+def _parts(text: str, shape: str, hint: tuple[str, ...] | None) -> list[str]:
+    """The NUL-separated parts of ``text`` whose shape holds one of ``hint`` (all of it for
+    a pattern without a hint), in order."""
+    if hint is None:
+        return [text]
+    starts: set[int] = set()
+    for needle in hint:
+        at = shape.find(needle)
+        while at >= 0:
+            starts.add(text.rfind("\0", 0, at) + 1)
+            at = shape.find(needle, at + 1)
+    parts = []
+    for start in sorted(starts):
+        end = text.find("\0", start)
+        parts.append(text[start:] if end < 0 else text[start:end])
+    return parts
 
 
 def _text(item: object) -> str | None:
@@ -203,9 +230,18 @@ def _suspect(value: object) -> bool:
     return bool(_scan("\0".join(texts)))
 
 
-def scan_phi(value: object, path: str) -> list[Finding]:
-    """L501 findings for every string (and key) of ``value`` that looks like PHI, masked."""
-    if not _suspect(value):
+def clean(strings: list[str], keys: list[str]) -> bool:
+    """Whether a value whose strings (keys included) and keys are these holds nothing that
+    could be PHI: the cheap test ``scan_phi`` makes first, for a caller that has them."""
+    return not any(_keyed(key) for key in keys) and not _scan("\0".join(strings))
+
+
+def scan_phi(value: object, path: str, *, suspect: bool = True) -> list[Finding]:
+    """L501 findings for every string (and key) of ``value`` that looks like PHI, masked.
+
+    ``suspect=False`` says the caller found the value ``clean`` already.
+    """
+    if not suspect or not _suspect(value):
         return []  # the common case, found without the pointer bookkeeping below
     found: list[Finding] = []
     stack: list[tuple[object, tuple[str | int, ...], Keyed | None]] = [(value, (), None)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,18 @@ from typing import Any
 import pydantic
 
 from ledger.checks.consistency import check_consistency, context_findings
-from ledger.checks.phi import scan_phi
+from ledger.checks.phi import clean, scan_phi
 from ledger.dvc.snapshots import SnapshotRef
 from ledger.findings import Finding, finding, pointer_of
 from ledger.kinds import Relation, spec
 from ledger.records import Record
-from ledger.records.canonical import NotCanonicalizableError, record_hash
+from ledger.records.canonical import (
+    NotCanonicalizableError,
+    canonical_bytes,
+    canonical_from_compact,
+    compact_json,
+    sha256_hex,
+)
 from ledger.records.identity import KINDS, Kind, RecordId, id_from_relpath, is_name, is_version
 from ledger.records.jsonload import Limits, load_json_bytes
 
@@ -111,7 +118,10 @@ def check_record_bytes(data: bytes, limits: Limits) -> RecordFacts:
     # A file that does not read cleanly gets no further checks: they would only echo it.
     if found or not isinstance(value, dict):
         return RecordFacts(None, None, None, False, "", (), (), tuple(found))
-    found += scan_phi(value, "")
+    # One compact encoding serves the PHI pre-check and the canonical hash (see _quick).
+    compact = compact_json(value)
+    quick = _quick(compact)
+    found += scan_phi(value, "", suspect=quick is None or not clean(*quick))
     found += context_findings(value, "")
     kind = value.get("kind")
     record: Record | None = None
@@ -132,8 +142,9 @@ def check_record_bytes(data: bytes, limits: Limits) -> RecordFacts:
                 for error in exc.errors()
             ]
     sha256: str | None = None
+    canonical = canonical_from_compact(compact)
     try:
-        sha256 = record_hash(value)
+        sha256 = sha256_hex(canonical if canonical is not None else canonical_bytes(value))
     except NotCanonicalizableError as exc:
         found.append(finding("L105", "", "", exc.message))
     if record is not None:
@@ -144,6 +155,18 @@ def check_record_bytes(data: bytes, limits: Limits) -> RecordFacts:
     snapshots = _snapshots(record) if record is not None else ()
     title = value.get("title") if isinstance(value.get("title"), str) else ""
     return RecordFacts(known, claimed, sha256, valid, str(title), links, snapshots, tuple(found))
+
+
+_STRINGS = re.compile(r'"([^"]*)"')
+_KEYS = re.compile(r'"([^"]*)":')
+
+
+def _quick(compact: str) -> tuple[list[str], list[str]] | None:
+    """The strings and the keys of a value, read off its compact JSON where every string
+    stands there verbatim (no backslash: no escaped quote, backslash or control character)."""
+    if "\\" in compact:
+        return None
+    return _STRINGS.findall(compact), _KEYS.findall(compact)
 
 
 def claimed_id(data: Mapping[str, object]) -> RecordId | None:

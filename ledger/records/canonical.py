@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, cast
 
 import rfc8785
@@ -17,6 +18,39 @@ from ledger.errors import LedgerError
 
 class NotCanonicalizableError(LedgerError):
     """A value RFC 8785 cannot represent (an integer beyond 2**53, NaN, a non-string key)."""
+
+
+# Python's compact, key-sorted JSON of a value, split at its strings (kept at odd positions
+# by the capturing group). Only for text with no backslash, where a string is everything
+# between two quotes. Between the strings stand numbers, punctuation and true, false, null:
+# a letter besides those is an exponent, NaN or Infinity, and sixteen digits may exceed
+# 2**53; RFC 8785 writes those differently. An integral float ("62.0") it writes as "62".
+_QUOTED = re.compile(r'("[^"]*")')
+_LITERALS = re.compile(r"true|false|null")
+_RISKY = re.compile(r"[A-Za-z]|[0-9]{16}")
+_INTEGRAL = re.compile(r"(-?[0-9]+)\.0+(?![0-9])")
+
+
+def compact_json(value: object) -> str:
+    """Python's compact, key-sorted JSON of ``value`` (see ``canonical_from_compact``)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_from_compact(text: str) -> bytes | None:
+    """RFC 8785 bytes from ``compact_json`` of a value parsed from JSON, or None where this
+    quick reading cannot tell (a backslash, a non-ASCII character, a number written apart)."""
+    if "\\" in text or not text.isascii():
+        return None
+    parts = _QUOTED.split(text)
+    between = "\0".join(parts[0::2])
+    if _RISKY.search(_LITERALS.sub("", between)):
+        return None
+    if ".0" not in between:
+        return text.encode()
+    for i in range(0, len(parts), 2):
+        if ".0" in parts[i]:
+            parts[i] = _INTEGRAL.sub(lambda m: "0" if m[1] == "-0" else m[1], parts[i])
+    return "".join(parts).encode()
 
 
 def canonical_bytes(value: object) -> bytes:

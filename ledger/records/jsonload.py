@@ -8,7 +8,6 @@ still run on a file with, say, a duplicate key; it is None only when the file is
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -109,17 +108,31 @@ def _short(text: str, keep: int = 24) -> str:
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# What a number needs to be NaN, infinite, overflow a float or exceed 2**53, written against
+# the text with every digit as 9 and E as e (see load_json_bytes).
+_NUMBER_SHAPE = str.maketrans("0123456789E", "9999999999e")
+_NUMBER_RISKS = ("NaN", "Infinity", "9" * 16, "e999", "e+999", "e-999")
 _BRACKETS = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_PLAIN_STRING = re.compile(r'"[^"]*"')  # a string, in text without a backslash
+_INNERMOST = re.compile(r"\{\}|\[\]")
 
 
 def _may_be_too_deep(text: str, max_depth: int) -> bool:
-    """A quick over-estimate of the nesting: strings removed, only brackets kept, counted in C.
+    """A quick over-estimate of the nesting: strings removed, only brackets kept, then one
+    level of innermost pairs removed per pass, all in compiled code.
 
     Exact for well-formed JSON; ``_too_deep`` then finds the offending offset the slow way.
     """
-    brackets = _BRACKETS.sub("", _STRING.sub("", text))
-    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0) > max_depth
+    strings = _STRING if "\\" in text else _PLAIN_STRING
+    brackets = _BRACKETS.sub("", strings.sub("", text))
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        shallower = _INNERMOST.sub("", brackets)
+        if shallower == brackets:
+            return True  # mismatched brackets: let the exact scan and the parser say why
+        brackets = shallower
+    return bool(brackets)
 
 
 def _too_deep(text: str, max_depth: int) -> int | None:
@@ -218,13 +231,17 @@ def load_json_bytes(
         where = f"at line {line}, column {col}"
         return _fail("L008", path, f"JSON nests deeper than {limits.max_depth} levels {where}")
     mark = _flags[0]
+    # Python's parser calls back for every number only where one could be out of range;
+    # most records have none, and a false alarm only costs the callbacks.
+    shape = text.translate(_NUMBER_SHAPE)
+    risky = any(risk in shape for risk in _NUMBER_RISKS)
     try:
         value = json.loads(
             text,
             object_pairs_hook=_pairs,
-            parse_constant=_constant,
-            parse_float=_float,
-            parse_int=_int,
+            parse_constant=_constant if risky else None,
+            parse_float=_float if risky else None,
+            parse_int=_int if risky else None,
         )
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"

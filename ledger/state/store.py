@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import ledger
-from ledger.checks.phi import KEYED, PATTERNS
+from ledger.checks import phi
 from ledger.checks.record_file import LinkFact, RecordFacts, SnapshotFact
 from ledger.config import Config
 from ledger.dvc.snapshots import SnapshotRef
@@ -65,8 +65,9 @@ def fingerprint(config: Config) -> str:
         list(sys.version_info[:2]),
         [_version(name) for name in _LIBRARIES],
         sorted((r.code, r.name, r.summary, r.fix) for r in RULES.values()),
-        [(p.name, p.regex.pattern, p.regex.flags, p.description, p.hint) for p in PATTERNS],
-        [(k.name, k.key.pattern, k.value.pattern, k.description) for k in KEYED],
+        # Read through the module, so patterns added at run time count too.
+        [(p.name, p.regex.pattern, p.regex.flags, p.description, p.hint) for p in phi.PATTERNS],
+        [(k.name, k.key.pattern, k.value.pattern, k.description) for k in phi.KEYED],
         [config.records_dir, config.limits.max_bytes, config.limits.max_depth],
     ]
     digest.update(json.dumps(rules, sort_keys=True, default=str).encode())

@@ -1,0 +1,190 @@
+"""One state, read once and kept: git work that does not grow with the ledger, a kept state
+that gives the same answers as a cold read, and one that is discarded when it cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ledger.api import Ledger
+from ledger.checks import phi
+from ledger.config import load_config
+from ledger.state.store import Store
+from tests.conftest import PROJECT, git, run_ledger
+
+EVAL_11 = "records/evaluation/sepsis-risk-heldout/1.1.json"
+
+
+def generated(tmp_path_factory: pytest.TempPathFactory, records: int) -> Path:
+    out = tmp_path_factory.mktemp(f"ledger{records}") / "repo"
+    script = PROJECT / "benchmarks/generate.py"
+    size = str(records)
+    subprocess.run(
+        [sys.executable, str(script), str(out), "--records", size, "--commits", size],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated(tmp_path_factory, 20)
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated(tmp_path_factory, 200)
+
+
+def _commands(repo: Path) -> dict[str, list[str]]:
+    """Arguments of each command, naming records that exist in a generated ledger."""
+    evaluations = sorted((repo / "records/evaluation").iterdir())
+    first, second = (f"evaluation:{p.name}@1.0" for p in evaluations[:2])
+    middle = git("rev-list", "--max-count=1", "--skip=10", "HEAD", cwd=repo).strip()
+    return {
+        "validate": ["validate", "--format", "json"],
+        "verify": ["verify", "--format", "json"],
+        "lineage json": ["lineage", "--format", "json"],
+        "lineage html": ["lineage", "--format", "html"],
+        "provenance": ["provenance"],
+        "provenance ndjson": ["provenance", "--format", "ndjson"],
+        "diff": ["diff", middle, "HEAD", "--format", "json"],
+        "compare": ["compare", first, second, "--format", "json"],
+        "export": ["export", "-o", str(repo.parent / "export.zip")],
+        "show": ["show", first, "--rev", "HEAD"],
+        "log": ["log", first],
+    }
+
+
+def _count_git(repo: Path, args: list[str], wrapper: Path) -> int:
+    """How many git processes one cold run of ``ledger ARGS`` starts."""
+    shutil.rmtree(repo / ".git/ledger", ignore_errors=True)
+    log = wrapper / "calls.log"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "PATH": f"{wrapper}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ledger")), *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.fixture
+def git_counter(tmp_path: Path) -> Path:
+    """A folder with a ``git`` that logs each call, then runs the real git."""
+    real = shutil.which("git")
+    assert real is not None
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    script = wrapper / "git"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{wrapper}/calls.log"\nexec "{real}" "$@"\n')
+    script.chmod(0o755)
+    return wrapper
+
+
+def test_no_command_starts_more_git_processes_for_a_larger_ledger(
+    small: Path, large: Path, git_counter: Path
+) -> None:
+    counts: dict[str, Counter[int]] = {}
+    for repo in (small, large):
+        for name, args in _commands(repo).items():
+            counts.setdefault(name, Counter())[len(list(repo.glob("records/*/*/*.json")))] = (
+                _count_git(repo, args, git_counter)
+            )
+    for name, by_size in counts.items():
+        assert len(set(by_size.values())) == 1, (name, by_size)
+        assert max(by_size.values()) <= 16, (name, by_size)
+
+
+def test_a_later_run_walks_only_the_new_commits_and_agrees_with_a_cold_run(repo: Path) -> None:
+    with Ledger.open(repo) as book:
+        book.verify()
+    base = git("rev-parse", "HEAD", cwd=repo).strip()
+    data = json.loads((repo / EVAL_11).read_text())
+    (repo / EVAL_11).write_text(json.dumps({**data, "title": "Amended"}, indent=2) + "\n")
+    git("commit", "-qam", "Amend in place", cwd=repo)
+    with Ledger.open(repo) as book:
+        warm = book.verify()
+        walks = [c for c in book.repository.commands if c[0] == "log" and "--raw" in c]
+    assert len(walks) == 1 and f"^{base}" in walks[0]
+    cold = Ledger.open(repo)
+    cold.remember = False
+    with cold:
+        fresh = cold.verify()
+    assert warm.to_json() == fresh.to_json()
+    assert any(f.code == "L601" and f.path == EVAL_11 for f in warm.findings)
+
+
+def test_a_merge_history_reads_dvc_files_of_each_commit_without_a_process_per_record(
+    repo: Path,
+) -> None:
+    git("checkout", "-qb", "side", cwd=repo)
+    data = json.loads((repo / EVAL_11).read_text())
+    path = EVAL_11.replace("1.1.json", "1.2.json")
+    (repo / path).write_text(json.dumps({**data, "version": "1.2"}, indent=2) + "\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "Side", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "Main", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "Merge side", "side", cwd=repo)
+    warm = run_ledger("verify", "--format", "json", cwd=repo)
+    cold = run_ledger("verify", "--no-cache", "--format", "json", cwd=repo)
+    assert warm.out == cold.out
+    assert {f["code"] for f in json.loads(cold.out)["findings"]} >= {"L801"}
+
+
+def test_a_new_phi_pattern_is_applied_to_a_ledger_whose_state_is_kept(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Ledger.open(repo) as book:
+        assert not [f for f in book.verify().findings if f.code == "L501"]
+    pattern = phi.Pattern(
+        "trial-id", phi._re(r"\bsepsis-risk\b"), "a made-up identifier for this test"
+    )
+    monkeypatch.setattr(phi, "PATTERNS", (*phi.PATTERNS, pattern))
+    with Ledger.open(repo) as book:
+        hits = [f for f in book.verify().findings if f.code == "L501"]
+    assert hits and all("made-up identifier" in f.message for f in hits)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
+@pytest.mark.parametrize("target", ["facts", "rev"])
+def test_a_corrupt_kept_state_is_discarded_with_a_note_never_trusted(
+    repo: Path, damage: str, target: str
+) -> None:
+    before = run_ledger("verify", "--format", "json", cwd=repo)
+    store = Store(repo / ".git", load_config(repo))
+    path = store.folder / ("facts" if target == "facts" else f"rev-{store.kept_commits()[0]}")
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x40
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data = bytearray(b"\x00not a kept state\xff" * 3)
+    path.write_bytes(bytes(data))
+    after = run_ledger("verify", "--format", "json", cwd=repo)
+    assert after.code == before.code and after.out == before.out
+    assert "was discarded and is rebuilt from git" in after.err
+    assert run_ledger("verify", "--format", "json", cwd=repo).err == ""  # rebuilt, trusted again
+
+
+def test_kept_facts_answer_for_the_working_tree_and_the_index_too(repo: Path) -> None:
+    run_ledger("verify", cwd=repo)
+    (repo / EVAL_11).write_text((repo / EVAL_11).read_text().replace('"1.1"', '"7.7"', 1))
+    result = run_ledger("validate", "--format", "json", cwd=repo)
+    assert result.code == 1
+    assert any(f["code"] == "L201" for f in json.loads(result.out)["findings"])
