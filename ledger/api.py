@@ -124,6 +124,11 @@ class Ledger:
         return self._cache
 
     def close(self) -> None:
+        if self._store is not None:
+            for state in self._states.values():
+                if state.dirty:
+                    self._store.save_state(state.kept)
+                    state.dirty = False
         if self._store is not None and self._cache is not None:
             from ledger.dvc.files import PARSED
 

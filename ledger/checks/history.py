@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ledger.checks.record_file import RecordFacts
-from ledger.checks.tree import TreeRecords
+from ledger.checks.tree import RecordFile, TreeRecords
 from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_file, parse_dvc_lock
 from ledger.dvc.snapshots import SnapshotRef, check_snapshot
 from ledger.findings import Finding, finding
@@ -56,40 +56,26 @@ def history_findings(history: History, records_dir: str) -> list[Finding]:
     return found
 
 
-def snapshots_at_their_commit(
-    texts: DvcTexts, history: History, records: TreeRecords
-) -> list[Finding]:
-    """Each record's snapshot against the DVC files as they stood in its own commit."""
-    sites: list[tuple[str, str, str, SnapshotRef]] = []
-    for file in records.valid():
-        commit = history.introduced(file.relpath)
-        if commit is not None:
-            sites += [
-                (commit.sha, file.relpath, s.pointer, s.snapshot) for s in file.facts.snapshots
-            ]
-    texts.preload((sha, path) for sha, _, _, snap in sites for path in _dvc_paths([snap]))
+def snapshot_at_commit(texts: DvcTexts, file: RecordFile, sha: str) -> list[Finding]:
+    """A record's snapshots against the DVC files as they stood in commit ``sha``, its own."""
     found: list[Finding] = []
-    for sha, relpath, pointer, snap in sites:
-        found += [_at(f, sha) for f in check_snapshot(texts.at(sha), relpath, pointer, snap)]
+    for site in file.facts.snapshots:
+        problems = check_snapshot(texts.at(sha), file.relpath, site.pointer, site.snapshot)
+        found += [_at(f, sha) for f in problems]
     return found
 
 
-def dvc_files_at_rev(dvc: FileSource, records: TreeRecords) -> list[Finding]:
-    """The current versions' DVC files must still exist at the revision (changed data is L405)."""
+def dvc_files_at_rev(dvc: FileSource, file: RecordFile) -> list[Finding]:
+    """A current version's DVC files must still exist at the revision (changed data is L405)."""
     found: list[Finding] = []
-    for file in records.current():
-        for site in file.facts.snapshots:
-            problems = check_snapshot(dvc, file.relpath, site.pointer, site.snapshot)
-            found += [f for f in problems if f.code in ("L401", "L402", "L404")]
+    for site in file.facts.snapshots:
+        problems = check_snapshot(dvc, file.relpath, site.pointer, site.snapshot)
+        found += [f for f in problems if f.code in ("L401", "L402", "L404")]
     return found
 
 
-def dvc_paths_of(records: TreeRecords) -> set[str]:
-    """Every DVC file (and dvc.yaml beside a dvc.lock) the records' snapshots name."""
-    return _dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots)
-
-
-def _dvc_paths(snapshots: Iterable[SnapshotRef]) -> set[str]:
+def dvc_paths(snapshots: Iterable[SnapshotRef]) -> set[str]:
+    """Every DVC file (and dvc.yaml beside a dvc.lock) the snapshots name."""
     paths: set[str] = set()
     for snap in snapshots:
         paths.add(snap.dvc_file)

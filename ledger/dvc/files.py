@@ -7,6 +7,7 @@ is safe (see ``is_safe_relative``) or whether a hash is current.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import posixpath
@@ -58,8 +59,12 @@ def is_safe_relative(path: str) -> bool:
     return ".." not in path.replace("\\", "/").split("/")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_dvc_file(text: str, source: str) -> list[DvcOutput]:
-    """The outputs of a ``.dvc`` file; ``source`` is its repo-relative posix path."""
+    """The outputs of a ``.dvc`` file; ``source`` is its repo-relative posix path.
+
+    Cached: a history checks the same file at many commits (callers only read the result).
+    """
     root = _load(text, source)
     outs = root.get("outs")
     if not isinstance(outs, list) or not outs:

@@ -45,7 +45,7 @@ class RecordId:
 
     def relpath(self, records_dir: str = "records") -> str:
         """Repository-relative posix path of the record file."""
-        return str(PurePosixPath(records_dir, self.kind, self.name, f"{self.version}.json"))
+        return f"{_folder(records_dir)}{self.kind}/{self.name}/{self.version}.json"
 
     @property
     def version_key(self) -> tuple[tuple[int, ...], int, str]:
@@ -117,3 +117,10 @@ def _parse_full(ref: str) -> RecordId:
     if partial.kind is None:
         raise UsageError(f"{ref!r}: name the kind, as in dataset:{partial.name}@{partial.version}")
     return RecordId(partial.kind, partial.name, partial.version)
+
+
+@functools.lru_cache(maxsize=64)
+def _folder(records_dir: str) -> str:
+    # Normalised once ("./records/" and "records" name the same place); "" for the root.
+    folder = str(PurePosixPath(records_dir))
+    return "" if folder == "." else folder + "/"

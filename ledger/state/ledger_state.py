@@ -12,17 +12,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.checks.history import (
     dvc_files_at_rev,
-    dvc_paths_of,
+    dvc_paths,
     history_findings,
     previous_hashes,
-    snapshots_at_their_commit,
+    snapshot_at_commit,
     unrecorded_data,
 )
 from ledger.checks.patterns import data_findings, leakage_findings, pipeline_findings
@@ -51,6 +51,33 @@ if TYPE_CHECKING:
     from ledger.views.graph import LineageGraph
 
 
+Row = tuple[str, str, str, str, str, str, str]
+
+
+def _row(f: Finding) -> Row:
+    return (f.code, f.path, f.pointer, f.message, str(f.severity), f.fix, f.commit)
+
+
+def _finding(row: Row | list[str]) -> Finding:
+    code, path, pointer, message, severity, fix, commit = row
+    return Finding(code, path, pointer, message, Severity(severity), fix, commit)
+
+
+class _Memo:
+    """Findings of checks whose inputs are immutable, by a key that names those inputs."""
+
+    def __init__(self, known: dict[str, list[Row]]) -> None:
+        self.known = known
+        self.used: dict[str, list[Row]] = {}
+
+    def __call__(self, key: str, check: Callable[[], list[Finding]]) -> list[Finding]:
+        rows = self.known.get(key)
+        if rows is None:
+            rows = [_row(f) for f in check()]
+        self.used[key] = rows
+        return [_finding(row) for row in rows]
+
+
 class LedgerState:
     """The ledger as committed at ``commit``: its record files with their facts, and the
     history of record and DVC files that reached it."""
@@ -63,12 +90,13 @@ class LedgerState:
         commit: str,
         records: TreeRecords,
         history: History,
-        kept: KeptState | None = None,
-        store: Store | None = None,
+        kept: KeptState,
     ) -> None:
         self.repo, self.config, self.cache = repo, config, cache
         self.commit, self.records, self.history = commit, records, history
-        self._kept, self._store = kept, store
+        self.kept = kept
+        #: Whether ``kept`` holds something the store does not have yet.
+        self.dirty = False
 
     # --- what views read -------------------------------------------------------------------
 
@@ -79,7 +107,8 @@ class LedgerState:
     @functools.cached_property
     def dvc(self) -> FilesAt:
         """The DVC files at the commit, read in one batch on first use."""
-        self.dvc_texts.preload((self.commit, p) for p in dvc_paths_of(self.records))
+        snapshots = (s.snapshot for f in self.records.valid() for s in f.facts.snapshots)
+        self.dvc_texts.preload((self.commit, p) for p in dvc_paths(snapshots))
         return self.dvc_texts.at(self.commit)
 
     def file(self, record_id: RecordId) -> RecordFile:
@@ -125,28 +154,50 @@ class LedgerState:
         """Everything the committed ledger shows at this commit, from git objects alone
         (signatures and ``--data`` are added by ``verify_findings``); computed once per
         commit and kept with the state."""
-        kept = self._kept
-        if kept is not None and kept.findings is not None:
-            return [
-                Finding(c, p, ptr, m, Severity(s), f, sha)
-                for c, p, ptr, m, s, f, sha in kept.findings
-            ]
-        found = self._find()
-        if kept is not None and self._store is not None:
-            kept.findings = [
-                (f.code, f.path, f.pointer, f.message, str(f.severity), f.fix, f.commit)
-                for f in found
-            ]
-            self._store.save_state(kept)
+        kept = self.kept
+        if kept.findings is not None:
+            return [_finding(row) for row in kept.findings]
+        memo = _Memo(kept.verdicts)
+        found = self._find(memo)
+        kept.findings = [_row(f) for f in found]
+        kept.verdicts = memo.used
+        self.dirty = True
         return found
 
-    def _find(self) -> list[Finding]:
-        records, history = self.records, self.history
+    def _find(self, memo: _Memo) -> list[Finding]:
+        records, history, texts = self.records, self.history, self.dvc_texts
         previous = previous_hashes(history, records, self.facts_of)
         found = tree_findings(records, self.config.records_dir, None, previous or None)
         found += history_findings(history, self.config.records_dir)
-        found += snapshots_at_their_commit(self.dvc_texts, history, records)
-        found += dvc_files_at_rev(self.dvc, records)
+        # Snapshots against DVC files depend on nothing but the record's blob and the DVC
+        # files of one commit, all immutable: each is checked once and remembered.
+        at_commit: list[tuple[str, RecordFile, str]] = []
+        at_rev: list[tuple[str, RecordFile]] = []
+        for file in records.valid():
+            if not file.facts.snapshots:
+                continue
+            commit = history.introduced(file.relpath)
+            if commit is not None:
+                at_commit.append(
+                    (f"at\0{file.relpath}\0{file.blob}\0{commit.sha}", file, commit.sha)
+                )
+            if file.facts.claimed not in records.superseded:
+                names = [
+                    texts.name(self.commit, p) or "-"
+                    for p in sorted(dvc_paths(s.snapshot for s in file.facts.snapshots))
+                ]
+                at_rev.append(("rev\0" + "\0".join([file.relpath, file.blob, *names]), file))
+        texts.preload(
+            (sha, p)
+            for key, file, sha in at_commit
+            if key not in memo.known
+            for p in dvc_paths(s.snapshot for s in file.facts.snapshots)
+        )
+        for key, file, sha in at_commit:
+            found += memo(key, functools.partial(snapshot_at_commit, texts, file, sha))
+        here = texts.at(self.commit)
+        for key, file in at_rev:
+            found += memo(key, functools.partial(dvc_files_at_rev, here, file))
         found += unrecorded_data(self.repo, history, records)
         found += pipeline_findings(self.dvc, records)
         return sorted(set(found), key=Finding.sort_key)
@@ -180,17 +231,17 @@ def load_state(
     """The state at commit ``sha``: kept, or built from the nearest kept ancestor, or from git."""
     repo.require_full_history()
     kept = store.load_state(sha) if store is not None else None
+    fresh = kept is None
     if kept is None:
         kept, records = _walk(repo, store, cache, config, sha, progress)
     else:
-        if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
-            kept = _reverified(repo, store, kept)
         view = GitTree(repo, sha, {config.records_dir: kept.records})
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
-    if store is not None:
-        store.add_facts(cache.added)
-        cache.added.clear()
-    return LedgerState(repo, config, cache, sha, records, History(kept.commits), kept, store)
+    if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
+        kept, fresh = _reverified(repo, kept), True
+    state = LedgerState(repo, config, cache, sha, records, History(kept.commits), kept)
+    state.dirty = fresh  # the session saves it (``Ledger.close``)
+    return state
 
 
 def _walk(
@@ -212,12 +263,11 @@ def _walk(
         listing: Listing = view.listing(config.records_dir)
         commits = repo.commits(walking.result())
     history = [*(base.commits if base is not None else []), *commits]
-    kept = KeptState(sha, "", dict(listing), history)
-    if base is not None and _signed(base.commits) and base.trust != trust_fingerprint(repo):
-        kept = _reverified(repo, None, kept)
-    kept.trust = trust_fingerprint(repo) if _signed(history) else ""
-    if store is not None:
-        store.save_state(kept)
+    kept = KeptState(sha, base.trust if base is not None else "", dict(listing), history)
+    if base is not None:
+        kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
+    elif _signed(history):
+        kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
     return kept, records
 
 
@@ -234,13 +284,12 @@ def _signed(commits: Iterable[Commit]) -> bool:
     return any(c.signature is not Signature.UNSIGNED for c in commits)
 
 
-def _reverified(repo: Repository, store: Store | None, kept: KeptState) -> KeptState:
+def _reverified(repo: Repository, kept: KeptState) -> KeptState:
     """The kept state with every signature checked again: the keys one trusts changed."""
     signed = [c.sha for c in kept.commits if c.signature is not Signature.UNSIGNED]
     commits = with_verdicts(kept.commits, repo.verdicts(signed))
     fresh = KeptState(kept.commit, trust_fingerprint(repo), kept.records, commits)
-    if store is not None:
-        store.save_state(fresh)
+    fresh.verdicts = kept.verdicts
     return fresh
 
 

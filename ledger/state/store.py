@@ -175,7 +175,8 @@ class Store:
                 {path: (mode, blob) for path, mode, blob in data["records"]},
                 [commit_from_json(c) for c in data["commits"]],
             )
-            kept.findings = data.get("findings")
+            kept.findings = data["findings"]
+            kept.verdicts = data["verdicts"]
             if kept.commit != commit:
                 raise ValueError(f"it holds commit {kept.commit}")
         except (ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
@@ -193,6 +194,7 @@ class Store:
                 "records": [(p, m, b) for p, (m, b) in sorted(kept.records.items())],
                 "commits": [commit_to_json(c) for c in kept.commits],
                 "findings": kept.findings,
+                "verdicts": kept.verdicts,
             }
         )
         with contextlib.suppress(OSError):
@@ -229,7 +231,7 @@ class KeptState:
     """A state as kept: the commit, the trust its signatures were verified under, its record
     files (path -> mode and blob id) and the history walked to reach it."""
 
-    __slots__ = ("commit", "commits", "findings", "records", "trust")
+    __slots__ = ("commit", "commits", "findings", "records", "trust", "verdicts")
 
     def __init__(
         self,
@@ -241,6 +243,8 @@ class KeptState:
         self.commit, self.trust, self.records, self.commits = commit, trust, records, commits
         #: The state's findings once computed (``LedgerState.findings``), as rows.
         self.findings: list[Any] | None = None
+        #: Findings of checks whose inputs are immutable, by a key naming the inputs.
+        self.verdicts: dict[str, Any] = {}
 
 
 def _pack(payload: bytes) -> bytes:
