@@ -14,7 +14,7 @@ from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_fil
 from ledger.dvc.snapshots import SnapshotRef, check_snapshot
 from ledger.findings import Finding, finding
 from ledger.git.commits import Commit
-from ledger.git.history import DvcTexts, History
+from ledger.git.history import DvcTexts, History, is_record_path
 from ledger.git.repository import Repository
 from ledger.records.identity import RecordId
 from ledger.trees import FileSource
@@ -43,7 +43,7 @@ def history_findings(history: History, records_dir: str) -> list[Finding]:
     """L601/L602: a committed record file changed or deleted by a later commit."""
     found: list[Finding] = []
     for path, versions in history.by_path.items():
-        if not path.startswith(records_dir.rstrip("/") + "/") or not path.endswith(".json"):
+        if not is_record_path(path, records_dir):
             continue
         for version in versions[1:]:
             commit = history.commits[version.index]

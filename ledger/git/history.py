@@ -53,9 +53,6 @@ class History:
             for change in commit.changes:
                 self.by_path[change.path].append(Version(index, change.status, change.new_blob))
 
-    def extended(self, newer: Sequence[Commit]) -> History:
-        return History([*self.commits, *newer])
-
     @functools.cached_property
     def order(self) -> dict[str, int]:
         return {commit.sha: index for index, commit in enumerate(self.commits)}
@@ -72,10 +69,6 @@ class History:
         """The commit that left the path's current content."""
         versions = self.versions(path)
         return self.commits[versions[-1].index] if versions and versions[-1].blob else None
-
-    def first(self, path: str) -> Commit | None:
-        versions = self.versions(path)
-        return self.commits[versions[0].index] if versions else None
 
     def blob_at(self, path: str, index: int) -> str | None:
         """The path's blob as of commit ``index`` (a linear history's walk order)."""

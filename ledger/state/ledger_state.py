@@ -37,13 +37,11 @@ from ledger.checks.tree import (
     tree_findings,
 )
 from ledger.config import Config
-from ledger.errors import RecordNotFoundError
 from ledger.findings import Finding, Severity
 from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Listing, Repository
 from ledger.git.trees import GitTree
-from ledger.records.identity import RecordId
 from ledger.records.jsonload import load_json_bytes
 from ledger.state.store import KeptState, Store, with_verdicts
 
@@ -110,12 +108,6 @@ class LedgerState:
         snapshots = (s.snapshot for f in self.records.valid() for s in f.facts.snapshots)
         self.dvc_texts.preload((self.commit, p) for p in dvc_paths(snapshots))
         return self.dvc_texts.at(self.commit)
-
-    def file(self, record_id: RecordId) -> RecordFile:
-        found = self.records.by_id.get(record_id)
-        if found is None:
-            raise RecordNotFoundError(f"{record_id}: no such record at commit {self.commit[:12]}")
-        return found
 
     def content(self, file: RecordFile) -> dict[str, Any]:
         """A record's content, read from git (records are not kept in memory: views that
