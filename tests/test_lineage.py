@@ -189,11 +189,11 @@ def test_views_escape_hostile_text_and_mark_missing_links() -> None:
             assert re.fullmatch(NODE_LINE, line), line
     assert "MISSING" in mermaid and "class n1 missing" in mermaid
     contents = {
-        n: {"title": graph.nodes[n].attrs["title"], **HOSTILE_CONTENT}
-        for n in graph.nodes
-        if graph.nodes[n].attrs.get("title")
+        n: json.dumps({"title": node.attrs["title"], **HOSTILE_CONTENT})
+        for n, node in graph.nodes.items()
+        if node.attrs.get("title")
     }
-    page = render_html(graph, contents)
+    page = "".join(render_html(graph, lambda ids: {i: contents[i] for i in ids if i in contents}))
     assert "</script><!--<script>" not in page.split('id="lineage-data">')[0]
     start = page.index('id="lineage-data">') + len('id="lineage-data">')
     end = page.index("</script>", start)

@@ -20,7 +20,8 @@ RECORDS = PROJECT / "records"
 def test_committed_schemas_match_the_models() -> None:
     generated = generate_schemas()
     committed = sorted(p.name for p in SCHEMAS.glob("*.json"))
-    assert committed == sorted(generated), "regenerate with: python -m ledger.records.schemas schemas/"
+    regenerate = "regenerate with: python -m ledger.records.schemas schemas/"
+    assert committed == sorted(generated), regenerate
     for name, schema in generated.items():
         assert (SCHEMAS / name).read_text() == dumps_schema(schema), (
             f"schemas/{name} drifted; regenerate with: python -m ledger.records.schemas schemas/"

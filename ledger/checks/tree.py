@@ -22,6 +22,7 @@ from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
 
 Progress = Callable[[int, int], None]
+READ_BATCH = 512
 
 
 class FactsCache:
@@ -128,22 +129,26 @@ def load_records(
     listing = dict(view.record_files(records_dir))
     for path in extra:
         listing.setdefault(path, None)
-    wanted = [p for p, blob in listing.items() if blob is None or cache.get(blob) is None]
-    read = view.read_records(wanted, limits)
+    paths = sorted(listing)
     files: list[RecordFile] = []
-    for done, path in enumerate(sorted(listing), 1):
-        blob = listing[path]
-        facts = cache.get(blob) if blob is not None else None
-        if facts is None:
-            data, problems = read[path]
-            if data is None:
-                facts, blob = unreadable(problems), blob or ""
-            else:
-                blob = blob or blob_id(data)
-                facts = cache.facts_of(data, limits, blob)
-        files.append(RecordFile(path, blob or "", facts))
-        if progress is not None:
-            progress(done, len(listing))
+    # Files are read a batch at a time, so a large ledger's records never sit in memory at once.
+    for start in range(0, len(paths), READ_BATCH):
+        batch = paths[start : start + READ_BATCH]
+        wanted = [p for p in batch if listing[p] is None or cache.get(listing[p] or "") is None]
+        read = view.read_records(wanted, limits)
+        for path in batch:
+            blob = listing[path]
+            facts = cache.get(blob) if blob is not None else None
+            if facts is None:
+                data, problems = read[path]
+                if data is None:
+                    facts, blob = unreadable(problems), blob or ""
+                else:
+                    blob = blob or blob_id(data)
+                    facts = cache.facts_of(data, limits, blob)
+            files.append(RecordFile(path, blob or "", facts))
+            if progress is not None:
+                progress(len(files), len(paths))
     return TreeRecords(files)
 
 

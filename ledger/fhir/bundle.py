@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from ledger.fhir import versions
-from ledger.fhir.checks import FhirMappingError, bundle_problems
+from ledger.fhir.checks import BundleGuard, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
 from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import record_provenance
@@ -38,6 +38,7 @@ from ledger.fhir.resources import (
     snapshot_document,
     snapshot_ref,
 )
+from ledger.fhir.shapes import quiet_gc
 from ledger.kinds import spec
 
 if TYPE_CHECKING:
@@ -58,27 +59,6 @@ BATCH = 500  # records read from git at a time: enough to stream, few enough to 
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
 
 
-class BundleGuard:
-    """Interim: the full round trip per resource, until the per-shape guard lands."""
-
-    def __init__(self, v: versions.FhirVersion) -> None:
-        self.v = v
-        self.entries: list[Json] = []
-
-    def add(self, url: str, resource: Json) -> list[str]:
-        self.entries.append({"fullUrl": url, "resource": resource})
-        return []
-
-    def ordered(self, resource: Json) -> Json:
-        model = self.v.model(resource["resourceType"]).model_validate(resource)
-        ordered: Json = json.loads(model.model_dump_json())
-        return ordered
-
-    def finish(self) -> list[str]:
-        bundle = {"resourceType": "Bundle", "type": "collection", "entry": self.entries}
-        return bundle_problems(bundle, self.v)
-
-
 class ProvenanceBundle:
     """The Bundle of a graph's record versions, in one FHIR version; rendered on demand."""
 
@@ -89,23 +69,23 @@ class ProvenanceBundle:
 
     def json_chunks(self) -> Iterator[str]:
         """The Bundle as indented JSON with a final newline."""
-        spools, urls = self._build()
-        header = {
+        spools, urls, guard = self._build(pretty=True)
+        header: Json = {
             "resourceType": "Bundle",
             "id": resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls)),
             "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
             "type": "collection",
         }
-        stamp = latest(
-            [
-                str(n.attrs["committer_date"])
-                for n in self.graph.nodes.values()
-                if n.kind == "commit"
-            ]
-        )
+        commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
+        stamp = latest([str(n.attrs["committer_date"]) for n in commits])
         if stamp:
             header["timestamp"] = stamp
-        text = json.dumps(header, indent=2, ensure_ascii=False)
+        problems, written = guard.written_header(header)
+        if written is None:
+            for spool in spools:
+                spool.close()
+            raise FhirMappingError(problems)
+        text = json.dumps(written, indent=2, ensure_ascii=False)
         if not urls:
             yield text + "\n"
             return
@@ -113,47 +93,57 @@ class ProvenanceBundle:
         first = True
         for spool in spools:
             spool.seek(0)
-            for line in spool:
-                entry = json.loads(line)
-                pretty = json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", "\n    ")
-                yield ("\n    " if first else ",\n    ") + pretty
+            for block in _entries(spool):
+                yield ("\n    " if first else ",\n    ") + block
                 first = False
             spool.close()
         yield "\n  ]\n}\n"
 
     def ndjson_chunks(self) -> Iterator[str]:
         """One compact resource per line (FHIR Bulk Data NDJSON), in the Bundle's order."""
-        spools, _ = self._build()
+        spools, _, _ = self._build(pretty=False)
         for spool in spools:
             spool.seek(0)
-            for line in spool:
-                resource = json.loads(line)["resource"]
-                yield json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n"
+            yield from spool
             spool.close()
 
     def resources(self) -> Iterator[Json]:
         for line in self.ndjson_chunks():
             yield json.loads(line)
 
-    def _build(self) -> tuple[list[IO[str]], list[str]]:
-        mapping = _Mapping(self.state, self.graph, self.v)
+    def _build(self, *, pretty: bool) -> tuple[list[IO[str]], list[str], BundleGuard]:
+        mapping = _Mapping(self.state, self.graph, self.v, pretty)
         try:
-            mapping.build()
+            with quiet_gc():
+                mapping.build()
             problems = mapping.guard.finish()
             if problems:
                 raise FhirMappingError(problems)
         except BaseException:
             mapping.close()
             raise
-        return mapping.spools, mapping.urls
+        return mapping.spools, mapping.urls, mapping.guard
+
+
+def _entries(spool: IO[str]) -> Iterator[str]:
+    """The entries of a pretty spool, each as the text written for it."""
+    lines: list[str] = []
+    for line in spool:
+        if line == "\0\n":
+            yield "".join(lines).rstrip("\n")
+            lines = []
+        else:
+            lines.append(line)
 
 
 class _Mapping:
     """One pass over the graph's records, writing each resource to its type's spool."""
 
-    def __init__(self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion) -> None:
-        self.state, self.graph, self.v = state, graph, v
-        self.guard = BundleGuard(v)
+    def __init__(
+        self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion, pretty: bool
+    ) -> None:
+        self.state, self.graph, self.v, self.pretty = state, graph, v, pretty
+        self.guard = BundleGuard(v)  # each entry guarded as written; references at the end
         self.spools: list[IO[str]] = [
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
             for _ in ORDER
@@ -174,12 +164,18 @@ class _Mapping:
         if url in self.seen:
             return
         self.seen.add(url)
-        problems = self.guard.add(url, resource)
-        if problems:
+        problems, entry = self.guard.entry(url, resource)
+        if problems or entry is None:
             raise FhirMappingError(problems)
-        entry = {"fullUrl": url, "resource": self.guard.ordered(resource)}
         spool = self.spools[ORDER.index(resource["resourceType"])]
-        spool.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+        # Written in its final form: indented to its place in the Bundle (entries end with a
+        # NUL line, which JSON text never holds), or one compact resource per line.
+        if self.pretty:
+            text = json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            spool.write(text + "\n\0\n")
+        else:
+            compact = json.dumps(entry["resource"], ensure_ascii=False, separators=(",", ":"))
+            spool.write(compact + "\n")
         self.urls.append(url)
 
     def targets(self, node: Node, kind: str) -> list[Node]:

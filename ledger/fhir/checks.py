@@ -5,15 +5,32 @@ drops them on output), any code (``entity.role="derivation"`` in R5, ``Bundle.ty
 wrong reference targets (a Device as R5 ``onBehalfOf``) and references that resolve to nothing;
 the official JSON Schemas miss most of the same. So the guard:
 
-- round-trips every resource through the fhir.resources class of the chosen version:
-  ``model_validate``, ``model_dump_json``, ``model_validate_json``, and requires the dump to
-  equal what ledger built (nothing dropped, nothing rewritten), then does the same for the
-  whole Bundle (which catches resources of the other version);
+- requires every resource to pass fhir.resources of the chosen version with nothing dropped or
+  rewritten (``ResourceGuard``, ``ledger.fhir.shapes``: the full round trip once per shape, each
+  primitive value checked with its field's own fhir_core type), and the same of the whole Bundle
+  (which catches resources of the other version);
 - requires non-empty ``target`` and ``agent``, a referenced ``agent.who`` of a type the version
   allows (likewise ``onBehalfOf``, and different from ``who``), ``entity.role`` in the version's
   value set and never ``derivation``, ``recorded`` an instant with a time zone;
 - resolves every ``reference`` to a ``fullUrl`` in the Bundle, of the ``type`` it claims;
 - checks ``Bundle.type``, ``urn:uuid`` fullUrls and that each resource ``id`` is its fullUrl's.
+
+**The whole Bundle without a whole-Bundle round trip.** fhir.resources validates, writes and
+re-reads each field of an element independently of its other fields (the model validators look
+only at which fields are present), and each item of a list independently of the others. So a
+Bundle with a non-empty ``entry`` passes when (a) the Bundle without ``entry`` passes, (b) each
+entry without ``resource`` passes as a ``BundleEntry``, and (c) each resource passes as
+``Bundle.entry.resource`` (``ResourceGuard`` trusts a shape only after that too). All three are
+small objects with few shapes, so they cost no more than their walks. The output is theirs, put
+together where fhir.resources writes each key. Whenever that cannot be shown, the Bundle gets
+the full round trip as before, whose message stands.
+
+**Incremental use.** ``BundleGuard`` takes the Bundle's header and then one entry at a time:
+``add`` returns what can be decided from the entry alone and keeps the references (as strings)
+that need every entry; ``finish`` resolves them. The messages are ``bundle_problems``'s, in
+another order (references last), except that fhir.resources' verdict on the Bundle's own fields
+comes per part (``Bundle: ...`` for the header, ``entry i: ...`` for an entry's fullUrl) where
+``bundle_problems`` has one ``Bundle: ...`` for the whole.
 
 A violation is a bug in ledger's mapping, not bad input: ``FhirMappingError`` is deliberately
 not a ``LedgerError``, so the CLI reports an internal error (exit 3) with a traceback log.
@@ -24,11 +41,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from pydantic import ValidationError
-
+from ledger.fhir.roundtrip import round_trip
+from ledger.fhir.shapes import FhirMappingError, Path, ResourceGuard, Review, path_text, quiet_gc
 from ledger.fhir.versions import FhirVersion, fhir_version
+
+__all__ = [
+    "INSTANT",
+    "URN_UUID",
+    "BundleGuard",
+    "FhirMappingError",
+    "ResourceGuard",
+    "bundle_problems",
+    "check_bundle",
+]
 
 Json = dict[str, Any]
 
@@ -42,26 +69,17 @@ URN_UUID: Final = re.compile(
     r"urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
 
-
-class FhirMappingError(Exception):
-    """ledger built FHIR that breaks a rule: a bug in the mapping, never the user's input."""
-
-    def __init__(self, problems: list[str]) -> None:
-        shown = "; ".join(problems[:10]) + (
-            f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-        )
-        super().__init__(f"the FHIR Bundle failed ledger's guard: {shown}")
-        self.problems = problems
+# One guard per version for the whole process, so shapes seen once stay trusted.
+_SHARED: dict[str, ResourceGuard] = {}
 
 
 def check_bundle(bundle: Json, version: FhirVersion | str) -> Json:
     """Raise ``FhirMappingError`` unless ``bundle`` passes the guard; return it as
     fhir.resources writes it (same content, FHIR's element order)."""
-    problems, text = _guard(bundle, version)
-    if text is None:
+    problems, written = _guard(bundle, version)
+    if written is None:
         raise FhirMappingError(problems)
-    dumped: Json = json.loads(text)
-    return dumped
+    return written
 
 
 def bundle_problems(bundle: Any, version: FhirVersion | str) -> list[str]:
@@ -70,148 +88,298 @@ def bundle_problems(bundle: Any, version: FhirVersion | str) -> list[str]:
     return _guard(bundle, version)[0]
 
 
-def _guard(bundle: Any, version: FhirVersion | str) -> tuple[list[str], str | None]:
-    """The problems, and the Bundle as fhir.resources writes it when there are none."""
+def _shared_guard(v: FhirVersion) -> ResourceGuard:
+    if v.name not in _SHARED:
+        _SHARED[v.name] = ResourceGuard(v)
+    return _SHARED[v.name]
+
+
+def _guard(
+    bundle: Any, version: FhirVersion | str, guard: ResourceGuard | None = None
+) -> tuple[list[str], Json | None]:
+    """The problems, and the Bundle as fhir.resources writes it when there are none.
+    ``guard`` defaults to the shared one; ``ResourceGuard(v, trust_shapes=False)`` gives the
+    reference behaviour (a full round trip of every resource and of the Bundle)."""
     v = fhir_version(version) if isinstance(version, str) else version
     if not isinstance(bundle, dict):
         return ["not a JSON object"], None
-    problems = list(_problems(bundle, v))
-    if problems:
-        return problems, None
+    guard = guard or _shared_guard(v)
+    reviews: list[Review] = []
+    with quiet_gc():
+        problems = list(_problems(bundle, v, guard, reviews))
+        if problems:
+            return problems, None
+        written = _assemble(bundle, guard, reviews) if guard.trusts_shapes else None
+    if written is not None:
+        return [], written
+    guard.full_round_trips += 1
     try:
-        return [], _round_trip(v, "Bundle", bundle)
+        return [], json.loads(round_trip(v, "Bundle", bundle))
     except ValueError as exc:
         return [f"Bundle: {exc}"], None
 
 
-class _Unreadable(ValueError):
-    """fhir.resources cannot read it at all, so deeper checks would trip over its shape."""
-
-
-def _round_trip(v: FhirVersion, resource_type: str, data: Json) -> str:
-    try:
-        cls = v.model(resource_type)
-        model = cls.model_validate(data)
-    except ValidationError as exc:  # one line per problem, without pydantic's help links
-        errors = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise _Unreadable("; ".join(errors)) from exc
-    except ValueError as exc:  # no such resource type in this version
-        raise _Unreadable(str(exc)) from exc
-    text = model.model_dump_json()
-    if cls.model_validate_json(text).model_dump() != model.model_dump():
-        raise ValueError("does not survive model_dump_json -> model_validate_json")
-    where = _difference(data, json.loads(text))
-    if where is not None:
-        raise ValueError(f"fhir.resources dropped or rewrote {where or 'it'}")
-    return text
-
-
-def _difference(ours: Any, theirs: Any, path: str = "") -> str | None:
-    """Where two JSON values first differ (a JSON-pointer-like path), or None."""
-    if isinstance(ours, dict) and isinstance(theirs, dict):
-        for key in sorted(set(ours) | set(theirs)):
-            if key not in ours or key not in theirs:
-                return f"{path}/{key}"
-            found = _difference(ours[key], theirs[key], f"{path}/{key}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
-        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            found = _difference(a, b, f"{path}/{i}")
-            if found is not None:
-                return found
-        return None
-    return None if ours == theirs else path
-
-
-def _problems(bundle: Json, v: FhirVersion) -> Iterator[str]:
+def _problems(
+    bundle: Json, v: FhirVersion, guard: ResourceGuard, reviews: list[Review]
+) -> Iterator[str]:
+    yield from _header_problems(bundle, v)
     if bundle.get("resourceType") != "Bundle":
-        yield "not a Bundle"
         return
-    kind = bundle.get("type")
-    if not isinstance(kind, str) or kind not in v.bundle_types:
-        yield f"Bundle.type {kind!r} is not a {v.name} bundle type"
     entries = bundle.get("entry", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         yield "Bundle.entry is not a list of entries"
         return
     types: dict[str, str] = {}
     for i, entry in enumerate(entries):
-        url, resource = entry.get("fullUrl"), entry.get("resource")
-        match = URN_UUID.fullmatch(url) if isinstance(url, str) else None
-        if match is None or not isinstance(resource, dict):
-            yield f"entry {i}: needs a urn:uuid fullUrl and a resource"
-            continue
-        if resource.get("id") != match.group(1):
-            yield f"entry {i}: resource id {resource.get('id')!r} is not its fullUrl's uuid"
-        if url in types:
-            yield f"entry {i}: fullUrl {url} appears twice"
-        types[url] = str(resource.get("resourceType"))
+        yield from _entry_problems(i, entry.get("fullUrl"), entry.get("resource"), types)
     for entry in entries:
         resource, url = entry.get("resource"), entry.get("fullUrl")
         if not isinstance(resource, dict):
             continue
+        review = guard.review(resource)
+        reviews.append(review)
         name = f"{resource.get('resourceType')} {url}"
-        try:
-            _round_trip(v, str(resource.get("resourceType")), resource)
-        except _Unreadable as exc:
-            yield f"{name}: {exc}"
-            continue
-        except ValueError as exc:
-            yield f"{name}: {exc}"
-        yield from (f"{name}: {p}" for p in _references(resource, types))
-        if resource.get("resourceType") == "Provenance":
-            yield from (f"{name}: {p}" for p in _provenance(resource, v, types))
+        for found in _findings(resource, review, v):
+            problem = found if isinstance(found, str) else found.problem(types)
+            if problem is not None:
+                yield f"{name}: {problem}"
 
 
-def _references(node: Any, types: dict[str, str], path: str = "") -> Iterator[str]:
+def _header_problems(bundle: Json, v: FhirVersion) -> Iterator[str]:
+    if bundle.get("resourceType") != "Bundle":
+        yield "not a Bundle"
+        return
+    kind = bundle.get("type")
+    if not isinstance(kind, str) or kind not in v.bundle_types:
+        yield f"Bundle.type {kind!r} is not a {v.name} bundle type"
+
+
+def _entry_problems(i: int, url: Any, resource: Any, types: dict[str, str]) -> Iterator[str]:
+    """The rules on one entry's fullUrl and id; records its resource type under its fullUrl."""
+    match = URN_UUID.fullmatch(url) if isinstance(url, str) else None
+    if match is None or not isinstance(resource, dict):
+        yield f"entry {i}: needs a urn:uuid fullUrl and a resource"
+        return
+    if resource.get("id") != match.group(1):
+        yield f"entry {i}: resource id {resource.get('id')!r} is not its fullUrl's uuid"
+    if url in types:
+        yield f"entry {i}: fullUrl {url} appears twice"
+    types[url] = str(resource.get("resourceType"))
+
+
+def _assemble(bundle: Json, guard: ResourceGuard, reviews: list[Review]) -> Json | None:
+    """The Bundle as fhir.resources writes it, from its resources' reviews and checks of the
+    rest piece by piece (see the module doc); None when that does not show it passes."""
+    if any(r.nested_problem is not None or r.resource is None for r in reviews):
+        return None
+    header = guard.review(_without_entries(bundle)).resource
+    if header is None or "entry" not in bundle:
+        return header
+    entries: list[Json] = bundle["entry"]
+    if not entries:
+        return None  # fhir.resources drops an empty list: the full round trip says so
+    written = [_entry(guard, e, r) for e, r in zip(entries, reviews, strict=True)]
+    if any(entry is None for entry in written):
+        return None
+    return guard.merge("Bundle", header, {"entry": written})
+
+
+def _entry(guard: ResourceGuard, entry: Json, review: Review) -> Json | None:
+    """One entry as fhir.resources writes it (its resource already reviewed), or None."""
+    rest = guard.review_element("BundleEntry", _without_resource(entry)).resource
+    if rest is None:
+        return None
+    return guard.merge("BundleEntry", rest, {"resource": review.resource})
+
+
+def _without_resource(entry: Json) -> Json:
+    return {key: value for key, value in entry.items() if key != "resource"}
+
+
+# -- rules that need the resource types of every entry -----------------------------------------
+
+
+class _Reference(NamedTuple):
+    """A ``reference`` somewhere in a resource: it must resolve, to the type it claims."""
+
+    path: Path | str  # a walk's path, rendered only for a message
+    reference: str
+    claims: bool
+    claimed: Any
+
+    def problem(self, types: dict[str, str]) -> str | None:
+        if self.reference in types and (not self.claims or self.claimed == types[self.reference]):
+            return None
+        where = self.path if isinstance(self.path, str) else path_text(self.path)
+        if self.reference not in types:
+            return f"{where}/reference {self.reference} resolves to no entry of the Bundle"
+        return (
+            f"{where} claims type {self.claimed} but {self.reference} is a {types[self.reference]}"
+        )
+
+
+class _Resolves(NamedTuple):
+    """A Provenance rule on what some references resolve to: any entry (``allowed`` None)
+    or one of the types allowed."""
+
+    message: str
+    references: tuple[Any, ...]
+    allowed: frozenset[str] | None = None
+
+    def problem(self, types: dict[str, str]) -> str | None:
+        kinds = [types.get(r) if r is not None else None for r in self.references]
+        if self.allowed is None:
+            broken = any(kind is None for kind in kinds)
+        else:
+            broken = any(kind not in self.allowed for kind in kinds)
+        return self.message if broken else None
+
+
+def _findings(
+    resource: Json, review: Review, v: FhirVersion
+) -> Iterator[str | _Reference | _Resolves]:
+    """Everything wrong with one resource, in order; rules that need the other entries come as
+    objects whose ``problem(types)`` decides."""
+    if review.problems:
+        yield review.problems[0]
+        if not review.readable:
+            return
+    if review.references is not None:
+        for path, node in review.references:
+            yield _Reference(path, node["reference"], "type" in node, node.get("type"))
+    else:
+        yield from _references(resource)
+    if resource.get("resourceType") == "Provenance":
+        yield from _provenance(resource, v)
+
+
+def _references(node: Any, path: str = "") -> Iterator[_Reference]:
     if isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _references(item, types, f"{path}/{i}")
+            yield from _references(item, f"{path}/{i}")
     elif isinstance(node, dict):
         ref = node.get("reference")
         if isinstance(ref, str):
-            if ref not in types:
-                yield f"{path}/reference {ref} resolves to no entry of the Bundle"
-            elif "type" in node and node["type"] != types[ref]:
-                yield f"{path} claims type {node['type']} but {ref} is a {types[ref]}"
+            yield _Reference(path, ref, "type" in node, node.get("type"))
         for key, value in node.items():
-            yield from _references(value, types, f"{path}/{key}")
+            yield from _references(value, f"{path}/{key}")
 
 
-def _kind(ref: Any, types: dict[str, str]) -> str | None:
-    """The resource type a Reference resolves to; None if it has no resolvable reference."""
-    return types.get(ref["reference"]) if isinstance(ref, dict) and "reference" in ref else None
+def _target(ref: Any) -> Any:
+    """What a Reference points at, as a key of the Bundle's fullUrls (None: nothing)."""
+    return ref["reference"] if isinstance(ref, dict) and "reference" in ref else None
 
 
-def _provenance(resource: Json, v: FhirVersion, types: dict[str, str]) -> Iterator[str]:
+def _provenance(resource: Json, v: FhirVersion) -> Iterator[str | _Resolves]:
     targets = resource.get("target") or []
     if not targets:
         yield "target is empty"
-    if any(_kind(t, types) is None for t in targets):
-        yield "a target does not reference a resource of the Bundle"
+    yield _Resolves(
+        "a target does not reference a resource of the Bundle", tuple(map(_target, targets))
+    )
     agents = resource.get("agent") or []
     if not agents:
         yield "agent is empty"
     for i, agent in enumerate(agents):
-        who, behalf = agent.get("who"), agent.get("onBehalfOf")
-        if _kind(who, types) not in v.agent_who:
-            yield f"agent {i}: who must reference one of {', '.join(sorted(v.agent_who))}"
-        if behalf is not None and _kind(behalf, types) not in v.agent_on_behalf_of:
-            yield f"agent {i}: {v.name} onBehalfOf must be one of {sorted(v.agent_on_behalf_of)}"
-        if (
-            behalf is not None
-            and isinstance(who, dict)
-            and who.get("reference") == behalf.get("reference")
-        ):
-            yield f"agent {i}: who and onBehalfOf are the same"
+        yield from _agent(i, agent, v)
     for i, entity in enumerate(resource.get("entity") or []):
         role = entity.get("role")
         if role not in v.entity_roles or role == "derivation":
             yield f"entity {i}: role {role!r} is not allowed (ledger never emits derivation)"
-        if _kind(entity.get("what"), types) is None:
-            yield f"entity {i}: what does not reference a resource of the Bundle"
+        yield _Resolves(
+            f"entity {i}: what does not reference a resource of the Bundle",
+            (_target(entity.get("what")),),
+        )
     recorded = resource.get("recorded")
     if not isinstance(recorded, str) or INSTANT.fullmatch(recorded) is None:
         yield f"recorded {recorded!r} is not an instant with a time zone"
+
+
+def _agent(i: int, agent: Json, v: FhirVersion) -> Iterator[str | _Resolves]:
+    who, behalf = agent.get("who"), agent.get("onBehalfOf")
+    yield _Resolves(
+        f"agent {i}: who must reference one of {', '.join(sorted(v.agent_who))}",
+        (_target(who),),
+        v.agent_who,
+    )
+    if behalf is None:
+        return
+    yield _Resolves(
+        f"agent {i}: {v.name} onBehalfOf must be one of {sorted(v.agent_on_behalf_of)}",
+        (_target(behalf),),
+        v.agent_on_behalf_of,
+    )
+    if isinstance(who, dict) and who.get("reference") == behalf.get("reference"):
+        yield f"agent {i}: who and onBehalfOf are the same"
+
+
+# -- incremental ---------------------------------------------------------------------------------
+
+
+class BundleGuard:
+    """The guard for a Bundle written one entry at a time (a streaming writer): ``header``
+    with the Bundle's own fields, ``add`` (or ``entry``) per entry in order, then ``finish``.
+    Together they find what ``bundle_problems`` finds (messages: see the module doc). The
+    writer omits ``entry`` when there is none (an empty list is never written), and
+    may hold ``shapes.quiet_gc()`` while it adds entries (as ``check_bundle`` does)."""
+
+    def __init__(self, version: FhirVersion | str, guard: ResourceGuard | None = None) -> None:
+        self.version = fhir_version(version) if isinstance(version, str) else version
+        self.guard = guard or _shared_guard(self.version)
+        self._count = 0
+        self._types: dict[str, str] = {}
+        self._pending: list[tuple[str, list[_Reference | _Resolves]]] = []
+
+    def header(self, bundle: Json) -> list[str]:
+        """Problems with the Bundle's own fields (``entry`` is ignored: entries come one by
+        one); see ``written_header`` for them as fhir.resources writes them."""
+        return self.written_header(bundle)[0]
+
+    def written_header(self, bundle: Json) -> tuple[list[str], Json | None]:
+        problems = list(_header_problems(bundle, self.version))
+        if problems:
+            return problems, None
+        review = self.guard.review(_without_entries(bundle))
+        return [f"Bundle: {p}" for p in review.problems], review.resource
+
+    def add(self, full_url: str, resource: Json) -> list[str]:
+        """Problems with one entry that need no other entry; [] when there are none."""
+        return self.entry(full_url, resource)[0]
+
+    def entry(self, full_url: str, resource: Json) -> tuple[list[str], Json | None]:
+        """``add``'s problems, and the entry as fhir.resources writes it when there are none."""
+        i, self._count = self._count, self._count + 1
+        problems = list(_entry_problems(i, full_url, resource, self._types))
+        if not isinstance(resource, dict):
+            return problems, None
+        name = f"{resource.get('resourceType')} {full_url}"
+        review = self.guard.review(resource)
+        pending: list[_Reference | _Resolves] = []
+        for found in _findings(resource, review, self.version):
+            if isinstance(found, str):
+                problems.append(f"{name}: {found}")
+            else:
+                pending.append(found)
+        self._pending.append((name, pending))
+        if review.nested_problem is not None:
+            problems.append(f"{name}: as a Bundle entry: {review.nested_problem}")
+        rest = self.guard.review_element("BundleEntry", {"fullUrl": full_url})
+        problems += [f"entry {i}: {p}" for p in rest.problems]
+        if problems or rest.resource is None or review.resource is None:
+            return problems, None
+        written = self.guard.merge("BundleEntry", rest.resource, {"resource": review.resource})
+        return problems, written
+
+    def finish(self) -> list[str]:
+        """The problems only all entries together show: references that resolve to no entry,
+        or to an entry of another type than claimed or allowed."""
+        return [
+            f"{name}: {problem}"
+            for name, pending in self._pending
+            for check in pending
+            if (problem := check.problem(self._types)) is not None
+        ]
+
+
+def _without_entries(bundle: Json) -> Json:
+    return {key: value for key, value in bundle.items() if key != "entry"}

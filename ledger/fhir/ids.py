@@ -15,6 +15,7 @@ identifiers that are URIs, rather than by a made-up system.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -33,7 +34,13 @@ URI: Final = "urn:ietf:rfc:3986"
 
 
 def resource_id(resource_type: str, *key: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, "|".join((resource_type, *key))))
+    return _uuid5("|".join((resource_type, *key)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _uuid5(name: str) -> str:
+    # References name the same resources again and again (a dataset's snapshot, an author).
+    return str(uuid.uuid5(NAMESPACE, name))
 
 
 def full_url(resource_id_: str) -> str:

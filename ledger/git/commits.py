@@ -9,6 +9,7 @@ verdicts and trailers come from git itself, in NUL-separated fields no value can
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
@@ -216,36 +217,34 @@ class WalkedCommit:
     changes: tuple[Change, ...]
 
 
-def parse_raw_log(out: bytes) -> list[WalkedCommit]:
-    """Parse ``git log --raw -z --format='%H %P'``: NUL-separated tokens, paths verbatim.
+def parse_raw_log(tokens: Iterable[bytes]) -> Iterator[WalkedCommit]:
+    """Parse ``git log --raw -z --format='%H %P'``, given as its NUL-separated tokens.
 
     A token starting with ':' is a change's metadata and the next token its path, so a path
     (which may hold any byte but NUL) is never read as anything else. Combined diffs of merges
     (``::``) keep the merge result as the new side.
     """
-    tokens = out.split(b"\0")
-    commits: list[WalkedCommit] = []
     sha = ""
     parents: tuple[str, ...] = ()
     changes: list[Change] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i].lstrip(b"\n")
-        i += 1
+    meta: bytes | None = None
+    for raw in tokens:
+        if meta is not None:
+            changes.append(_change(meta, raw.decode("utf-8", errors="surrogateescape")))
+            meta = None
+            continue
+        token = raw.lstrip(b"\n")
         if not token:
             continue
         if token.startswith(b":"):
-            path = tokens[i].decode("utf-8", errors="surrogateescape") if i < len(tokens) else ""
-            i += 1
-            changes.append(_change(token, path))
+            meta = token
             continue
         if sha:
-            commits.append(WalkedCommit(sha, parents, tuple(changes)))
+            yield WalkedCommit(sha, parents, tuple(changes))
         ids = token.decode("ascii", "replace").split()
         sha, parents, changes = ids[0], tuple(ids[1:]), []
     if sha:
-        commits.append(WalkedCommit(sha, parents, tuple(changes)))
-    return commits
+        yield WalkedCommit(sha, parents, tuple(changes))
 
 
 def _change(meta: bytes, path: str) -> Change:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -198,13 +198,33 @@ class Repository:
         defeat its pruning of unchanged folders. The changes are filtered here instead.
         """
         args = ["log", "--reverse", "--raw", "--no-renames", "--no-abbrev", "-z"]
-        out = self.git(*args, "--format=%H %P", rev, *([f"^{since}"] if since else []), "--")
+        args += ["--format=%H %P", rev, *([f"^{since}"] if since else []), "--"]
         walked: list[WalkedCommit] = []
-        for commit in parse_raw_log(out):
+        for commit in parse_raw_log(self._stream(*args)):
             changes = tuple(c for c in commit.changes if relevant(c.path))
             if changes:
                 walked.append(WalkedCommit(commit.sha, commit.parents, changes))
         return walked
+
+    def _stream(self, *args: str) -> Iterator[bytes]:
+        """The NUL-separated tokens git writes, read as they come: a long history's output is
+        never held whole."""
+        self.commands.append(args)
+        command = ["git", "-c", "core.quotepath=off", *args]
+        with subprocess.Popen(
+            command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            rest = b""
+            for block in iter(lambda: proc.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+                tokens = (rest + block).split(b"\0")
+                rest = tokens.pop()
+                yield from tokens
+            if rest:
+                yield rest
+            error = proc.stderr.read().decode(errors="replace").strip().splitlines()
+        if proc.returncode != 0:
+            raise UsageError(f"git {args[0]} failed: {error[-1] if error else 'no output'}")
 
     def commits(self, walked: Sequence[WalkedCommit]) -> list[Commit]:
         """Full commits for walked ones: objects through cat-file, verdicts in one git log."""

@@ -99,13 +99,21 @@ def _graph_json(view: LineageView) -> Chunks:
 def _html(view: LineageView) -> Chunks:
     from ledger.views.html import render_html
 
-    if view.state is None:
-        return (render_html(view.graph, {}),)
-    by_path = view.state.records.by_path
-    nodes = {n.id: by_path[n.attrs["path"]] for n in view.graph.records() if "path" in n.attrs}
-    contents = view.state.contents(nodes.values())
-    shown = {node: contents[f.relpath] for node, f in nodes.items() if f.relpath in contents}
-    return (render_html(view.graph, shown),)
+    state = view.state
+    if state is None:
+        return render_html(view.graph, lambda ids: {})
+    paths = {n.id: n.attrs["path"] for n in view.graph.records() if "path" in n.attrs}
+
+    def contents(ids: list[str]) -> dict[str, str]:
+        # The files as committed: what an auditor would find in the repository.
+        assert state is not None
+        files = {i: state.records.by_path[paths[i]] for i in ids if i in paths}
+        blobs = state.repo.blobs(f.blob for f in files.values())
+        return {
+            i: blobs[f.blob].decode("utf-8", "replace") for i, f in files.items() if f.blob in blobs
+        }
+
+    return render_html(view.graph, contents)
 
 
 LINEAGE: Formats[LineageView] = Formats(

@@ -70,6 +70,7 @@ class LineageGraph:
         self._edges: set[Edge] = set()
         self._out: dict[str, list[Edge]] = defaultdict(list)
         self._in: dict[str, list[Edge]] = defaultdict(list)
+        self._sorted: list[Edge] | None = None
 
     def add(self, node: Node) -> None:
         self.nodes.setdefault(node.id, node)
@@ -78,13 +79,16 @@ class LineageGraph:
         edge = Edge(source, target, kind)
         if edge not in self._edges:
             self._edges.add(edge)
+            self._sorted = None
             self._out[source].append(edge)
             self._in[target].append(edge)
 
     @property
     def edges(self) -> list[Edge]:
-        """Every edge, sorted."""
-        return sorted(self._edges)
+        """Every edge, sorted (kept until an edge is added)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._edges)
+        return self._sorted
 
     def out_edges(self, node_id: str) -> list[Edge]:
         return sorted(self._out.get(node_id, ()))
@@ -146,30 +150,33 @@ class LineageGraph:
             "edges": [e.to_json() for e in self.edges],
         }
 
-    def json_chunks(self) -> Iterator[str]:
-        """``to_json`` as indented text, a node at a time: a large graph is never one string."""
+    def json_chunks(self, indent: int = 2) -> Iterator[str]:
+        """``to_json`` as ``json.dumps(..., indent=indent, sort_keys=True)`` writes it, a node at
+        a time: a large graph is never one string."""
         import json
 
-        def dump(value: object, indent: str) -> str:
-            text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-            return text.replace("\n", "\n" + indent)
+        one, two = " " * indent, " " * 2 * indent
+
+        def dump(value: object) -> str:
+            text = json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
+            return text.replace("\n", "\n" + two)
 
         yield "{\n"
-        yield f'  "commit": {json.dumps(self.commit)},\n'
+        yield f'{one}"commit": {json.dumps(self.commit)},\n'
         for name, items in (
             ("edges", (e.to_json() for e in self.edges)),
             ("format", None),
             ("nodes", (self.nodes[k].to_json() for k in sorted(self.nodes))),
         ):
             if items is None:
-                yield f'  "{name}": {json.dumps(FORMAT)},\n'
+                yield f'{one}"{name}": {json.dumps(FORMAT)},\n'
                 continue
-            yield f'  "{name}": ['
+            yield f'{one}"{name}": ['
             first = True
             for item in items:
-                yield ("\n    " if first else ",\n    ") + dump(item, "    ")
+                yield (f"\n{two}" if first else f",\n{two}") + dump(item)
                 first = False
-            yield "\n  ]" if not first else "]"
+            yield f"\n{one}]" if not first else "]"
             yield ",\n" if name == "edges" else "\n"
         yield "}\n"
 
