@@ -6,34 +6,78 @@ Records are the golden records of ``records/`` (what ``ledger demo`` writes) use
 with a new name, version, title, DVC snapshot and links. About 40 % are datasets (a quarter of
 them held-out test sets), 30 % models and 30 % evaluations; some records are new versions that
 supersede the latest earlier version of the same name. Every dataset and model artifact has its
-own ``.dvc`` file whose output entry equals the record's snapshot, and every link pins
-``ledger.canonical.record_hash`` of its target, so the result passes ``ledger validate``.
+own ``.dvc`` file whose output entry equals the record's snapshot, and every link pins ledger's
+``record_hash`` of its target, so the result passes ``ledger validate``.
 
-History is written with one ``git fast-import`` stream (10,000 commits take seconds), then
-``git reset --hard`` makes the working tree match HEAD. The same arguments always give the same
-repository, down to the commit ids: authors rotate over a fixed team and dates step forward from
-a fixed start. With M >= N each of the first N commits adds one record and the others change
-``src/notes.txt``; with M < N the records are spread evenly over the commits.
+History is written with one ``git fast-import`` stream, then ``git reset --hard`` makes the
+working tree match HEAD. The same arguments always give the same repository, down to the commit
+ids: authors rotate over a fixed team and dates step forward from a fixed start. With M >= N
+each of the first N commits adds one record and the others change ``src/notes.txt``; with M < N
+the records are spread evenly over the commits. Python keeps only what later links need of each
+record, so its memory stays small; the time goes to git writing the trees (see the README).
+
+``next_commit`` and ``add_commit`` add one more commit to a generated ledger: the next version of
+the dataset recorded last (run.py's "+1 commit" mode).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from types import ModuleType
+from typing import Any, Final, cast
 
-from ledger.canonical import record_hash
-from ledger.config import DEFAULT_CONFIG
-from ledger.schemas import dumps_schema, generate_schemas
+Json = dict[str, Any]
+
+
+def _import_first(*names: str) -> ModuleType:
+    """The first of these modules that exists. Only a missing module falls through to the
+    next name; an error inside a module that exists is raised as it is."""
+    for name in names[:-1]:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise
+    return importlib.import_module(names[-1])
+
+
+@dataclass(frozen=True)
+class LedgerParts:
+    """The only parts of ledger the benchmarks use; everything else goes through the CLI."""
+
+    record_hash: Callable[[object], str]
+    default_config: str
+    dumps_schema: Callable[[Json], str]
+    generate_schemas: Callable[[], dict[str, Json]]
+
+
+def import_ledger() -> LedgerParts:
+    """Import them from the installed ledger, whichever package layout it has: the modules
+    moved from ``ledger.canonical`` and ``ledger.schemas`` to ``ledger.records``."""
+    canonical = _import_first("ledger.records.canonical", "ledger.canonical")
+    schemas = _import_first("ledger.records.schemas", "ledger.schemas")
+    config = _import_first("ledger.config")
+    return LedgerParts(
+        record_hash=cast(Callable[[object], str], canonical.record_hash),
+        default_config=cast(str, config.DEFAULT_CONFIG),
+        dumps_schema=cast(Callable[[Json], str], schemas.dumps_schema),
+        generate_schemas=cast(Callable[[], dict[str, Json]], schemas.generate_schemas),
+    )
+
+
+LEDGER: Final = import_ledger()
+record_hash: Final = LEDGER.record_hash
 
 GOLDEN: Final = Path(__file__).resolve().parents[1] / "records"
 # Bump when the generated content changes, so cached repositories (run.py --keep) are rebuilt.
@@ -47,8 +91,6 @@ DATASET_SHARE: Final = 0.4
 MODEL_SHARE: Final = 0.3
 TEST_SET_SHARE: Final = 0.25  # of datasets: held-out test sets, never trained on
 SUPERSEDE_SHARE: Final = 0.15  # of records: a new version of an earlier name
-
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -91,7 +133,7 @@ SCAFFOLD: Final = {
         "# the performance. Learn more at\n"
         "# https://dvc.org/doc/user-guide/dvcignore\n"
     ),
-    "ledger.toml": DEFAULT_CONFIG,
+    "ledger.toml": LEDGER.default_config,
     "records/.gitkeep": "",
     "data/.gitignore": "/*.csv\n",
     "models/.gitignore": "/*.json\n",
@@ -107,11 +149,11 @@ class Record:
     name: str
     version: str
     topic: int
-    data: Json
     sha256: str
     commit: int
     role: str = ""  # datasets: "cohort" or "test"
     training: tuple[str, ...] = ()  # models: refs of their training datasets
+    reason: str = ""  # superseding versions: the reason given; "" for a first version
 
     @property
     def ref(self) -> str:
@@ -161,6 +203,11 @@ def dvc_file_text(md5: str, size: int, path: str) -> str:
     return f"outs:\n- md5: {md5}\n  size: {size}\n  hash: md5\n  path: {path}\n"
 
 
+def next_version(version: str) -> str:
+    major, minor = version.split(".")
+    return f"{major}.{int(minor) + 1}"
+
+
 def link(target: Record, **extra: str) -> Json:
     return {"ref": target.ref, **extra, "sha256": target.sha256}
 
@@ -204,8 +251,8 @@ class Generator:
             if number == 0:
                 commit.files.update((p, t.encode()) for p, t in SCAFFOLD.items())
                 commit.files.update(
-                    (f"schemas/{name}", dumps_schema(schema).encode())
-                    for name, schema in generate_schemas().items()
+                    (f"schemas/{name}", LEDGER.dumps_schema(schema).encode())
+                    for name, schema in LEDGER.generate_schemas().items()
                 )
             for index in indices:
                 self._add(index, number, commit)
@@ -242,35 +289,63 @@ class Generator:
         kind = self._kind(index)
         previous = self._previous(kind, number) if index >= 3 else None
         if previous is not None:
-            name, topic = previous.name, previous.topic
-            major, minor = previous.version.split(".")
-            version = f"{major}.{int(minor) + 1}"
+            name, topic, version = previous.name, previous.topic, next_version(previous.version)
         else:
             topic = self.rng.randrange(len(TOPICS))
             name, version = "", "1.0"
+        role = ""
+        training: tuple[str, ...] = ()
         if kind == "dataset":
             role = previous.role if previous else self._dataset_role()
             name = name or f"{TOPICS[topic][0]}-{role}-{index:05d}"
             data = self._dataset(name, version, topic, role, previous, commit)
-            record = Record(kind, name, version, topic, data, record_hash(data), number, role=role)
-            (self.tests if role == "test" else self.cohorts).append(record)
         elif kind == "model":
             name = name or f"{TOPICS[topic][0]}-risk-{index:05d}"
             data, training = self._model(name, version, topic, previous, commit)
-            record = Record(
-                kind, name, version, topic, data, record_hash(data), number, training=training
-            )
-            self.models.append(record)
         else:
             name = name or f"{TOPICS[topic][0]}-heldout-{index:05d}"
             data = self._evaluation(name, version, topic, previous)
-            record = Record(kind, name, version, topic, data, record_hash(data), number)
-        self.all.append(record)
+        record = self._keep(kind, name, version, topic, data, number, role, training)
         if previous is None:
             self.names[kind].append((kind, name))
-        self.latest[(kind, name)] = record
         commit.records.append(record)
         commit.files[record.relpath] = record_bytes(data)
+
+    def _keep(
+        self,
+        kind: str,
+        name: str,
+        version: str,
+        topic: int,
+        data: Json,
+        number: int,
+        role: str = "",
+        training: tuple[str, ...] = (),
+    ) -> Record:
+        """Remember what later records need of this one; its content is not kept."""
+        reason = str(data["supersedes"]["reason"]) if "supersedes" in data else ""
+        record = Record(
+            kind, name, version, topic, record_hash(data), number, role, training, reason
+        )
+        if kind == "dataset":
+            (self.tests if role == "test" else self.cohorts).append(record)
+        elif kind == "model":
+            self.models.append(record)
+        self.all.append(record)
+        self.latest[(kind, name)] = record
+        return record
+
+    def new_version(self, previous: Record, number: int) -> Commit:
+        """Commit ``number``: a new version of the dataset ``previous``, superseding it, with
+        its DVC file updated as ``dvc add`` would."""
+        commit = Commit()
+        name, topic, role = previous.name, previous.topic, previous.role
+        version = next_version(previous.version)
+        data = self._dataset(name, version, topic, role, previous, commit)
+        record = self._keep("dataset", name, version, topic, data, number, role)
+        commit.records.append(record)
+        commit.files[record.relpath] = record_bytes(data)
+        return commit
 
     def _dataset_role(self) -> str:
         if not self.cohorts:
@@ -358,11 +433,11 @@ def message(commit: Commit, number: int) -> str:
         return f"Update working notes ({number})\n"
     if len(records) == 1:
         record = records[0]
-        verb = "Add" if "supersedes" not in record.data else "Supersede with"
+        verb = "Supersede with" if record.reason else "Add"
         text = f"{verb} {record.ref}\n"
     else:
         text = f"Add {len(records)} records\n\n" + "".join(f"- {r.ref}\n" for r in records)
-    reasons = [r.data["supersedes"]["reason"] for r in records if "supersedes" in r.data]
+    reasons = [r.reason for r in records if r.reason]
     if reasons:
         text += "\n" + "".join(f"Ledger-Reason: {reason}\n" for reason in reasons)
     return text
@@ -442,11 +517,85 @@ def generate(out: Path, records: int, commits: int, seed: int = 0) -> dict[str, 
         "commits": commits,
         "seed": seed,
         "kinds": counts,
-        "superseding": sum("supersedes" in r.data for r in generator.all),
+        "superseding": sum(bool(r.reason) for r in generator.all),
         "seconds": round(time.perf_counter() - started, 3),
     }
     (out / ".git" / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+@dataclass(frozen=True)
+class ExtraCommit:
+    """One more commit for a generated ledger (``next_commit``), applied by ``add_commit``."""
+
+    parent: str  # the commit it goes on top of
+    files: dict[str, bytes]
+    message: str
+    author: Person
+    timestamp: int
+
+
+def git_output(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=git_env(), check=True, capture_output=True, encoding="utf-8"
+    )
+    return done.stdout
+
+
+def next_commit(repo: Path, seed: int = 0) -> ExtraCommit:
+    """The commit that would come next in the generated ledger at ``repo``: one new valid
+    record, the next version of the dataset recorded last, superseding it (pinning its hash)
+    and updating its ``.dvc`` file. Author and date continue the history's rotation, so the
+    same repository always gives the same commit."""
+    parent = git_output(repo, "rev-parse", "HEAD").strip()
+    number = int(git_output(repo, "rev-list", "--count", parent))
+    added = git_output(
+        repo,
+        "log",
+        "-1",
+        "--diff-filter=A",
+        "--format=",
+        "--name-only",
+        parent,
+        "--",
+        "records/dataset/",
+    )
+    paths = [path for path in added.splitlines() if path.endswith(".json")]
+    if not paths:
+        raise ValueError(f"{repo}: no dataset record to write a new version of")
+    data = json.loads(git_output(repo, "show", f"{parent}:{paths[0]}"))
+    name, version = str(data["name"]), str(data["version"])
+    topic_key, role, _ = name.rsplit("-", 2)  # generated names: <topic>-<role>-<index>
+    topic = [key for key, _ in TOPICS].index(topic_key)
+    previous = Record("dataset", name, version, topic, record_hash(data), number - 1, role)
+    commit = Generator(0, 1, seed + number).new_version(previous, number)
+    who = TEAM[number % len(TEAM)]
+    return ExtraCommit(parent, commit.files, message(commit, number), who, START + number * STEP)
+
+
+def add_commit(repo: Path, extra: ExtraCommit) -> str:
+    """Write ``extra``'s files into ``repo`` and commit them on top of ``extra.parent``, which
+    must be HEAD; return the new commit id."""
+    head = git_output(repo, "rev-parse", "HEAD").strip()
+    if head != extra.parent:
+        raise ValueError(f"{repo}: HEAD is {head}, not {extra.parent}")
+    for relpath, content in extra.files.items():
+        path = repo / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    who, when = extra.author, f"{extra.timestamp} +0000"
+    env = git_env()
+    for role in ("AUTHOR", "COMMITTER"):
+        env.update(
+            {f"GIT_{role}_NAME": who.name, f"GIT_{role}_EMAIL": who.email, f"GIT_{role}_DATE": when}
+        )
+    add = ["git", "add", "--", *extra.files]
+    subprocess.run(add, cwd=repo, env=env, check=True, capture_output=True)
+    commit = ["git", "commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", "-"]
+    subprocess.run(
+        commit, cwd=repo, env=env, input=extra.message.encode(), check=True, capture_output=True
+    )
+    return git_output(repo, "rev-parse", "HEAD").strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
