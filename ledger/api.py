@@ -136,6 +136,8 @@ class Ledger:
             self._cache.added.clear()
             self._store.add_parsed(PARSED.added)
             PARSED.added.clear()
+        if self._cache is not None:
+            self._cache.close()
         if self._repository is not None:
             self._repository.close()
             self._repository = None

@@ -188,3 +188,27 @@ def test_kept_facts_answer_for_the_working_tree_and_the_index_too(repo: Path) ->
     result = run_ledger("validate", "--format", "json", cwd=repo)
     assert result.code == 1
     assert any(f["code"] == "L201" for f in json.loads(result.out)["findings"])
+
+
+def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.checks import tree
+    from ledger.checks.record_file import blob_id, check_record_bytes
+    from ledger.records.jsonload import Limits
+
+    files = {}
+    for path in sorted(large.glob("records/*/*/*.json"))[:150]:
+        data = path.read_bytes()
+        files[blob_id(data)] = data
+    files[blob_id(b"{not json")] = b"{not json"
+    monkeypatch.setattr(tree, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(tree, "CHUNK", 16)
+    cache = tree.FactsCache()
+    cache.prepare(len(files))
+    assert cache._pool is not None
+    try:
+        cache.check(files, Limits())
+    finally:
+        cache.close()
+    assert cache.known == {blob: check_record_bytes(data, Limits()) for blob, data in files.items()}

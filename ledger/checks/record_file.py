@@ -169,6 +169,11 @@ def _quick(compact: str) -> tuple[list[str], list[str]] | None:
     return _STRINGS.findall(compact), _KEYS.findall(compact)
 
 
+def check_many(files: list[bytes], limits: Limits) -> list[RecordFacts]:
+    """``check_record_bytes`` of each file: one task for a worker process."""
+    return [check_record_bytes(data, limits) for data in files]
+
+
 def claimed_id(data: Mapping[str, object]) -> RecordId | None:
     """The identity a record's content claims, if its kind, name and version are well formed."""
     kind, name, version = data.get("kind"), data.get("name"), data.get("version")

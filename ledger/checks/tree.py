@@ -9,12 +9,23 @@ part of ``ledger verify`` that does not need history.
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
+from multiprocessing import get_all_start_methods, get_context
 
 from ledger.checks.links import check_links, find_cycles
-from ledger.checks.record_file import RecordFacts, blob_id, check_record_bytes, unreadable
+from ledger.checks.record_file import (
+    RecordFacts,
+    blob_id,
+    check_many,
+    check_record_bytes,
+    unreadable,
+)
 from ledger.dvc.snapshots import check_snapshot
 from ledger.findings import Finding, Severity, finding
 from ledger.records.identity import RecordId
@@ -22,15 +33,58 @@ from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
 
 Progress = Callable[[int, int], None]
-READ_BATCH = 512
+READ_BATCH = 4096  # record files read, and held, at a time
+PARALLEL_FROM = 1024  # files to check before worker processes pay for their start-up
+CHUNK = 128  # files per task sent to a worker
 
 
 class FactsCache:
-    """Facts by blob id; ``ledger.state.store`` keeps them between runs."""
+    """Facts by blob id; ``ledger.state.store`` keeps them between runs.
+
+    Checking many files at once (``check``) spreads them over worker processes, one per
+    processor: checking is pure Python, so threads would wait on each other.
+    """
 
     def __init__(self, known: dict[str, RecordFacts] | None = None) -> None:
         self.known: dict[str, RecordFacts] = known if known is not None else {}
         self.added: dict[str, RecordFacts] = {}
+        self._pool: ProcessPoolExecutor | None = None
+
+    def prepare(self, unchecked: int) -> None:
+        """Start worker processes if ``unchecked`` files are many enough to pay for them.
+
+        Call it while the process has no other thread: the workers are forked (spawning would
+        re-run the caller's script, which a training script does not expect), and a fork
+        copies no thread but the caller's.
+        """
+        workers = os.cpu_count() or 1
+        if unchecked < PARALLEL_FROM or workers < 2 or self._pool is not None:
+            return
+        if "fork" not in get_all_start_methods() or threading.active_count() > 1:
+            return
+        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        # Fork the workers now, before the caller starts threads, not at the first task.
+        list(self._pool.map(int, range(workers)))
+
+    def check(self, files: dict[str, bytes], limits: Limits) -> None:
+        """Check the files (blob id -> bytes) not checked before, in the worker processes
+        where ``prepare`` started them."""
+        todo = {blob: data for blob, data in files.items() if blob not in self.known}
+        if self._pool is None or len(todo) < CHUNK:
+            for blob, data in todo.items():
+                self.facts_of(data, limits, blob)
+            return
+        blobs = list(todo)
+        chunks = [blobs[i : i + CHUNK] for i in range(0, len(blobs), CHUNK)]
+        results = self._pool.map(check_many, [[todo[b] for b in c] for c in chunks], repeat(limits))
+        for chunk, facts in zip(chunks, results, strict=True):
+            for blob, one in zip(chunk, facts, strict=True):
+                self.put(blob, one)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def get(self, blob: str) -> RecordFacts | None:
         return self.known.get(blob)
@@ -136,16 +190,15 @@ def load_records(
         batch = paths[start : start + READ_BATCH]
         wanted = [p for p in batch if listing[p] is None or cache.get(listing[p] or "") is None]
         read = view.read_records(wanted, limits)
+        blobs = {
+            p: listing[p] or blob_id(data) for p, (data, _) in read.items() if data is not None
+        }
+        cache.check({blobs[p]: data for p, (data, _) in read.items() if data is not None}, limits)
         for path in batch:
-            blob = listing[path]
+            blob = blobs.get(path, listing[path])
             facts = cache.get(blob) if blob is not None else None
             if facts is None:
-                data, problems = read[path]
-                if data is None:
-                    facts, blob = unreadable(problems), blob or ""
-                else:
-                    blob = blob or blob_id(data)
-                    facts = cache.facts_of(data, limits, blob)
+                facts, blob = unreadable(read[path][1]), blob or ""
             files.append(RecordFile(path, blob or "", facts))
             if progress is not None:
                 progress(len(files), len(paths))

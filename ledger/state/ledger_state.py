@@ -246,13 +246,14 @@ def _walk(
 ) -> tuple[KeptState, TreeRecords]:
     base = _kept_ancestor(repo, store, sha)
     since = base.commit if base is not None else None
+    view = GitTree(repo, sha)
+    listing: Listing = view.listing(config.records_dir)
+    cache.prepare(sum(1 for _, blob in listing.values() if cache.get(blob) is None))
     with ThreadPoolExecutor(1) as background:
         # git walks the history in its own process while Python checks the records at the
         # commit: the two biggest costs overlap instead of adding up.
         walking = background.submit(repo.walk, sha, relevant(config.records_dir), since)
-        view = GitTree(repo, sha)
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
-        listing: Listing = view.listing(config.records_dir)
         commits = repo.commits(walking.result())
     history = [*(base.commits if base is not None else []), *commits]
     kept = KeptState(sha, base.trust if base is not None else "", dict(listing), history)
