@@ -150,33 +150,30 @@ class LineageGraph:
             "edges": [e.to_json() for e in self.edges],
         }
 
-    def json_chunks(self, indent: int = 2) -> Iterator[str]:
-        """``to_json`` as ``json.dumps(..., indent=indent, sort_keys=True)`` writes it, a node at
-        a time: a large graph is never one string."""
+    def json_chunks(self) -> Iterator[str]:
+        """``to_json`` as text, a node at a time, each node and edge compact on a line of its
+        own: a large graph is never one string, and it diffs by node."""
         import json
 
-        one, two = " " * indent, " " * 2 * indent
-
         def dump(value: object) -> str:
-            text = json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
-            return text.replace("\n", "\n" + two)
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
         yield "{\n"
-        yield f'{one}"commit": {json.dumps(self.commit)},\n'
+        yield f'  "commit": {json.dumps(self.commit)},\n'
         for name, items in (
             ("edges", (e.to_json() for e in self.edges)),
             ("format", None),
             ("nodes", (self.nodes[k].to_json() for k in sorted(self.nodes))),
         ):
             if items is None:
-                yield f'{one}"{name}": {json.dumps(FORMAT)},\n'
+                yield f'  "{name}": {json.dumps(FORMAT)},\n'
                 continue
-            yield f'{one}"{name}": ['
+            yield f'  "{name}": ['
             first = True
             for item in items:
-                yield (f"\n{two}" if first else f",\n{two}") + dump(item)
+                yield ("\n    " if first else ",\n    ") + dump(item)
                 first = False
-            yield f"\n{one}]" if not first else "]"
+            yield "\n  ]" if not first else "]"
             yield ",\n" if name == "edges" else "\n"
         yield "}\n"
 

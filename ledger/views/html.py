@@ -121,7 +121,7 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
     )
     # The graph's own JSON, written a chunk at a time; "</" and "<!--" escaped so that no
     # record's text can end the script element or open a comment inside it.
-    for chunk in graph.json_chunks(indent=1):
+    for chunk in graph.json_chunks():
         yield chunk.replace("</", "<\\/").replace("<!--", "<\\u0021--")
     yield f"</script>\n<script>{JS}</script>\n</body></html>\n"
 
