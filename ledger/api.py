@@ -14,7 +14,7 @@ at a commit is read once per session; every view derives from it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,8 +155,9 @@ class Ledger:
         sha = self.repository.resolve(rev)
         if sha not in self._states:
             cache = self.cache
+            read = [state.kept for state in self._states.values()]
             self._states[sha] = load_state(
-                self.repository, self.store, cache, self.config, sha, progress
+                self.repository, self.store, cache, self.config, sha, progress, read
             )
             if self.store is not None:
                 self.notes += self.store.notes
@@ -337,8 +338,8 @@ class Ledger:
         """A review of what changed in the ledger between ``base`` and ``head``."""
         from ledger.views.review import review
 
-        before = self.state(base)
-        return review(self.root, before, self.state(head))
+        after = self.state(head)  # first: the base's history is then a part of the head's
+        return review(self.root, self.state(base), after)
 
     def compare(self, ref_a: str, ref_b: str, rev: str = "HEAD") -> Comparison:
         """Why two evaluations (or two models) differ."""
@@ -351,6 +352,30 @@ class Ledger:
         from ledger.audit.export import export
 
         return export(self.root, self.state(rev), output)
+
+    # --- what needs no ledger of its own ---------------------------------------------------
+
+    @staticmethod
+    def init(directory: Path, *, hook: bool = False) -> list[str]:
+        """Set up ``directory`` for records (``git init`` if needed); what was done, by line."""
+        from ledger.initialize import init_repository, install_hook
+
+        done = init_repository(directory)
+        return [*done, install_hook(directory)] if hook else done
+
+    @staticmethod
+    def verify_export(path: Path) -> Report:
+        """Check an audit export with nothing but the export."""
+        from ledger.audit.verify_export import verify_export
+
+        return verify_export(path)
+
+    @staticmethod
+    def demo(directory: Path, echo: Callable[[str], None] = print) -> None:
+        """Build the example repository (git + DVC) of a team's whole workflow."""
+        from ledger.demo.workflow import run_demo
+
+        run_demo(directory, echo=echo)
 
     # --- writing records -------------------------------------------------------------------
 

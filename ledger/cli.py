@@ -140,12 +140,10 @@ def cli(ctx: click.Context) -> None:
 @click.option("--hook", is_flag=True, help="Install a git pre-commit hook running the gate.")
 def init(directory: Path, hook: bool) -> None:
     """Set up ledger in DIRECTORY: ledger.toml, records/ and the published schemas/."""
-    from ledger.initialize import init_repository, install_hook
+    from ledger.api import Ledger
 
-    for line in init_repository(directory):
+    for line in Ledger.init(directory, hook=hook):
         click.echo(line)
-    if hook:
-        click.echo(install_hook(directory))
 
 
 @cli.command()
@@ -403,10 +401,10 @@ def export(session: Session, rev: str, output: Path, fmt: str) -> None:
 @REPORT
 def verify_export(file: Path, fmt: str) -> None:
     """Check an audit bundle offline, without the repository."""
-    from ledger.audit.verify_export import verify_export as check
+    from ledger.api import Ledger
     from ledger.views.reports import validation_text
 
-    result = check(file)
+    result = Ledger.verify_export(file)
     _report(validation_text, result, fmt)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)
@@ -416,9 +414,9 @@ def verify_export(file: Path, fmt: str) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def demo(directory: Path) -> None:
     """Build an example repository (git + DVC) through a healthcare team's whole workflow."""
-    from ledger.demo.workflow import run_demo
+    from ledger.api import Ledger
 
-    run_demo(directory, echo=click.echo)
+    Ledger.demo(directory, echo=click.echo)
 
 
 def main() -> None:

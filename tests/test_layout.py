@@ -115,3 +115,17 @@ def test_the_architecture_document_names_every_package() -> None:
     text = (PROJECT / "docs/architecture.md").read_text()
     packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     assert [p for p in packages if f"`{p}/`" not in text] == []
+
+
+def test_the_facade_offers_every_command() -> None:
+    from ledger.api import Ledger
+    from ledger.cli import cli
+
+    # The command's name, or the method that does its work where the name would clash.
+    methods = {"new": "new_record", "verify-export": "verify_export"}
+    missing = [
+        name
+        for name in cli.commands
+        if not callable(getattr(Ledger, methods.get(name, name), None))
+    ]
+    assert missing == []

@@ -212,3 +212,16 @@ def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
     finally:
         cache.close()
     assert cache.known == {blob: check_record_bytes(data, Limits()) for blob, data in files.items()}
+
+
+def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(
+    repo: Path,
+) -> None:
+    shutil.rmtree(repo / ".git/ledger", ignore_errors=True)
+    with Ledger.open(repo) as book:
+        book.diff("HEAD~3")
+        walks = [c for c in book.repository.commands if c[0] == "log" and "--raw" in c]
+    assert len(walks) == 1  # the head's; the base's history is a part of it
+    kept = run_ledger("verify", "--rev", "HEAD~3", "--format", "json", cwd=repo)
+    fresh = run_ledger("verify", "--rev", "HEAD~3", "--no-cache", "--format", "json", cwd=repo)
+    assert kept.out == fresh.out

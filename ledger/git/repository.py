@@ -184,6 +184,10 @@ class Repository:
         )
         return done.returncode == 0
 
+    def reachable(self, rev: str) -> set[str]:
+        """Every commit reachable from ``rev``."""
+        return set(self.git("rev-list", rev, "--").decode().split())
+
     # --- history ---------------------------------------------------------------------------
 
     def walk(

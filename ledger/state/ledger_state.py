@@ -219,11 +219,25 @@ def load_state(
     config: Config,
     sha: str,
     progress: Progress | None = None,
+    read: Iterable[KeptState] = (),
 ) -> LedgerState:
-    """The state at commit ``sha``: kept, or built from the nearest kept ancestor, or from git."""
+    """The state at commit ``sha``: kept, or built from the nearest kept ancestor, or from git.
+
+    ``read`` are states the session read already: the history of an ancestor of one of them
+    is that history without the commits the ancestor cannot reach (``diff`` reads the head
+    first, then the base this way).
+    """
     repo.require_full_history()
     kept = store.load_state(sha) if store is not None else None
     fresh = kept is None
+    if kept is None:
+        kept = _from_descendant(repo, sha, read)
+        if kept is not None:
+            view = GitTree(repo, sha)
+            records = load_records(
+                view, config.records_dir, config.limits, cache, progress=progress
+            )
+            kept.records = dict(view.listing(config.records_dir))
     if kept is None:
         kept, records = _walk(repo, store, cache, config, sha, progress)
     else:
@@ -262,6 +276,18 @@ def _walk(
     elif _signed(history):
         kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
     return kept, records
+
+
+def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> KeptState | None:
+    """``sha``'s history from a state read already whose commit descends from it."""
+    for other in read:
+        if other.commit != sha and repo.is_ancestor(sha, other.commit):
+            reachable = repo.reachable(sha)
+            commits = [c for c in other.commits if c.sha in reachable]
+            kept = KeptState(sha, other.trust, {}, commits)
+            kept.verdicts = other.verdicts
+            return kept
+    return None
 
 
 def _kept_ancestor(repo: Repository, store: Store | None, sha: str) -> KeptState | None:
