@@ -730,3 +730,13 @@ def test_varied_observations_in_a_bundle_share_one_shape(bundles: dict[str, Json
         if entry["resource"]["resourceType"] == "Observation":
             observations.check(entry["resource"])
     assert observations.full_round_trips == 1
+
+
+def test_a_guard_failure_raised_in_a_worker_process_reaches_the_parent_with_its_problems() -> None:
+    import pickle
+
+    problems = [f"Device urn:uuid:{i}: target is empty" for i in range(12)]
+    error = pickle.loads(pickle.dumps(FhirMappingError(problems)))
+    assert isinstance(error, FhirMappingError)
+    assert error.problems == problems
+    assert str(error) == str(FhirMappingError(problems))

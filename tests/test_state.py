@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,6 +194,7 @@ def test_kept_facts_answer_for_the_working_tree_and_the_index_too(repo: Path) ->
 def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
     large: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ledger import workers
     from ledger.checks import tree
     from ledger.checks.record_file import blob_id, check_record_bytes
     from ledger.records.jsonload import Limits
@@ -202,7 +204,7 @@ def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
         data = path.read_bytes()
         files[blob_id(data)] = data
     files[blob_id(b"{not json")] = b"{not json"
-    monkeypatch.setattr(tree, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10)
     monkeypatch.setattr(tree, "CHUNK", 16)
     cache = tree.FactsCache()
     cache.prepare(len(files))
@@ -212,6 +214,33 @@ def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
     finally:
         cache.close()
     assert cache.known == {blob: check_record_bytes(data, Limits()) for blob, data in files.items()}
+
+
+@pytest.mark.parametrize("fhir_version", ["R5", "R4B"])
+def test_fhir_mapped_in_worker_processes_gives_the_bytes_of_a_mapping_in_process(
+    large: Path, monkeypatch: pytest.MonkeyPatch, fhir_version: str
+) -> None:
+    from ledger import workers
+    from ledger.fhir import bundle
+
+    def provenance(ndjson: bool = False) -> str:
+        with Ledger.open(large) as book:
+            written = book.provenance(fhir_version=fhir_version)
+            return "".join(written.ndjson_chunks() if ndjson else written.json_chunks())
+
+    monkeypatch.setattr(bundle, "BATCH", 16)  # many batches in flight, out of step
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10**9)
+    in_process = provenance(), provenance(ndjson=True)
+    pools = []
+
+    def fork_pool(items: int) -> Any:
+        pools.append(workers.fork_pool(items))
+        return pools[-1]
+
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(bundle, "fork_pool", fork_pool)
+    assert (provenance(), provenance(ndjson=True)) == in_process
+    assert len(pools) == 2 and None not in pools
 
 
 def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(

@@ -9,14 +9,11 @@ part of ``ledger verify`` that does not need history.
 from __future__ import annotations
 
 import functools
-import os
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
-from multiprocessing import get_all_start_methods, get_context
 
 from ledger.checks.links import check_links, find_cycles
 from ledger.checks.record_file import (
@@ -31,10 +28,10 @@ from ledger.findings import Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
+from ledger.workers import fork_pool
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 4096  # record files read, and held, at a time
-PARALLEL_FROM = 1024  # files to check before worker processes pay for their start-up
 CHUNK = 128  # files per task sent to a worker
 
 
@@ -52,19 +49,9 @@ class FactsCache:
 
     def prepare(self, unchecked: int) -> None:
         """Start worker processes if ``unchecked`` files are many enough to pay for them.
-
-        Call it while the process has no other thread: the workers are forked (spawning would
-        re-run the caller's script, which a training script does not expect), and a fork
-        copies no thread but the caller's.
-        """
-        workers = os.cpu_count() or 1
-        if unchecked < PARALLEL_FROM or workers < 2 or self._pool is not None:
-            return
-        if "fork" not in get_all_start_methods() or threading.active_count() > 1:
-            return
-        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
-        # Fork the workers now, before the caller starts threads, not at the first task.
-        list(self._pool.map(int, range(workers)))
+        Call it while the process has no other thread (see ``ledger.workers``)."""
+        if self._pool is None:
+            self._pool = fork_pool(unchecked)
 
     def check(self, files: dict[str, bytes], limits: Limits) -> None:
         """Check the files (blob id -> bytes) not checked before, in the worker processes
@@ -82,6 +69,7 @@ class FactsCache:
                 self.put(blob, one)
 
     def close(self) -> None:
+        """Stop the worker processes (the facts stay): later work forks its own."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

@@ -17,14 +17,16 @@ is the latest committer time in the graph, never the clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from concurrent.futures import ProcessPoolExecutor
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ledger.fhir import versions
-from ledger.fhir.checks import BundleGuard, FhirMappingError
+from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
 from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import record_provenance
@@ -40,9 +42,9 @@ from ledger.fhir.resources import (
 )
 from ledger.fhir.shapes import quiet_gc
 from ledger.kinds import spec
+from ledger.workers import fork_pool, ordered
 
 if TYPE_CHECKING:
-    from ledger.checks.tree import RecordFile
     from ledger.state.ledger_state import LedgerState
     from ledger.views.graph import LineageGraph, Node
 
@@ -126,8 +128,40 @@ class ProvenanceBundle:
         return mapping.spools, mapping.urls, mapping.guard
 
 
+class _Entry(NamedTuple):
+    """One resource, reviewed (maybe in a worker) and written compact on one line: the entry
+    for a Bundle, the resource for NDJSON (Python's C encoder; indenting runs in Python, ten
+    times slower)."""
+
+    url: str
+    head: Json  # resourceType and id: what accepting it into the Bundle needs
+    review: EntryReview
+    line: str | None
+
+
+class _Batch(NamedTuple):
+    """What a batch of records maps to: its entries in order, and per dataset the snapshots it
+    documents with the dataset's regulatory tags."""
+
+    entries: list[_Entry]
+    documents: list[tuple[str, str, list[str]]]  # (snapshot node id, dataset node id, tags)
+
+
+_FORKED: _Mapping | None = None  # the mapping a forked worker process inherited
+
+
+def _in_worker(method: str, *args: Any) -> _Batch:
+    assert _FORKED is not None, "a mapping worker runs in a process forked by _Mapping.build"
+    result: _Batch = getattr(_FORKED, method)(*args)
+    return result
+
+
 class _Mapping:
-    """One pass over the graph's records, writing each resource to its type's spool."""
+    """One pass over the graph's records, writing each resource to its type's spool.
+
+    Records are mapped a batch at a time, in worker processes when they are many; the batches
+    come back in order and this process accepts each entry into the Bundle, so the output is
+    the same bytes either way."""
 
     def __init__(
         self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion, bundle: bool
@@ -141,6 +175,7 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
+        self.files = {n.id: state.records.by_path[n.attrs["path"]] for n in self.records}
         self.out: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for edge in graph.edges:
             self.out[edge.source].append((edge.kind, edge.target))
@@ -149,20 +184,125 @@ class _Mapping:
         for spool in self.spools:
             spool.close()
 
-    def add(self, resource: Json) -> None:
-        url = full_url(resource["id"])
-        if url in self.seen:
+    def build(self) -> None:
+        global _FORKED
+        _FORKED = self
+        try:
+            pool = fork_pool(len(self.records))
+        finally:
+            _FORKED = None
+        with pool or contextlib.nullcontext():
+            documented_by: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+            starts = range(0, len(self.records), BATCH)
+            for batch in self._run(pool, "map", ((s, s + BATCH, self._blobs(s)) for s in starts)):
+                for entry in batch.entries:
+                    self.accept(entry)
+                for snap_id, dataset_id, tags in batch.documents:
+                    documented_by[snap_id].append((dataset_id, tags))
+            documents = sorted(documented_by.items())
+            parts = (documents[i : i + BATCH] for i in range(0, len(documents), BATCH))
+            for batch in self._run(pool, "documents", ((part,) for part in parts)):
+                for entry in batch.entries:
+                    self.accept(entry)
+
+    def _run(
+        self, pool: ProcessPoolExecutor | None, method: str, tasks: Iterator[tuple[Any, ...]]
+    ) -> Iterator[_Batch]:
+        """``method`` of this mapping over the tasks, in order: in the workers if there are."""
+        if pool is None:
+            return (getattr(self, method)(*task) for task in tasks)
+        return ordered(pool, _in_worker, ((method, *task) for task in tasks))
+
+    def _blobs(self, start: int) -> dict[str, bytes]:
+        return self.state.repo.blobs(
+            self.files[n.id].blob for n in self.records[start : start + BATCH]
+        )
+
+    def accept(self, entry: _Entry) -> None:
+        """Put an entry into the Bundle, in order, unless an equal resource is in already."""
+        if entry.url in self.seen:
             return
-        self.seen.add(url)
-        problems, entry = self.guard.entry(url, resource)
-        if problems or entry is None:
+        self.seen.add(entry.url)
+        problems, _ = self.guard.accept(entry.url, entry.head, entry.review)
+        if problems or entry.line is None:
             raise FhirMappingError(problems)
-        spool = self.spools[ORDER.index(resource["resourceType"])]
-        # Written in its final form, compact (Python's C encoder; indenting runs in Python,
-        # ten times slower): the entry for a Bundle, or the resource for NDJSON.
-        item = entry if self.bundle else entry["resource"]
-        spool.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self.urls.append(url)
+        self.spools[ORDER.index(entry.head["resourceType"])].write(entry.line + "\n")
+        self.urls.append(entry.url)
+
+    # -- mapping: pure, so it runs in a worker as well as here -----------------------------
+
+    def entry(self, resource: Json) -> _Entry:
+        url = full_url(resource["id"])
+        review = self.guard.review_entry(url, resource)
+        line = None
+        if review.written is not None:
+            item = review.written if self.bundle else review.written["resource"]
+            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        head = {"resourceType": resource["resourceType"], "id": resource["id"]}
+        return _Entry(url, head, review._replace(written=None), line)
+
+    def map(self, start: int, stop: int, blobs: dict[str, bytes]) -> _Batch:
+        """The entries of a batch of records (each resource once), from their committed
+        bytes: valid records, so plain ``json.loads`` reads them as the checks did."""
+        batch = _Batch([], [])
+        seen: set[str] = set()
+        for node in self.records[start:stop]:
+            content = json.loads(blobs[self.files[node.id].blob])
+            if spec(node.attrs["record_kind"]).fhir.as_source == "data":
+                tags = regulatory_tags(content)
+                for snap in self.targets(node, "snapshot-of"):
+                    batch.documents.append((snap.id, node.id, tags))
+            for resource in self.resources(node, content):
+                if resource["id"] not in seen:
+                    seen.add(resource["id"])
+                    batch.entries.append(self.entry(resource))
+        return batch
+
+    def documents(self, documents: list[tuple[str, list[tuple[str, list[str]]]]]) -> _Batch:
+        """The DocumentReference of each snapshot, with the regulatory tags of the datasets
+        documenting it, and the dataset as subject when only one does."""
+        batch = _Batch([], [])
+        for snap_id, datasets in documents:
+            tags = sorted({t for _, ts in datasets for t in ts})
+            subject = self.ref(self.graph.nodes[datasets[0][0]]) if len(datasets) == 1 else None
+            attrs = self.graph.nodes[snap_id].attrs
+            batch.entries.append(self.entry(snapshot_document(self.v, attrs, tags, subject)))
+        return batch
+
+    def resources(self, node: Node, content: dict[str, Any]) -> Iterator[Json]:
+        """The resources of one record version: its organisation, its own resource, the people
+        involved and the Provenance of its commit."""
+        yield organization(content["organization"])
+        kind = spec(node.attrs["record_kind"])
+        commit = self.commit(node)
+        related = self.related(node)
+        record = MappedRecord(
+            node.label,
+            node.attrs["sha256"],
+            content,
+            fhir_instant(commit.committer_date),
+            related,
+        )
+        yield kind.fhir.build(self.v, record)
+        sources: list[Json] = []
+        for relation in kind.fhir.sources:
+            for target in related.get(relation, ()):
+                as_data = relation == "snapshot-of" or self._as_source(target) == "data"
+                sources += list(target.data) if as_data else [target.resource]
+        for who in (commit.author, commit.committer):
+            yield person(who.name, who.email)
+        for approval in content.get("approvals") or []:
+            yield approver(approval["name"])
+        previous = [r.resource for r in related.get("supersedes", ())]
+        yield record_provenance(
+            self.v,
+            target=self.ref(node),
+            sha256=node.attrs["sha256"],
+            content=content,
+            commit=commit,
+            sources=sources,
+            previous=previous[0] if previous else None,
+        )
 
     def targets(self, node: Node, kind: str) -> list[Node]:
         found = (self.graph.nodes.get(t) for k, t in self.out[node.id] if k == kind)
@@ -193,59 +333,6 @@ class _Mapping:
         if not commits:
             raise FhirMappingError([f"{node.label}: the graph names no commit that recorded it"])
         return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]
-
-    def build(self) -> None:
-        documented_by: dict[str, list[tuple[Node, list[str]]]] = defaultdict(list)
-        files = {n.id: self.state.records.by_path[n.attrs["path"]] for n in self.records}
-        for start in range(0, len(self.records), BATCH):
-            batch = self.records[start : start + BATCH]
-            contents = self.state.contents(files[n.id] for n in batch)
-            for node in batch:
-                content = contents[files[node.id].relpath]
-                self.add(organization(content["organization"]))
-                if spec(node.attrs["record_kind"]).fhir.as_source == "data":
-                    tags = regulatory_tags(content)
-                    for snap in self.targets(node, "snapshot-of"):
-                        documented_by[snap.id].append((node, tags))
-                self.add_record(node, files[node.id], content)
-        for snap_id, datasets in sorted(documented_by.items()):
-            tags = sorted({t for _, ts in datasets for t in ts})
-            subject = self.ref(datasets[0][0]) if len(datasets) == 1 else None
-            self.add(snapshot_document(self.v, self.graph.nodes[snap_id].attrs, tags, subject))
-
-    def add_record(self, node: Node, file: RecordFile, content: dict[str, Any]) -> None:
-        kind = spec(node.attrs["record_kind"])
-        commit = self.commit(node)
-        related = self.related(node)
-        record = MappedRecord(
-            node.label,
-            node.attrs["sha256"],
-            content,
-            fhir_instant(commit.committer_date),
-            related,
-        )
-        self.add(kind.fhir.build(self.v, record))
-        sources: list[Json] = []
-        for relation in kind.fhir.sources:
-            for target in related.get(relation, ()):
-                as_data = relation == "snapshot-of" or self._as_source(target) == "data"
-                sources += list(target.data) if as_data else [target.resource]
-        for who in (commit.author, commit.committer):
-            self.add(person(who.name, who.email))
-        for approval in content.get("approvals") or []:
-            self.add(approver(approval["name"]))
-        previous = [r.resource for r in related.get("supersedes", ())]
-        self.add(
-            record_provenance(
-                self.v,
-                target=self.ref(node),
-                sha256=node.attrs["sha256"],
-                content=content,
-                commit=commit,
-                sources=sources,
-                previous=previous[0] if previous else None,
-            )
-        )
 
     def _as_source(self, target: Related) -> str:
         kind = target.label.split(":", 1)[0]

@@ -316,6 +316,15 @@ def _agent(i: int, agent: Json, v: FhirVersion) -> Iterator[str | _Resolves]:
 # -- incremental ---------------------------------------------------------------------------------
 
 
+class EntryReview(NamedTuple):
+    """What ``BundleGuard.review_entry`` decides of one entry on its own."""
+
+    problems: list[str]  # the resource's
+    entry_problems: list[str]  # the entry's own fields': named by index once it is accepted
+    pending: list[_Reference | _Resolves]
+    written: Json | None
+
+
 class BundleGuard:
     """The guard for a Bundle written one entry at a time (a streaming writer): ``header``
     with the Bundle's own fields, ``add`` (or ``entry``) per entry in order, then ``finish``.
@@ -348,27 +357,44 @@ class BundleGuard:
 
     def entry(self, full_url: str, resource: Json) -> tuple[list[str], Json | None]:
         """``add``'s problems, and the entry as fhir.resources writes it when there are none."""
-        i, self._count = self._count, self._count + 1
-        problems = list(_entry_problems(i, full_url, resource, self._types))
+        return self.accept(full_url, resource, self.review_entry(full_url, resource))
+
+    def review_entry(self, full_url: str, resource: Any) -> EntryReview:
+        """The part of ``entry`` that needs no other entry and changes nothing here, so that
+        worker processes can review entries for one writer that ``accept``s them in order."""
         if not isinstance(resource, dict):
-            return problems, None
+            return EntryReview([], [], [], None)
         name = f"{resource.get('resourceType')} {full_url}"
         review = self.guard.review(resource)
+        problems: list[str] = []
         pending: list[_Reference | _Resolves] = []
         for found in _findings(resource, review, self.version):
             if isinstance(found, str):
                 problems.append(f"{name}: {found}")
             else:
                 pending.append(found)
-        self._pending.append((name, pending))
         if review.nested_problem is not None:
             problems.append(f"{name}: as a Bundle entry: {review.nested_problem}")
         rest = self.guard.review_element("BundleEntry", {"fullUrl": full_url})
-        problems += [f"entry {i}: {p}" for p in rest.problems]
-        if problems or rest.resource is None or review.resource is None:
+        written = None
+        if not problems and rest.resource is not None and review.resource is not None:
+            written = self.guard.merge("BundleEntry", rest.resource, {"resource": review.resource})
+        return EntryReview(problems, list(rest.problems), pending, written)
+
+    def accept(
+        self, full_url: str, resource: Any, review: EntryReview
+    ) -> tuple[list[str], Json | None]:
+        """Take the next entry, reviewed by ``review_entry`` (here or in a worker):
+        ``resource`` needs only its ``resourceType`` and ``id``."""
+        i, self._count = self._count, self._count + 1
+        problems = list(_entry_problems(i, full_url, resource, self._types))
+        if not isinstance(resource, dict):
             return problems, None
-        written = self.guard.merge("BundleEntry", rest.resource, {"resource": review.resource})
-        return problems, written
+        name = f"{resource.get('resourceType')} {full_url}"
+        self._pending.append((name, review.pending))
+        problems += review.problems
+        problems += [f"entry {i}: {p}" for p in review.entry_problems]
+        return problems, None if problems else review.written
 
     def finish(self) -> list[str]:
         """The problems only all entries together show: references that resolve to no entry,

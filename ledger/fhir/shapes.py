@@ -112,6 +112,10 @@ class FhirMappingError(Exception):
         super().__init__(f"the FHIR Bundle failed ledger's guard: {shown}")
         self.problems = problems
 
+    def __reduce__(self) -> tuple[type[FhirMappingError], tuple[list[str]]]:
+        # Raised in a worker process, it crosses to the parent pickled: keep the problems.
+        return type(self), (self.problems,)
+
 
 @contextmanager
 def quiet_gc() -> Iterator[None]:

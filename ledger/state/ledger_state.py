@@ -269,6 +269,7 @@ def _walk(
         walking = background.submit(repo.walk, sha, relevant(config.records_dir), since)
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
         commits = repo.commits(walking.result())
+    cache.close()  # a running pool keeps a thread, and a process with threads forks no more
     history = [*(base.commits if base is not None else []), *commits]
     kept = KeptState(sha, base.trust if base is not None else "", dict(listing), history)
     if base is not None:
