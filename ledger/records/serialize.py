@@ -22,17 +22,24 @@ def dumps_record(data: dict[str, object]) -> bytes:
     return (json.dumps(ordered, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder (so that renaming it over ``path`` is atomic),
+    with the mode an ordinary file gets: mkstemp creates it private (0600), and a record is an
+    ordinary file, as git checks it out."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
 def write_atomic(path: Path, content: bytes, *, overwrite: bool = False) -> None:
     """Write via a temporary file in the same folder and a rename: never a half-written file.
 
     Without ``overwrite``, an existing file is never replaced (records are immutable).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    # mkstemp creates the file private (0600); a record is an ordinary file, as git checks it out.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -56,11 +63,7 @@ def write_atomic(path: Path, content: bytes, *, overwrite: bool = False) -> None
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """A file to stream into that replaces ``path`` only when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
