@@ -14,7 +14,7 @@ import subprocess
 from ledger.errors import ToolMissingError
 from ledger.kinds import ordered
 from ledger.views.graph import LineageGraph
-from ledger.views.node_facts import data_path, record_facts
+from ledger.views.node_facts import record_facts, snapshot_lines
 
 # shape, style, fill and line colour per kind
 _STYLE: dict[str, tuple[str, str, str, str]] = {
@@ -53,18 +53,10 @@ def render_dot(graph: LineageGraph) -> str:
     drawn: set[str] = set()
     for node in graph.nodes.values():
         if node.kind == "snapshot":
-            kind, lines = "snapshot", [data_path(node.attrs), f"md5 {node.attrs['md5'][:8]}"]
+            kind, lines = "snapshot", snapshot_lines(node)
         elif node.kind == "record":
             fact = facts[node.id]
-            kind, lines = ("missing" if fact.missing else fact.kind), [fact.identity]
-            if fact.title:
-                lines.append(fact.title)
-            if fact.commit:
-                lines.append(f"{fact.author} · {fact.short_commit} · {fact.date}")
-            if fact.missing:
-                lines.append("MISSING")
-            elif fact.superseded_by:
-                lines.append("superseded")
+            kind, lines = ("missing" if fact.missing else fact.kind), fact.label_lines()
         else:
             continue
         shape, style, fill, line = _STYLE.get(kind, _STYLE["missing"])

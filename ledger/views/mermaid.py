@@ -13,7 +13,7 @@ import re
 
 from ledger.kinds import ordered
 from ledger.views.graph import LineageGraph
-from ledger.views.node_facts import data_path, record_facts
+from ledger.views.node_facts import record_facts, snapshot_lines
 
 # Old, widely supported shape syntax only: GitHub and GitLab pin Mermaid versions of their own.
 _SHAPES: dict[str, tuple[str, str]] = {
@@ -50,19 +50,13 @@ def render_mermaid(graph: LineageGraph, *, md: bool = False) -> str:
     members: dict[str, list[str]] = {name: [] for name in _CLASSES}
     for node in drawn:
         if node.kind == "snapshot":
-            kind, parts = "snapshot", [data_path(node.attrs), f"md5 {node.attrs['md5'][:8]}"]
+            kind, parts = "snapshot", snapshot_lines(node)
         else:
             fact = facts[node.id]
-            kind, parts = fact.kind, [fact.identity]
+            kind, parts = fact.kind, fact.label_lines()
             if fact.missing:
-                parts.append("MISSING")
                 members["missing"].append(ids[node.id])
-            if fact.title:
-                parts.append(fact.title)
-            if fact.commit:
-                parts.append(f"{fact.author} · {fact.short_commit} · {fact.date}")
             if fact.superseded_by:
-                parts.append("superseded")
                 members["superseded"].append(ids[node.id])
         if kind in members and not node.attrs.get("missing"):
             members[kind].append(ids[node.id])

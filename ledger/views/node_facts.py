@@ -52,6 +52,24 @@ class NodeFacts:
     def commit_line(self) -> str:
         return f"{self.short_commit} {self.author} {self.date}" if self.commit else ""
 
+    def label_lines(self) -> list[str]:
+        """The lines a drawn box shows: identity, title, who and when, and its status."""
+        lines = [self.identity]
+        if self.title:
+            lines.append(self.title)
+        if self.commit:
+            lines.append(f"{self.author} · {self.short_commit} · {self.date}")
+        if self.missing:
+            lines.append("MISSING")
+        elif self.superseded_by:
+            lines.append("superseded")
+        return lines
+
+
+def snapshot_lines(node: Node) -> list[str]:
+    """The lines a drawn snapshot box shows: its path and the start of its md5."""
+    return [data_path(node.attrs), f"md5 {node.attrs['md5'][:8]}"]
+
 
 def data_path(snapshot: Mapping[str, Any]) -> str:
     """The snapshot's path from the repository root (DVC paths are relative to the DVC file)."""
