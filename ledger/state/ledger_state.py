@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,6 @@ from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Listing, Repository
 from ledger.git.trees import GitTree
-from ledger.records.jsonload import load_json_bytes
 from ledger.state.store import KeptState, Store, with_verdicts
 
 if TYPE_CHECKING:
@@ -115,15 +115,12 @@ class LedgerState:
         return self.contents([file])[file.relpath]
 
     def contents(self, files: Iterable[RecordFile]) -> dict[str, dict[str, Any]]:
-        """Contents of many records at once, by path, for the valid ones."""
+        """Contents of many records at once, by path, for the valid ones. Their bytes passed
+        the strict reading (``load_json_bytes``) when their facts were made, and where that
+        reads a value at all, plain ``json.loads`` reads the same one, faster."""
         chosen = [f for f in files if f.facts.valid]
         blobs = self.repo.blobs(f.blob for f in chosen)
-        out: dict[str, dict[str, Any]] = {}
-        for file in chosen:
-            value, _ = load_json_bytes(blobs.get(file.blob, b""), file.relpath, self.config.limits)
-            if isinstance(value, dict):
-                out[file.relpath] = value
-        return out
+        return {f.relpath: json.loads(blobs[f.blob]) for f in chosen if f.blob in blobs}
 
     def raw(self, file: RecordFile) -> bytes:
         """A record file's bytes exactly as committed."""

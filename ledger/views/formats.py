@@ -43,25 +43,21 @@ class Formats(Generic[T]):
 
 
 def to_json_text(value: object) -> str:
-    """Deterministic JSON for machines, with sorted keys and a final newline. An object's
-    members come one to a line, indented; a member that is a list (of findings, commits,
-    files: the parts that grow with the ledger) has each item compact on a line of its own,
-    written by Python's C encoder (indenting runs in Python, ten times slower)."""
-    if not isinstance(value, dict) or not value:
-        return _indented(value) + "\n"
-    members = []
-    for key in sorted(value):
-        item = value[key]
-        if isinstance(item, list) and item:
-            text = "[\n    " + ",\n    ".join(map(_compact, item)) + "\n  ]"
-        else:
-            text = _indented(item).replace("\n", "\n  ")
-        members.append(f"  {_compact(key)}: {text}")
-    return "{\n" + ",\n".join(members) + "\n}\n"
+    """Deterministic JSON for machines, with sorted keys and a final newline. Objects have
+    their members one to a line, indented; lists (of findings, commits, files: the parts
+    that grow with the ledger) have each item compact on a line of its own, written by
+    Python's C encoder (indenting runs in Python, ten times slower)."""
+    return _lines(value, "") + "\n"
 
 
-def _indented(value: object) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+def _lines(value: object, indent: str) -> str:
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        members = (f"{inner}{_compact(key)}: {_lines(value[key], inner)}" for key in sorted(value))
+        return "{\n" + ",\n".join(members) + f"\n{indent}}}"
+    if isinstance(value, list) and value:
+        return f"[\n{inner}" + f",\n{inner}".join(map(_compact, value)) + f"\n{indent}]"
+    return _compact(value)
 
 
 def _compact(value: object) -> str:
