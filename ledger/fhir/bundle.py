@@ -21,7 +21,7 @@ import contextlib
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
@@ -45,6 +45,7 @@ from ledger.kinds import spec
 from ledger.workers import fork_pool, ordered
 
 if TYPE_CHECKING:
+    from ledger.git.commits import Commit
     from ledger.state.ledger_state import LedgerState
     from ledger.views.graph import LineageGraph, Node
 
@@ -147,13 +148,108 @@ class _Batch(NamedTuple):
     documents: list[tuple[str, str, list[str]]]  # (snapshot node id, dataset node id, tags)
 
 
-_FORKED: _Mapping | None = None  # the mapping a forked worker process inherited
+class _RecordInput(NamedTuple):
+    """Everything the mapping of one record version needs, so that a worker process needs
+    nothing of the state or the graph (touching them would copy the parent's pages)."""
+
+    node_id: str
+    kind: str
+    label: str
+    sha256: str
+    data: bytes  # the committed file: a valid record, which plain json.loads reads as checked
+    commit: Commit
+    related: dict[str, tuple[Related, ...]]
+    snapshots: tuple[str, ...]  # snapshot node ids
 
 
-def _in_worker(method: str, *args: Any) -> _Batch:
-    assert _FORKED is not None, "a mapping worker runs in a process forked by _Mapping.build"
-    result: _Batch = getattr(_FORKED, method)(*args)
-    return result
+class _Reviewer:
+    """Resources into reviewed entries, for one FHIR version and output form; one per process,
+    so that the shapes its guard learns serve every batch the process maps."""
+
+    def __init__(self, v: versions.FhirVersion, bundle: bool) -> None:
+        self.v, self.bundle = v, bundle
+        self.guard = BundleGuard(v)
+
+    def entry(self, resource: Json) -> _Entry:
+        url = full_url(resource["id"])
+        review = self.guard.review_entry(url, resource)
+        line = None
+        if review.written is not None:
+            item = review.written if self.bundle else review.written["resource"]
+            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        head = {"resourceType": resource["resourceType"], "id": resource["id"]}
+        return _Entry(url, head, review._replace(written=None), line)
+
+
+_REVIEWERS: dict[tuple[str, bool], _Reviewer] = {}
+
+
+def _reviewer(version: str, bundle: bool) -> _Reviewer:
+    if (version, bundle) not in _REVIEWERS:
+        _REVIEWERS[version, bundle] = _Reviewer(versions.fhir_version(version), bundle)
+    return _REVIEWERS[version, bundle]
+
+
+def _map_records(version: str, bundle: bool, records: list[_RecordInput]) -> _Batch:
+    """The entries of a batch of records, each resource once (here or in a worker)."""
+    reviewer = _reviewer(version, bundle)
+    batch = _Batch([], [])
+    seen: set[str] = set()
+    for record in records:
+        content = json.loads(record.data)
+        if spec(record.kind).fhir.as_source == "data":
+            tags = regulatory_tags(content)
+            batch.documents.extend((snap, record.node_id, tags) for snap in record.snapshots)
+        for resource in _resources(reviewer.v, record, content):
+            if resource["id"] not in seen:
+                seen.add(resource["id"])
+                batch.entries.append(reviewer.entry(resource))
+    return batch
+
+
+def _map_documents(
+    version: str, bundle: bool, documents: list[tuple[Json, list[str], Json | None]]
+) -> _Batch:
+    """The DocumentReference of each snapshot, from its attributes, the regulatory tags of
+    the datasets documenting it and its subject (the dataset, when only one documents it)."""
+    reviewer = _reviewer(version, bundle)
+    return _Batch(
+        [reviewer.entry(snapshot_document(reviewer.v, *document)) for document in documents], []
+    )
+
+
+def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> Iterator[Json]:
+    """The resources of one record version: its organisation, its own resource, the people
+    involved and the Provenance of its commit."""
+    yield organization(content["organization"])
+    kind, commit, related = spec(record.kind), record.commit, record.related
+    mapped = MappedRecord(
+        record.label, record.sha256, content, fhir_instant(commit.committer_date), related
+    )
+    yield kind.fhir.build(v, mapped)
+    sources: list[Json] = []
+    for relation in kind.fhir.sources:
+        for target in related.get(relation, ()):
+            as_data = relation == "snapshot-of" or _as_source(target) == "data"
+            sources += list(target.data) if as_data else [target.resource]
+    for who in (commit.author, commit.committer):
+        yield person(who.name, who.email)
+    for approval in content.get("approvals") or []:
+        yield approver(approval["name"])
+    previous = [r.resource for r in related.get("supersedes", ())]
+    yield record_provenance(
+        v,
+        target=related["snapshot-of"][0].resource,  # the record's own: see ``MappedRecord``
+        sha256=record.sha256,
+        content=content,
+        commit=commit,
+        sources=sources,
+        previous=previous[0] if previous else None,
+    )
+
+
+def _as_source(target: Related) -> str:
+    return spec(target.label.split(":", 1)[0]).fhir.as_source
 
 
 class _Mapping:
@@ -167,7 +263,7 @@ class _Mapping:
         self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion, bundle: bool
     ) -> None:
         self.state, self.graph, self.v, self.bundle = state, graph, v, bundle
-        self.guard = BundleGuard(v)  # each entry guarded as written; references at the end
+        self.guard = BundleGuard(v)  # accepts entries in order; references at the end
         self.spools: list[IO[str]] = [
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
             for _ in ORDER
@@ -175,7 +271,6 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
-        self.files = {n.id: state.records.by_path[n.attrs["path"]] for n in self.records}
         self.out: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for edge in graph.edges:
             self.out[edge.source].append((edge.kind, edge.target))
@@ -185,38 +280,47 @@ class _Mapping:
             spool.close()
 
     def build(self) -> None:
-        global _FORKED
-        _FORKED = self
-        try:
-            pool = fork_pool(len(self.records))
-        finally:
-            _FORKED = None
+        pool = fork_pool(len(self.records))
         with pool or contextlib.nullcontext():
             documented_by: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
             starts = range(0, len(self.records), BATCH)
-            for batch in self._run(pool, "map", ((s, s + BATCH, self._blobs(s)) for s in starts)):
+            tasks = ((self.v.name, self.bundle, self.inputs(s)) for s in starts)
+            for batch in _run(pool, _map_records, tasks):
                 for entry in batch.entries:
                     self.accept(entry)
                 for snap_id, dataset_id, tags in batch.documents:
                     documented_by[snap_id].append((dataset_id, tags))
-            documents = sorted(documented_by.items())
+            documents = [self.document(*item) for item in sorted(documented_by.items())]
             parts = (documents[i : i + BATCH] for i in range(0, len(documents), BATCH))
-            for batch in self._run(pool, "documents", ((part,) for part in parts)):
+            for batch in _run(pool, _map_documents, ((self.v.name, self.bundle, p) for p in parts)):
                 for entry in batch.entries:
                     self.accept(entry)
 
-    def _run(
-        self, pool: ProcessPoolExecutor | None, method: str, tasks: Iterator[tuple[Any, ...]]
-    ) -> Iterator[_Batch]:
-        """``method`` of this mapping over the tasks, in order: in the workers if there are."""
-        if pool is None:
-            return (getattr(self, method)(*task) for task in tasks)
-        return ordered(pool, _in_worker, ((method, *task) for task in tasks))
+    def inputs(self, start: int) -> list[_RecordInput]:
+        """What mapping the batch of records from ``start`` needs, their files read at once."""
+        nodes = self.records[start : start + BATCH]
+        files = [self.state.records.by_path[n.attrs["path"]] for n in nodes]
+        blobs = self.state.repo.blobs(f.blob for f in files)
+        return [
+            _RecordInput(
+                node.id,
+                node.attrs["record_kind"],
+                node.label,
+                node.attrs["sha256"],
+                blobs[file.blob],
+                self.commit(node),
+                self.related(node),
+                tuple(s.id for s in self.targets(node, "snapshot-of")),
+            )
+            for node, file in zip(nodes, files, strict=True)
+        ]
 
-    def _blobs(self, start: int) -> dict[str, bytes]:
-        return self.state.repo.blobs(
-            self.files[n.id].blob for n in self.records[start : start + BATCH]
-        )
+    def document(
+        self, snap_id: str, datasets: list[tuple[str, list[str]]]
+    ) -> tuple[Json, list[str], Json | None]:
+        tags = sorted({t for _, ts in datasets for t in ts})
+        subject = self.ref(self.graph.nodes[datasets[0][0]]) if len(datasets) == 1 else None
+        return dict(self.graph.nodes[snap_id].attrs), tags, subject
 
     def accept(self, entry: _Entry) -> None:
         """Put an entry into the Bundle, in order, unless an equal resource is in already."""
@@ -228,81 +332,6 @@ class _Mapping:
             raise FhirMappingError(problems)
         self.spools[ORDER.index(entry.head["resourceType"])].write(entry.line + "\n")
         self.urls.append(entry.url)
-
-    # -- mapping: pure, so it runs in a worker as well as here -----------------------------
-
-    def entry(self, resource: Json) -> _Entry:
-        url = full_url(resource["id"])
-        review = self.guard.review_entry(url, resource)
-        line = None
-        if review.written is not None:
-            item = review.written if self.bundle else review.written["resource"]
-            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        head = {"resourceType": resource["resourceType"], "id": resource["id"]}
-        return _Entry(url, head, review._replace(written=None), line)
-
-    def map(self, start: int, stop: int, blobs: dict[str, bytes]) -> _Batch:
-        """The entries of a batch of records (each resource once), from their committed
-        bytes: valid records, so plain ``json.loads`` reads them as the checks did."""
-        batch = _Batch([], [])
-        seen: set[str] = set()
-        for node in self.records[start:stop]:
-            content = json.loads(blobs[self.files[node.id].blob])
-            if spec(node.attrs["record_kind"]).fhir.as_source == "data":
-                tags = regulatory_tags(content)
-                for snap in self.targets(node, "snapshot-of"):
-                    batch.documents.append((snap.id, node.id, tags))
-            for resource in self.resources(node, content):
-                if resource["id"] not in seen:
-                    seen.add(resource["id"])
-                    batch.entries.append(self.entry(resource))
-        return batch
-
-    def documents(self, documents: list[tuple[str, list[tuple[str, list[str]]]]]) -> _Batch:
-        """The DocumentReference of each snapshot, with the regulatory tags of the datasets
-        documenting it, and the dataset as subject when only one does."""
-        batch = _Batch([], [])
-        for snap_id, datasets in documents:
-            tags = sorted({t for _, ts in datasets for t in ts})
-            subject = self.ref(self.graph.nodes[datasets[0][0]]) if len(datasets) == 1 else None
-            attrs = self.graph.nodes[snap_id].attrs
-            batch.entries.append(self.entry(snapshot_document(self.v, attrs, tags, subject)))
-        return batch
-
-    def resources(self, node: Node, content: dict[str, Any]) -> Iterator[Json]:
-        """The resources of one record version: its organisation, its own resource, the people
-        involved and the Provenance of its commit."""
-        yield organization(content["organization"])
-        kind = spec(node.attrs["record_kind"])
-        commit = self.commit(node)
-        related = self.related(node)
-        record = MappedRecord(
-            node.label,
-            node.attrs["sha256"],
-            content,
-            fhir_instant(commit.committer_date),
-            related,
-        )
-        yield kind.fhir.build(self.v, record)
-        sources: list[Json] = []
-        for relation in kind.fhir.sources:
-            for target in related.get(relation, ()):
-                as_data = relation == "snapshot-of" or self._as_source(target) == "data"
-                sources += list(target.data) if as_data else [target.resource]
-        for who in (commit.author, commit.committer):
-            yield person(who.name, who.email)
-        for approval in content.get("approvals") or []:
-            yield approver(approval["name"])
-        previous = [r.resource for r in related.get("supersedes", ())]
-        yield record_provenance(
-            self.v,
-            target=self.ref(node),
-            sha256=node.attrs["sha256"],
-            content=content,
-            commit=commit,
-            sources=sources,
-            previous=previous[0] if previous else None,
-        )
 
     def targets(self, node: Node, kind: str) -> list[Node]:
         found = (self.graph.nodes.get(t) for k, t in self.out[node.id] if k == kind)
@@ -328,12 +357,19 @@ class _Mapping:
                 )
         return related
 
-    def commit(self, node: Node) -> Any:
+    def commit(self, node: Node) -> Commit:
         commits = self.targets(node, "recorded-in")
         if not commits:
             raise FhirMappingError([f"{node.label}: the graph names no commit that recorded it"])
         return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]
 
-    def _as_source(self, target: Related) -> str:
-        kind = target.label.split(":", 1)[0]
-        return spec(kind).fhir.as_source
+
+def _run(
+    pool: ProcessPoolExecutor | None,
+    work: Callable[..., _Batch],
+    tasks: Iterator[tuple[Any, ...]],
+) -> Iterator[_Batch]:
+    """``work`` over the tasks, in order: in the worker processes if there are."""
+    if pool is None:
+        return (work(*task) for task in tasks)
+    return ordered(pool, work, tasks)
