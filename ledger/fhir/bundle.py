@@ -60,6 +60,8 @@ ORDER = (
 )
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
+# An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ProvenanceBundle:
@@ -176,7 +178,7 @@ class _Reviewer:
         line = None
         if review.written is not None:
             item = review.written if self.bundle else review.written["resource"]
-            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            line = _LINE(item)
         head = {"resourceType": resource["resourceType"], "id": resource["id"]}
         return _Entry(url, head, review._replace(written=None), line)
 

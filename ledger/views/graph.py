@@ -161,8 +161,7 @@ class LineageGraph:
         own: a large graph is never one string, and it diffs by node."""
         import json
 
-        def dump(value: object) -> str:
-            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        from ledger.views.formats import compact_json as dump
 
         yield "{\n"
         yield f'  "commit": {json.dumps(self.commit)},\n'
