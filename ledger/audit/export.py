@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 FORMAT = "ledger-export/1"
 MANIFEST = "manifest.json"
+READ_BATCH = 512  # record files read from git at a time
 # 1980-01-01 is the earliest time a zip can hold: no wall clock leaks into the bundle.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -95,11 +96,14 @@ def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int
     )
     records: dict[str, dict[str, str]] = {}
     exported = [f for f in state.records.files if f.facts.claimed and f.facts.sha256]
-    for file in exported:
-        assert file.facts.claimed is not None and file.facts.sha256 is not None
-        path = file.facts.claimed.relpath("records")
-        bundle.add(path, [state.raw(file)])
-        records[str(file.facts.claimed)] = {"path": path, "sha256": file.facts.sha256}
+    for start in range(0, len(exported), READ_BATCH):
+        batch = exported[start : start + READ_BATCH]
+        committed = state.repo.blobs(f.blob for f in batch)  # the files exactly as committed
+        for file in batch:
+            assert file.facts.claimed is not None and file.facts.sha256 is not None
+            path = file.facts.claimed.relpath("records")
+            bundle.add(path, [committed[file.blob]])
+            records[str(file.facts.claimed)] = {"path": path, "sha256": file.facts.sha256}
     for file in exported:
         assert file.facts.claimed is not None
         history = record_log(state, file.relpath)

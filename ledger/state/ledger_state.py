@@ -122,12 +122,6 @@ class LedgerState:
         blobs = self.repo.blobs(f.blob for f in chosen)
         return {f.relpath: json.loads(blobs[f.blob]) for f in chosen if f.blob in blobs}
 
-    def raw(self, file: RecordFile) -> bytes:
-        """A record file's bytes exactly as committed."""
-        data = self.repo.blob(file.blob)
-        assert data is not None, f"blob {file.blob} of {file.relpath} is missing"
-        return data
-
     def facts_of(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
         """Facts of any record blobs (earlier versions too), checked once and kept."""
         wanted = set(blobs)
