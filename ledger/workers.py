@@ -2,9 +2,10 @@
 
 The work is pure Python, so threads would wait on each other's interpreter lock; processes
 run on every processor. Workers are forked, never spawned: spawning would re-run the caller's
-script (a training script does not expect that), and a fork hands the workers what the parent
-already built, such as the state and the graph, without pickling it. A fork copies no thread
-but the caller's, so workers are only started while the process has no other thread.
+script, which a training script does not expect. Tasks carry their inputs: a worker that read
+the parent's objects would write their reference counts and so copy the parent's memory page by
+page. A fork copies no thread but the caller's, so workers only start while the process has no
+other thread. ``LEDGER_WORKERS`` sets how many run (0 or 1: none).
 """
 
 from __future__ import annotations
@@ -17,35 +18,74 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, TypeVar
 
+from ledger.errors import UsageError
+
 R = TypeVar("R")
 
 PARALLEL_FROM = 1024  # records to work on before worker processes pay for their start-up
+MAX_WORKERS = 8  # each holds its own guard and batch; more rarely pays on one machine's memory
+ENV = "LEDGER_WORKERS"
 
 
-def fork_pool(items: int) -> ProcessPoolExecutor | None:
-    """One forked worker per processor, started now, if ``items`` are many enough to pay for
-    them and forking is safe here; None otherwise (the caller works in-process)."""
-    workers = os.cpu_count() or 1
-    if items < PARALLEL_FROM or workers < 2:
+def worker_count() -> int:
+    """How many worker processes to run: ``LEDGER_WORKERS`` if set (0 or 1: none), else one per
+    processor this process may run on (a container's CPU set, not the host's count), at most
+    ``MAX_WORKERS``."""
+    given = os.environ.get(ENV, "").strip()
+    if given:
+        if not given.isdigit():
+            raise UsageError(
+                f"{ENV}={given!r} is not a whole number; fix: set it to the number of worker "
+                "processes (0 or 1: none), or unset it"
+            )
+        return int(given)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on every platform
+        usable = os.cpu_count() or 1
+    return min(usable, MAX_WORKERS)
+
+
+class Workers:
+    """Forked worker processes, all started at once; close them (or leave the ``with``
+    block) when the work is done."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pool = ProcessPoolExecutor(count, mp_context=get_context("fork"))
+        # Fork the workers now, while the process has one thread, not at the first task.
+        list(self.pool.map(int, range(count)))
+
+    def map(self, work: Callable[..., R], *iterables: Iterable[Any]) -> Iterator[R]:
+        return self.pool.map(work, *iterables)
+
+    def ordered(self, work: Callable[..., R], tasks: Iterable[tuple[Any, ...]]) -> Iterator[R]:
+        """``work(*task)`` for each task, in the tasks' order, with a few tasks in flight at
+        a time: ``tasks`` is read lazily, so neither its inputs nor the results pile up."""
+        flying: deque[Future[R]] = deque()
+        for task in tasks:
+            flying.append(self.pool.submit(work, *task))
+            if len(flying) > 2 * self.count:
+                yield flying.popleft().result()
+        while flying:
+            yield flying.popleft().result()
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fork_pool(items: int) -> Workers | None:
+    """Worker processes (see ``worker_count``) if ``items`` are many enough to pay for them
+    and forking is safe here; None otherwise (the caller works in-process)."""
+    count = worker_count()
+    if items < PARALLEL_FROM or count < 2:
         return None
     if "fork" not in get_all_start_methods() or threading.active_count() > 1:
         return None
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
-    # Fork the workers now, while the process has one thread, not at the first task.
-    list(pool.map(int, range(workers)))
-    return pool
-
-
-def ordered(
-    pool: ProcessPoolExecutor, work: Callable[..., R], tasks: Iterable[tuple[Any, ...]]
-) -> Iterator[R]:
-    """``work(*task)`` for each task, in the tasks' order, with a few tasks in flight at a
-    time: ``tasks`` is read lazily, so neither its inputs nor the results pile up."""
-    ahead = 2 * (os.cpu_count() or 1)
-    flying: deque[Future[R]] = deque()
-    for task in tasks:
-        flying.append(pool.submit(work, *task))
-        if len(flying) > ahead:
-            yield flying.popleft().result()
-    while flying:
-        yield flying.popleft().result()
+    return Workers(count)

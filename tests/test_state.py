@@ -254,3 +254,25 @@ def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(
     kept = run_ledger("verify", "--rev", "HEAD~3", "--format", "json", cwd=repo)
     fresh = run_ledger("verify", "--rev", "HEAD~3", "--no-cache", "--format", "json", cwd=repo)
     assert kept.out == fresh.out
+
+
+def test_ledger_workers_sets_how_many_worker_processes_run(
+    monkeypatch: pytest.MonkeyPatch, large: Path
+) -> None:
+    from ledger import workers
+
+    monkeypatch.setenv("LEDGER_WORKERS", "1")
+    assert workers.fork_pool(10**6) is None
+    monkeypatch.setenv("LEDGER_WORKERS", "3")
+    pool = workers.fork_pool(10**6)
+    assert pool is not None
+    with pool:
+        assert pool.count == 3
+        assert sorted(pool.map(abs, [-2, -1])) == [1, 2]
+    monkeypatch.setenv("LEDGER_WORKERS", "many")  # the command inherits the environment
+    result = run_ledger("provenance", cwd=large)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "ledger: LEDGER_WORKERS='many' is not a whole number; fix: set it to the number of "
+        "worker processes (0 or 1: none), or unset it"
+    ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -28,7 +27,7 @@ from ledger.findings import Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
-from ledger.workers import fork_pool
+from ledger.workers import Workers, fork_pool
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 4096  # record files read, and held, at a time
@@ -45,7 +44,7 @@ class FactsCache:
     def __init__(self, known: dict[str, RecordFacts] | None = None) -> None:
         self.known: dict[str, RecordFacts] = known if known is not None else {}
         self.added: dict[str, RecordFacts] = {}
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Workers | None = None
 
     def prepare(self, unchecked: int) -> None:
         """Start worker processes if ``unchecked`` files are many enough to pay for them.
@@ -71,7 +70,7 @@ class FactsCache:
     def close(self) -> None:
         """Stop the worker processes (the facts stay): later work forks its own."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.close()
             self._pool = None
 
     def get(self, blob: str) -> RecordFacts | None:

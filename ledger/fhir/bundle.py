@@ -22,7 +22,6 @@ import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ledger.fhir import versions
@@ -42,7 +41,7 @@ from ledger.fhir.resources import (
 )
 from ledger.fhir.shapes import quiet_gc
 from ledger.kinds import spec
-from ledger.workers import fork_pool, ordered
+from ledger.workers import Workers, fork_pool
 
 if TYPE_CHECKING:
     from ledger.git.commits import Commit
@@ -367,11 +366,9 @@ class _Mapping:
 
 
 def _run(
-    pool: ProcessPoolExecutor | None,
-    work: Callable[..., _Batch],
-    tasks: Iterator[tuple[Any, ...]],
+    pool: Workers | None, work: Callable[..., _Batch], tasks: Iterator[tuple[Any, ...]]
 ) -> Iterator[_Batch]:
     """``work`` over the tasks, in order: in the worker processes if there are."""
     if pool is None:
         return (work(*task) for task in tasks)
-    return ordered(pool, work, tasks)
+    return pool.ordered(work, tasks)
