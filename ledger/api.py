@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.bulk import quiet_gc
 from ledger.checks.tree import (
     FactsCache,
     Progress,
@@ -116,11 +117,12 @@ class Ledger:
             from ledger.dvc.files import PARSED
 
             store = self.store
-            self._cache = FactsCache(store.load_facts() if store is not None else None)
-            if store is not None:
-                PARSED.known.update(store.load_parsed())
-                self.notes += store.notes
-                store.notes.clear()
+            with quiet_gc():
+                self._cache = FactsCache(store.load_facts() if store is not None else None)
+                if store is not None:
+                    PARSED.known.update(store.load_parsed())
+                    self.notes += store.notes
+                    store.notes.clear()
         return self._cache
 
     def close(self) -> None:
@@ -156,9 +158,10 @@ class Ledger:
         if sha not in self._states:
             cache = self.cache
             read = [state.kept for state in self._states.values()]
-            self._states[sha] = load_state(
-                self.repository, self.store, cache, self.config, sha, progress, read
-            )
+            with quiet_gc():
+                self._states[sha] = load_state(
+                    self.repository, self.store, cache, self.config, sha, progress, read
+                )
             if self.store is not None:
                 self.notes += self.store.notes
                 self.store.notes.clear()

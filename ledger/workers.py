@@ -10,6 +10,7 @@ other thread. ``LEDGER_WORKERS`` sets how many run (0 or 1: none).
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections import deque
@@ -52,9 +53,18 @@ class Workers:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.pool = ProcessPoolExecutor(count, mp_context=get_context("fork"))
-        # Fork the workers now, while the process has one thread, not at the first task.
-        list(self.pool.map(int, range(count)))
+        # What the parent holds at the fork is frozen out of the workers' garbage collections
+        # (which would write to every object and so copy every page); each worker collects
+        # its own garbage, also when the parent forked while pausing its collector.
+        gc.freeze()
+        try:
+            self.pool = ProcessPoolExecutor(
+                count, mp_context=get_context("fork"), initializer=gc.enable
+            )
+            # Fork the workers now, while the process has one thread, not at the first task.
+            list(self.pool.map(int, range(count)))
+        finally:
+            gc.unfreeze()
 
     def map(self, work: Callable[..., R], *iterables: Iterable[Any]) -> Iterator[R]:
         return self.pool.map(work, *iterables)

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
+from ledger.bulk import quiet_gc
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
@@ -39,7 +40,6 @@ from ledger.fhir.resources import (
     snapshot_document,
     snapshot_ref,
 )
-from ledger.fhir.shapes import quiet_gc
 from ledger.kinds import spec
 from ledger.workers import Workers, fork_pool
 

@@ -43,8 +43,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final, NamedTuple
 
+from ledger.bulk import quiet_gc
 from ledger.fhir.roundtrip import round_trip
-from ledger.fhir.shapes import FhirMappingError, Path, ResourceGuard, Review, path_text, quiet_gc
+from ledger.fhir.shapes import FhirMappingError, Path, ResourceGuard, Review, path_text
 from ledger.fhir.versions import FhirVersion, fhir_version
 
 __all__ = [
@@ -330,7 +331,7 @@ class BundleGuard:
     with the Bundle's own fields, ``add`` (or ``entry``) per entry in order, then ``finish``.
     Together they find what ``bundle_problems`` finds (messages: see the module doc). The
     writer omits ``entry`` when there is none (an empty list is never written), and
-    may hold ``shapes.quiet_gc()`` while it adds entries (as ``check_bundle`` does)."""
+    may hold ``ledger.bulk.quiet_gc()`` while it adds entries (as ``check_bundle`` does)."""
 
     def __init__(self, version: FhirVersion | str, guard: ResourceGuard | None = None) -> None:
         self.version = fhir_version(version) if isinstance(version, str) else version

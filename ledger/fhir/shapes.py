@@ -67,13 +67,11 @@ demo Bundles and hypothesis-generated variations, and counts round trips.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
 import typing
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -93,7 +91,7 @@ Caches = dict[type, dict[Any, Any]]  # JSON scalar type -> value -> output (or _
 
 _BAD: Final = object()  # a primitive value the fast path cannot vouch for
 _MISS: Final = object()  # not in a cache yet
-_CACHE_LIMIT: Final = 1 << 14  # values per type per primitive; uuids and hashes never repeat
+_CACHE_LIMIT: Final = 1 << 12  # values per type per primitive: codes repeat, uuids and hashes never
 _SHAPE_LIMIT: Final = 1 << 16  # interned shapes before starting afresh (bounds memory)
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
 _LINE_BREAK: Final = re.compile(r"\s*\n\s*")  # fhir_core writes some messages on two lines
@@ -115,19 +113,6 @@ class FhirMappingError(Exception):
     def __reduce__(self) -> tuple[type[FhirMappingError], tuple[list[str]]]:
         # Raised in a worker process, it crosses to the parent pickled: keep the problems.
         return type(self), (self.problems,)
-
-
-@contextmanager
-def quiet_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: guarding a Bundle allocates millions of acyclic
-    containers, and each collection would rescan the whole Bundle (a quarter of the time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Primitive:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.bulk import quiet_gc
 from ledger.checks.history import (
     dvc_files_at_rev,
     dvc_paths,
@@ -138,10 +139,11 @@ class LedgerState:
         (signatures and ``--data`` are added by ``verify_findings``); computed once per
         commit and kept with the state."""
         kept = self.kept
-        if kept.findings is not None:
-            return [_finding(row) for row in kept.findings]
-        memo = _Memo(kept.verdicts)
-        found = self._find(memo)
+        with quiet_gc():
+            if kept.findings is not None:
+                return [_finding(row) for row in kept.findings]
+            memo = _Memo(kept.verdicts)
+            found = self._find(memo)
         kept.findings = [_row(f) for f in found]
         kept.verdicts = memo.used
         self.dirty = True
@@ -200,7 +202,8 @@ class LedgerState:
     def graph(self) -> LineageGraph:
         from ledger.views.graph import build_graph
 
-        return build_graph(self)
+        with quiet_gc():
+            return build_graph(self)
 
 
 def load_state(
