@@ -227,11 +227,7 @@ def load_state(
     if kept is None:
         kept = _from_descendant(repo, sha, read)
         if kept is not None:
-            view = GitTree(repo, sha)
-            records = load_records(
-                view, config.records_dir, config.limits, cache, progress=progress
-            )
-            kept.records = dict(view.listing(config.records_dir))
+            kept.records = dict(GitTree(repo, sha).listing(config.records_dir))
     if kept is None:
         kept, records = _walk(repo, store, cache, config, sha, progress)
     else:
