@@ -116,6 +116,12 @@ class LineageGraph:
         """The graph of the nodes in ``keep`` and the edges between them, in sorted order."""
         kept = set(keep)
         graph = LineageGraph(self.commit)
+        if kept.issuperset(self.nodes):  # all of it (every version's provenance): no walk
+            graph.nodes = {node_id: self.nodes[node_id] for node_id in sorted(self.nodes)}
+            graph._edges, graph._sorted = set(self._edges), self._sorted
+            graph._out.update((k, list(v)) for k, v in self._out.items())
+            graph._in.update((k, list(v)) for k, v in self._in.items())
+            return graph
         for node_id in sorted(kept):
             if node_id in self.nodes:
                 graph.nodes[node_id] = self.nodes[node_id]
