@@ -131,6 +131,9 @@ class Ledger:
                 if state.dirty:
                     self._store.save_state(state.kept)
                     state.dirty = False
+            self._store.close()
+            self.notes += self._store.notes
+            self._store.notes.clear()
         if self._store is not None and self._cache is not None:
             from ledger.dvc.files import PARSED
 

@@ -5,7 +5,9 @@ and a Provenance built from the commit that added it; people become Practitioner
 organisations Organizations, DVC snapshots DocumentReferences. Records are read from git a
 batch at a time and every resource is guarded (``ledger.fhir.checks``) and serialised as soon
 as it exists, into a spool per resource type, so a ledger of 100,000 records never holds its
-Bundle in memory. References are resolved against every entry once all are written.
+Bundle in memory. References are resolved against every entry once all are written. What each
+version maps to is kept (``ledger.state.values``) by a digest of everything it is made from,
+so after a commit only the versions whose inputs changed are mapped again.
 
 Entries come in a fixed order (Organization, Practitioner, DocumentReference, Group, Device,
 Observation, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
@@ -18,11 +20,13 @@ is the latest committer time in the graph, never the clock.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.bulk import quiet_gc
 from ledger.fhir import versions
@@ -41,6 +45,7 @@ from ledger.fhir.resources import (
     snapshot_ref,
 )
 from ledger.kinds import spec
+from ledger.state.values import pack
 from ledger.workers import Workers, fork_pool
 
 if TYPE_CHECKING:
@@ -58,8 +63,10 @@ ORDER = (
     "Provenance",
 )
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
+RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few upstream ones
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
 # An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
+R = TypeVar("R")
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -140,13 +147,31 @@ class _Entry(NamedTuple):
     review: EntryReview
     line: str | None
 
+    def plain(self) -> tuple[Any, ...]:
+        head = self.head
+        return (self.url, head["resourceType"], head["id"], self.review.plain(), self.line)
 
-class _Batch(NamedTuple):
-    """What a batch of records maps to: its entries in order, and per dataset the snapshots it
-    documents with the dataset's regulatory tags."""
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> _Entry:
+        url, resource_type, resource_id, review, line = plain
+        head = {"resourceType": resource_type, "id": resource_id}
+        return cls(url, head, EntryReview.from_plain(review), line)
+
+
+class _Mapped(NamedTuple):
+    """What one record version (or one snapshot) maps to: its entries in order, and for a
+    dataset the snapshots it documents with its regulatory tags."""
 
     entries: list[_Entry]
     documents: list[tuple[str, str, list[str]]]  # (snapshot node id, dataset node id, tags)
+
+    def plain(self) -> tuple[Any, ...]:
+        return ([e.plain() for e in self.entries], self.documents)
+
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> _Mapped:
+        entries, documents = plain
+        return cls([_Entry.from_plain(e) for e in entries], documents)
 
 
 class _RecordInput(NamedTuple):
@@ -157,10 +182,12 @@ class _RecordInput(NamedTuple):
     kind: str
     label: str
     sha256: str
-    data: bytes  # the committed file: a valid record, which plain json.loads reads as checked
+    blob: str  # the committed file's git blob id: with the rest, names everything mapped
     commit: Commit
     related: dict[str, tuple[Related, ...]]
     snapshots: tuple[str, ...]  # snapshot node ids
+    data: bytes = b""  # the committed file, read only when the version is mapped: a valid
+    # record, which plain json.loads reads as checked
 
 
 class _Reviewer:
@@ -170,6 +197,7 @@ class _Reviewer:
     def __init__(self, v: versions.FhirVersion, bundle: bool) -> None:
         self.v, self.bundle = v, bundle
         self.guard = BundleGuard(v)
+        self.reviewed: dict[str, _Entry] = {}
 
     def entry(self, resource: Json) -> _Entry:
         url = full_url(resource["id"])
@@ -181,6 +209,18 @@ class _Reviewer:
         head = {"resourceType": resource["resourceType"], "id": resource["id"]}
         return _Entry(url, head, review._replace(written=None), line)
 
+    def entries(self, resources: Iterator[Json]) -> list[_Entry]:
+        """Each resource's entry, once per id; a resource that many records share (their
+        organisation, an author) is reviewed once per batch."""
+        entries: dict[str, _Entry] = {}
+        for resource in resources:
+            rid = resource["id"]
+            if rid not in entries:
+                if rid not in self.reviewed:
+                    self.reviewed[rid] = self.entry(resource)
+                entries[rid] = self.reviewed[rid]
+        return list(entries.values())
+
 
 _REVIEWERS: dict[tuple[str, bool], _Reviewer] = {}
 
@@ -188,35 +228,39 @@ _REVIEWERS: dict[tuple[str, bool], _Reviewer] = {}
 def _reviewer(version: str, bundle: bool) -> _Reviewer:
     if (version, bundle) not in _REVIEWERS:
         _REVIEWERS[version, bundle] = _Reviewer(versions.fhir_version(version), bundle)
-    return _REVIEWERS[version, bundle]
+    reviewer = _REVIEWERS[version, bundle]
+    reviewer.reviewed.clear()  # a batch's memory, not the process's
+    return reviewer
 
 
-def _map_records(version: str, bundle: bool, records: list[_RecordInput]) -> _Batch:
-    """The entries of a batch of records, each resource once (here or in a worker)."""
+def _map_records(version: str, bundle: bool, records: list[_RecordInput]) -> list[_Mapped]:
+    """What each record of a batch maps to (here or in a worker)."""
+    if not records:
+        return []
     reviewer = _reviewer(version, bundle)
-    batch = _Batch([], [])
-    seen: set[str] = set()
+    out = []
     for record in records:
         content = json.loads(record.data)
+        documents = []
         if spec(record.kind).fhir.as_source == "data":
             tags = regulatory_tags(content)
-            batch.documents.extend((snap, record.node_id, tags) for snap in record.snapshots)
-        for resource in _resources(reviewer.v, record, content):
-            if resource["id"] not in seen:
-                seen.add(resource["id"])
-                batch.entries.append(reviewer.entry(resource))
-    return batch
+            documents = [(snap, record.node_id, tags) for snap in record.snapshots]
+        out.append(_Mapped(reviewer.entries(_resources(reviewer.v, record, content)), documents))
+    return out
 
 
 def _map_documents(
     version: str, bundle: bool, documents: list[tuple[Json, list[str], Json | None]]
-) -> _Batch:
+) -> list[_Mapped]:
     """The DocumentReference of each snapshot, from its attributes, the regulatory tags of
     the datasets documenting it and its subject (the dataset, when only one documents it)."""
+    if not documents:
+        return []
     reviewer = _reviewer(version, bundle)
-    return _Batch(
-        [reviewer.entry(snapshot_document(reviewer.v, *document)) for document in documents], []
-    )
+    return [
+        _Mapped([reviewer.entry(snapshot_document(reviewer.v, *document))], [])
+        for document in documents
+    ]
 
 
 def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> Iterator[Json]:
@@ -272,6 +316,7 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
+        self.related_of: dict[str, Related] = {}
         self.out: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for edge in graph.edges:
             self.out[edge.source].append((edge.kind, edge.target))
@@ -281,40 +326,95 @@ class _Mapping:
             spool.close()
 
     def build(self) -> None:
-        pool = fork_pool(len(self.records))
+        kept = self.state.values
+        spaces = [f"fhir-{what}-{self.v.name}-{int(self.bundle)}" for what in ("record", "doc")]
+        # Mapped versions are kept: the pool is for the ones a kept ledger has not seen.
+        unseen = len(self.records) - (kept.count(spaces[0]) if kept is not None else 0)
+        pool = fork_pool(unseen)
         with pool or contextlib.nullcontext():
             documented_by: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
             starts = range(0, len(self.records), BATCH)
-            tasks = ((self.v.name, self.bundle, self.inputs(s)) for s in starts)
-            for batch in _run(pool, _map_records, tasks):
-                for entry in batch.entries:
+            records = (self.record_batch(spaces[0], s) for s in starts)
+            for mapped in self.kept_or_mapped(pool, spaces[0], _map_records, records):
+                for entry in mapped.entries:
                     self.accept(entry)
-                for snap_id, dataset_id, tags in batch.documents:
+                for snap_id, dataset_id, tags in mapped.documents:
                     documented_by[snap_id].append((dataset_id, tags))
             documents = [self.document(*item) for item in sorted(documented_by.items())]
             parts = (documents[i : i + BATCH] for i in range(0, len(documents), BATCH))
-            for batch in _run(pool, _map_documents, ((self.v.name, self.bundle, p) for p in parts)):
-                for entry in batch.entries:
+            snapshots = (([_key(spaces[1], d) for d in part], part) for part in parts)
+            for mapped in self.kept_or_mapped(pool, spaces[1], _map_documents, snapshots):
+                for entry in mapped.entries:
                     self.accept(entry)
 
-    def inputs(self, start: int) -> list[_RecordInput]:
-        """What mapping the batch of records from ``start`` needs, their files read at once."""
+    def kept_or_mapped(
+        self,
+        pool: Workers | None,
+        space: str,
+        work: Callable[[str, bool, list[Any]], list[_Mapped]],
+        batches: Iterator[tuple[list[bytes], list[Any]]],
+    ) -> Iterator[_Mapped]:
+        """What each input of each batch maps to, in order: kept by its key, or mapped by
+        ``work`` (in the workers when there are) and then kept."""
+        kept = self.state.values
+        held: deque[tuple[list[bytes], dict[bytes, Any]]] = deque()
+        used: set[bytes] = set()
+
+        def tasks() -> Iterator[tuple[Any, ...]]:
+            for keys, inputs in batches:
+                found = kept.get(space, keys) if kept is not None else {}
+                held.append((keys, found))
+                missing = [item for key, item in zip(keys, inputs, strict=True) if key not in found]
+                yield work, kept is not None, self.v.name, self.bundle, self.complete(missing)
+
+        for fresh in _run(pool, _mapped_to_keep, tasks()):
+            keys, found = held.popleft()
+            computed = iter(fresh)
+            new: dict[bytes, bytes] = {}
+            for key in keys:
+                used.add(key)
+                if key in found:
+                    yield _Mapped.from_plain(found[key])
+                    continue
+                mapped, packed = next(computed)
+                new[key] = packed
+                yield mapped
+            if kept is not None and new:
+                kept.put_packed(space, new)
+        if kept is not None and self.whole:
+            kept.prune(space, used)
+
+    @functools.cached_property
+    def whole(self) -> bool:
+        """Whether the graph holds every record version of the state (not one's upstream)."""
+        everything = self.state.graph.records()
+        return len(self.records) >= sum(1 for n in everything if not n.attrs.get("missing"))
+
+    def record_batch(self, space: str, start: int) -> tuple[list[bytes], list[Any]]:
+        """The batch of records from ``start``: each one's key and input, without its file."""
         nodes = self.records[start : start + BATCH]
-        files = [self.state.records.by_path[n.attrs["path"]] for n in nodes]
-        blobs = self.state.repo.blobs(f.blob for f in files)
-        return [
+        inputs = [
             _RecordInput(
                 node.id,
                 node.attrs["record_kind"],
                 node.label,
                 node.attrs["sha256"],
-                blobs[file.blob],
+                self.state.records.by_path[node.attrs["path"]].blob,
                 self.commit(node),
                 self.related(node),
                 tuple(s.id for s in self.targets(node, "snapshot-of")),
             )
-            for node, file in zip(nodes, files, strict=True)
+            for node in nodes
         ]
+        return [_key(space, *item) for item in inputs], inputs
+
+    def complete(self, inputs: list[Any]) -> list[Any]:
+        """Record inputs with their files, read at once; other inputs as they are."""
+        records = [item for item in inputs if isinstance(item, _RecordInput)]
+        if not records:
+            return inputs
+        blobs = self.state.repo.blobs(r.blob for r in records)
+        return [r._replace(data=blobs[r.blob]) for r in records]
 
     def document(
         self, snap_id: str, datasets: list[tuple[str, list[str]]]
@@ -346,17 +446,22 @@ class _Mapping:
         return tuple(snapshot_ref(s.attrs) for s in self.targets(node, "snapshot-of"))
 
     def related(self, node: Node) -> dict[str, tuple[Related, ...]]:
-        related: dict[str, tuple[Related, ...]] = {
-            "snapshot-of": (Related(node.label, self.ref(node), self.snapshots(node)),)
-        }
+        related: dict[str, tuple[Related, ...]] = {"snapshot-of": (self.as_related(node),)}
         for kind, _ in self.out[node.id]:
             if kind not in related:
                 related[kind] = tuple(
-                    Related(t.label, self.ref(t), self.snapshots(t))
-                    for t in self.targets(node, kind)
-                    if t.kind == "record"
+                    self.as_related(t) for t in self.targets(node, kind) if t.kind == "record"
                 )
         return related
+
+    def as_related(self, node: Node) -> Related:
+        """A record as others link to it; made once, however many link to it (nothing that
+        maps a record changes what it is given)."""
+        if node.id not in self.related_of:
+            if len(self.related_of) >= RELATED_HELD:
+                self.related_of.clear()
+            self.related_of[node.id] = Related(node.label, self.ref(node), self.snapshots(node))
+        return self.related_of[node.id]
 
     def commit(self, node: Node) -> Commit:
         commits = self.targets(node, "recorded-in")
@@ -365,9 +470,27 @@ class _Mapping:
         return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]
 
 
+def _mapped_to_keep(
+    work: Callable[[str, bool, list[Any]], list[_Mapped]],
+    keep: bool,
+    version: str,
+    bundle: bool,
+    inputs: list[Any],
+) -> list[tuple[_Mapped, bytes]]:
+    """``work``'s results, each with the form in which it is kept (packed where it is mapped,
+    in a worker when there are: the parent process is the one every entry passes through)."""
+    return [(m, pack(m.plain()) if keep else b"") for m in work(version, bundle, inputs)]
+
+
+def _key(*inputs: object) -> bytes:
+    """A digest of everything a mapping is a function of (with the code, which the store's
+    fingerprint covers). ``repr`` of plain values and dataclasses is deterministic."""
+    return hashlib.sha256(repr(inputs).encode()).digest()
+
+
 def _run(
-    pool: Workers | None, work: Callable[..., _Batch], tasks: Iterator[tuple[Any, ...]]
-) -> Iterator[_Batch]:
+    pool: Workers | None, work: Callable[..., list[R]], tasks: Iterator[tuple[Any, ...]]
+) -> Iterator[list[R]]:
     """``work`` over the tasks, in order: in the worker processes if there are."""
     if pool is None:
         return (work(*task) for task in tasks)

@@ -325,6 +325,24 @@ class EntryReview(NamedTuple):
     pending: list[_Reference | _Resolves]
     written: Json | None
 
+    def plain(self) -> tuple[Any, ...]:
+        """The review without ``written``, as plain data that ``marshal`` keeps."""
+        pending = [
+            ("reference", path_text(c.path) if not isinstance(c.path, str) else c.path, *c[1:])
+            if isinstance(c, _Reference)
+            else ("resolves", *c)
+            for c in self.pending
+        ]
+        return (self.problems, self.entry_problems, pending)
+
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> EntryReview:
+        problems, entry_problems, pending = plain
+        checks: list[_Reference | _Resolves] = [
+            _Reference(*rest) if tag == "reference" else _Resolves(*rest) for tag, *rest in pending
+        ]
+        return cls(list(problems), list(entry_problems), checks, None)
+
 
 class BundleGuard:
     """The guard for a Bundle written one entry at a time (a streaming writer): ``header``

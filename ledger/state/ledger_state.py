@@ -45,6 +45,7 @@ from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Listing, Repository
 from ledger.git.trees import GitTree
 from ledger.state.store import KeptState, Store, with_verdicts
+from ledger.state.values import KeptValues
 
 if TYPE_CHECKING:
     from ledger.views.graph import LineageGraph
@@ -90,10 +91,13 @@ class LedgerState:
         records: TreeRecords,
         history: History,
         kept: KeptState,
+        values: KeptValues | None = None,
     ) -> None:
         self.repo, self.config, self.cache = repo, config, cache
         self.commit, self.records, self.history = commit, records, history
         self.kept = kept
+        #: Values derived from records that views keep between runs (None: nothing is kept).
+        self.values = values
         #: Whether ``kept`` holds something the store does not have yet.
         self.dirty = False
 
@@ -235,7 +239,8 @@ def load_state(
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
     if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
         kept, fresh = _reverified(repo, kept), True
-    state = LedgerState(repo, config, cache, sha, records, History(kept.commits), kept)
+    values = store.values if store is not None else None
+    state = LedgerState(repo, config, cache, sha, records, History(kept.commits), kept, values)
     state.dirty = fresh  # the session saves it (``Ledger.close``)
     return state
 

@@ -11,6 +11,9 @@ starts empty, so nothing is trusted that the current rules did not check.
 - ``rev-<commit>``: the state at a commit — its record files, the history walked to reach it
   and, once computed, its findings — for the last few commits used. A later run starts from
   the newest one that is an ancestor of its revision and walks only the commits since.
+- ``values.sqlite``: values derived from a record version and what it links to, by a digest
+  of those inputs (``ledger.state.values``): the FHIR entries of each version, so that after
+  a commit only the versions it touched are mapped again.
 
 The files hold Python's ``marshal`` format (plain lists, strings and numbers; several times
 faster to read than JSON, and the fingerprint includes the Python version that wrote them) in
@@ -23,6 +26,7 @@ ignores it, and deleting ``.git/ledger`` is safe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import marshal
@@ -45,6 +49,7 @@ from ledger.findings import RULES, Finding, Severity
 from ledger.git.commits import Change, Commit, Person, Signature
 from ledger.records.identity import RecordId
 from ledger.records.serialize import write_atomic
+from ledger.state.values import KeptValues
 
 FORMAT = 1
 KEEP_STATES = 4
@@ -90,6 +95,17 @@ class Store:
         self.notes: list[str] = []
         self._facts_file = self.folder / "facts"
         self._parsed_file = self.folder / "dvc"
+
+    @functools.cached_property
+    def values(self) -> KeptValues:
+        """Derived values by key, opened on first use."""
+        with contextlib.suppress(OSError):
+            self._prepare()
+        return KeptValues(self.folder / "values.sqlite", self.notes)
+
+    def close(self) -> None:
+        if "values" in self.__dict__:
+            self.values.close()
 
     # --- facts and parsed DVC files ---------------------------------------------------------
 
