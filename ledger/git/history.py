@@ -48,6 +48,7 @@ class History:
 
     def __init__(self, commits: Sequence[Commit]) -> None:
         self.commits = list(commits)
+        self._record_commits: dict[str, list[tuple[Commit, tuple[str, ...]]]] = {}
         self.by_path: dict[str, list[Version]] = defaultdict(list)
         for index, commit in enumerate(self.commits):
             for change in commit.changes:
@@ -76,14 +77,23 @@ class History:
         at = bisect.bisect_right(versions, index, key=lambda v: v.index)
         return versions[at - 1].blob if at else None
 
-    def record_commits(self, records_dir: str) -> Iterable[tuple[Commit, tuple[str, ...]]]:
+    def record_commits(self, records_dir: str) -> list[tuple[Commit, tuple[str, ...]]]:
         """Each commit that changed record files, with the record files it changed."""
-        for commit in self.commits:
-            paths = tuple(
-                sorted(c.path for c in commit.changes if is_record_path(c.path, records_dir))
-            )
-            if paths:
-                yield commit, paths
+        if records_dir not in self._record_commits:
+            prefix = records_dir.rstrip("/") + "/"
+            found = []
+            for commit in self.commits:
+                paths = tuple(
+                    sorted(
+                        c.path
+                        for c in commit.changes
+                        if c.path.startswith(prefix) and c.path.endswith(".json")
+                    )
+                )
+                if paths:
+                    found.append((commit, paths))
+            self._record_commits[records_dir] = found
+        return self._record_commits[records_dir]
 
 
 class DvcTexts:

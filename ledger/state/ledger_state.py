@@ -269,6 +269,7 @@ def _walk(
     kept = KeptState(sha, base.trust if base is not None else "", dict(listing), history)
     if base is not None:
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
+        kept.plain = base.plain  # the history starts with the base's commits, unchanged
     elif _signed(history):
         kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
     return kept, records

@@ -193,6 +193,7 @@ class Store:
             )
             kept.findings = data["findings"]
             kept.verdicts = data["verdicts"]
+            kept.plain = data["commits"]
             if kept.commit != commit:
                 raise ValueError(f"it holds commit {kept.commit}")
         except (ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
@@ -208,7 +209,10 @@ class Store:
                 "commit": kept.commit,
                 "trust": kept.trust,
                 "records": [(p, m, b) for p, (m, b) in sorted(kept.records.items())],
-                "commits": [commit_to_json(c) for c in kept.commits],
+                "commits": [
+                    *kept.plain,
+                    *(commit_to_json(c) for c in kept.commits[len(kept.plain) :]),
+                ],
                 "findings": kept.findings,
                 "verdicts": kept.verdicts,
             }
@@ -247,7 +251,7 @@ class KeptState:
     """A state as kept: the commit, the trust its signatures were verified under, its record
     files (path -> mode and blob id) and the history walked to reach it."""
 
-    __slots__ = ("commit", "commits", "findings", "records", "trust", "verdicts")
+    __slots__ = ("commit", "commits", "findings", "plain", "records", "trust", "verdicts")
 
     def __init__(
         self,
@@ -261,6 +265,9 @@ class KeptState:
         self.findings: list[Any] | None = None
         #: Findings of checks whose inputs are immutable, by a key naming the inputs.
         self.verdicts: dict[str, Any] = {}
+        #: The kept form of the first ``len(plain)`` commits, as read: a later state that
+        #: extends the history writes only its new commits' forms.
+        self.plain: list[Any] = []
 
 
 def _pack(payload: bytes) -> bytes:
