@@ -87,10 +87,10 @@ def test_every_kind_is_declared_in_full() -> None:
 
 def test_a_kind_cannot_leave_out_a_declaration() -> None:
     fields = {f.name for f in dataclasses.fields(KindSpec)}
-    assert fields == {"kind", "model", "links", "snapshots", "compared", "lineage", "fhir"}
+    assert fields == {"kind", "model_path", "links", "snapshots", "compared", "lineage", "fhir"}
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(KindSpec))
     with pytest.raises(TypeError):
-        KindSpec(kind="dataset", model=spec("dataset").model)  # type: ignore[call-arg]
+        KindSpec(kind="dataset", model_path=spec("dataset").model_path)  # type: ignore[call-arg]
 
 
 def test_an_unknown_kind_is_never_mapped_as_another() -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ledger.findings import Finding, finding
-from ledger.records import DatasetRecord, EvaluationRecord, Record
-from ledger.records.evaluation import ConfidenceInterval, Criterion, Metric
+from ledger.records.dataset import DatasetRecord
+from ledger.records.evaluation import (
+    ConfidenceInterval,
+    Criterion,
+    EvaluationRecord,
+    Metric,
+)
+
+if TYPE_CHECKING:
+    from ledger.records import Record
 
 # Prevalence is usually written rounded to four places.
 _PREVALENCE_TOLERANCE = 0.0005

@@ -14,16 +14,12 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydantic
-
-from ledger.checks.consistency import check_consistency, context_findings
 from ledger.checks.phi import clean, scan_phi
 from ledger.dvc.snapshots import SnapshotRef
 from ledger.findings import Finding, finding, pointer_of
 from ledger.kinds import Relation, spec
-from ledger.records import Record
 from ledger.records.canonical import (
     NotCanonicalizableError,
     canonical_bytes,
@@ -33,6 +29,9 @@ from ledger.records.canonical import (
 )
 from ledger.records.identity import KINDS, Kind, RecordId, id_from_relpath, is_name, is_version
 from ledger.records.jsonload import Limits, load_json_bytes
+
+if TYPE_CHECKING:
+    from ledger.records import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +120,12 @@ def check_record_bytes(data: bytes, limits: Limits) -> RecordFacts:
     # One compact encoding serves the PHI pre-check and the canonical hash (see _quick).
     compact = compact_json(value)
     quick = _quick(compact)
+    # Validation imports the typed models (and pydantic) here, on the first file that has no
+    # kept facts, never in a run that needs none.
+    import pydantic
+
+    from ledger.checks.consistency import check_consistency, context_findings
+
     found += scan_phi(value, "", suspect=quick is None or not clean(*quick))
     found += context_findings(value, "")
     kind = value.get("kind")

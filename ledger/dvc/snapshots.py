@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.dvc.content_hash import dvc_md5_of, sha256_of
 from ledger.dvc.files import (
@@ -19,8 +19,10 @@ from ledger.dvc.files import (
 )
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
-from ledger.records import Snapshot
 from ledger.trees import FileSource, TreeView
+
+if TYPE_CHECKING:
+    from ledger.records import Snapshot
 
 _COMPARED = ("md5", "hash", "size", "nfiles")
 
@@ -156,6 +158,8 @@ def snapshot_from_dvc(
             f"{chosen.repo_path} changed since DVC recorded it in {dvc_file}; run `dvc add` "
             "(or `dvc commit`) first, so the record documents the data as it is"
         )
+    from ledger.records import Snapshot
+
     return Snapshot(
         dvc_file=dvc_file,
         stage=stage,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ledger.fhir.resources import cohort_group
 from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
-from ledger.records.dataset import DatasetRecord
 
 DATASET = KindSpec(
     kind="dataset",
-    model=DatasetRecord,
+    model_path="ledger.records.dataset:DatasetRecord",
     links=(LinkDecl(("supersedes",), "supersedes", None),),
     snapshots=("snapshot",),
     # What makes two versions of training data different, when two models are compared.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ledger.fhir.evaluation import evaluation_observation
 from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
-from ledger.records.evaluation import EvaluationRecord
 
 EVALUATION = KindSpec(
     kind="evaluation",
-    model=EvaluationRecord,
+    model_path="ledger.records.evaluation:EvaluationRecord",
     links=(
         LinkDecl(("supersedes",), "supersedes", None),
         LinkDecl(("model",), "evaluates", "model"),

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ledger.fhir.resources import model_device
 from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
-from ledger.records.model import ModelRecord
 
 MODEL = KindSpec(
     kind="model",
-    model=ModelRecord,
+    model_path="ledger.records.model:ModelRecord",
     links=(
         LinkDecl(("supersedes",), "supersedes", None),
         LinkDecl(("training", "datasets", "*"), "trained-on", "dataset"),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from ledger.records.identity import Kind
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # How one record depends on another: the lineage graph's edges between records.
 Relation = Literal["trained-on", "evaluated-on", "evaluates", "compared-with", "supersedes"]
@@ -79,12 +82,18 @@ class FhirMapping:
 @dataclass(frozen=True)
 class KindSpec:
     kind: Kind
-    model: type[BaseModel]
+    # The typed model as ``module:Class``, imported on first use: building pydantic models is
+    # a tenth of a second that a run whose record files all have kept facts never needs.
+    model_path: str
     links: tuple[LinkDecl, ...]
     snapshots: tuple[str, ...]
     compared: Mapping[Group, tuple[str, ...]]
     lineage: LineageStyle
     fhir: FhirMapping
+
+    @property
+    def model(self) -> type[BaseModel]:
+        return cast("type[BaseModel]", _import(self.model_path))
 
     def link_sites(
         self, content: Mapping[str, Any]
@@ -96,3 +105,9 @@ class KindSpec:
 
     def expected(self, decl: LinkDecl) -> Kind:
         return decl.expects or self.kind
+
+
+@functools.cache
+def _import(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
