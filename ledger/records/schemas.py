@@ -18,18 +18,10 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from ledger.records import common as common_module
-from ledger.records.dataset import DatasetRecord
-from ledger.records.evaluation import EvaluationRecord
 from ledger.records.identity import KINDS, Kind
-from ledger.records.model import ModelRecord
 
 BASE_URI: Final = "https://ledger.invalid/schemas/1/"
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
-_MODELS: Final[dict[Kind, type[BaseModel]]] = {
-    "dataset": DatasetRecord,
-    "model": ModelRecord,
-    "evaluation": EvaluationRecord,
-}
 COMMON: Final = "common.schema.json"
 
 JsonObject = dict[str, Any]
@@ -75,10 +67,12 @@ def _retarget(node: Any) -> Any:
 @functools.cache
 def generate_schemas() -> dict[str, JsonObject]:
     """Every published schema, by file name."""
+    from ledger.kinds import spec  # the kinds declare their models (and import this package)
+
     shared: JsonObject = {}
     result: dict[str, JsonObject] = {}
     for kind in KINDS:
-        schema = _MODELS[kind].model_json_schema(schema_generator=_Generator)
+        schema = spec(kind).model.model_json_schema(schema_generator=_Generator)
         defs: JsonObject = schema.pop("$defs", {})
         own = {name: d for name, d in defs.items() if not _is_shared(name)}
         shared.update({name: d for name, d in defs.items() if _is_shared(name)})
