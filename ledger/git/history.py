@@ -80,16 +80,10 @@ class History:
     def record_commits(self, records_dir: str) -> list[tuple[Commit, tuple[str, ...]]]:
         """Each commit that changed record files, with the record files it changed."""
         if records_dir not in self._record_commits:
-            prefix = records_dir.rstrip("/") + "/"
             found = []
             for commit in self.commits:
-                paths = tuple(
-                    sorted(
-                        c.path
-                        for c in commit.changes
-                        if c.path.startswith(prefix) and c.path.endswith(".json")
-                    )
-                )
+                changed = (c.path for c in commit.changes)
+                paths = tuple(sorted(p for p in changed if is_record_path(p, records_dir)))
                 if paths:
                     found.append((commit, paths))
             self._record_commits[records_dir] = found
