@@ -300,8 +300,10 @@ _scalars = st.one_of(
 )
 _values = st.one_of(
     _scalars,
-    st.just([]),
-    st.just({}),
+    # A fresh empty container per draw: ``st.just([])`` would hand out one shared object, which
+    # a later change in the same example fills, so replays would draw differently.
+    st.builds(list),
+    st.builds(dict),
     st.lists(_scalars, min_size=1, max_size=2),
     st.dictionaries(st.sampled_from(["text", "value", "x"]), _scalars, max_size=2),
 )
