@@ -202,6 +202,7 @@ class Ledger:
         records = load_records(
             view, self.config.records_dir, self.config.limits, self.cache, only or (), progress
         )
+        self.cache.close()  # the workers that checked the files, if they were many
         return report(records, tree_findings(records, self.config.records_dir, view), only)
 
     def verify(

@@ -216,6 +216,34 @@ def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
     assert cache.known == {blob: check_record_bytes(data, Limits()) for blob, data in files.items()}
 
 
+def test_validate_checks_a_large_working_tree_in_worker_processes_with_the_same_report(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import workers
+    from ledger.checks import tree
+
+    (large / "records/dataset/broken.json").write_text('{"kind": "dataset"')
+
+    def validate() -> dict[str, Any]:
+        with Ledger.open(large) as book:
+            book.remember = False  # every file checked now, none read back as kept
+            return book.validate().to_json()
+
+    in_process = validate()
+    pools = []
+
+    def fork_pool(items: int) -> Any:
+        pools.append(workers.fork_pool(items))
+        return pools[-1]
+
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(tree, "CHUNK", 16)
+    monkeypatch.setattr(tree, "fork_pool", fork_pool)
+    assert validate() == in_process
+    assert [pool is not None for pool in pools] == [True]  # started once, at the first batch
+    assert any(f["code"] == "L003" for f in in_process["findings"])
+
+
 @pytest.mark.parametrize("fhir_version", ["R5", "R4B"])
 def test_fhir_mapped_in_worker_processes_gives_the_bytes_of_a_mapping_in_process(
     large: Path, monkeypatch: pytest.MonkeyPatch, fhir_version: str

@@ -53,9 +53,14 @@ class FactsCache:
             self._pool = fork_pool(unchecked)
 
     def check(self, files: dict[str, bytes], limits: Limits) -> None:
-        """Check the files (blob id -> bytes) not checked before, in the worker processes
-        where ``prepare`` started them."""
+        """Check the files (blob id -> bytes) not checked before, in worker processes when
+        they are many (started by ``prepare`` or here; ``close`` stops them)."""
         todo = {blob: data for blob, data in files.items() if blob not in self.known}
+        if self._pool is None:
+            # A working tree's blob ids are known only once its files are read: the workers
+            # start at the first batch that shows enough unchecked files (``fork_pool``
+            # declines while the process runs another thread).
+            self._pool = fork_pool(len(todo))
         if self._pool is None or len(todo) < CHUNK:
             for blob, data in todo.items():
                 self.facts_of(data, limits, blob)

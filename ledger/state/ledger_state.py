@@ -237,6 +237,7 @@ def load_state(
     else:
         view = GitTree(repo, sha, {config.records_dir: kept.records})
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
+        cache.close()  # workers, if the records new since the kept state were many
     if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
         kept, fresh = _reverified(repo, kept), True
     values = store.values if store is not None else None
