@@ -317,9 +317,6 @@ class _Mapping:
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
         self.related_of: dict[str, Related] = {}
-        self.out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for edge in graph.edges:
-            self.out[edge.source].append((edge.kind, edge.target))
 
     def close(self) -> None:
         for spool in self.spools:
@@ -435,7 +432,8 @@ class _Mapping:
         self.urls.append(entry.url)
 
     def targets(self, node: Node, kind: str) -> list[Node]:
-        found = (self.graph.nodes.get(t) for k, t in self.out[node.id] if k == kind)
+        edges = self.graph.out_edges(node.id)
+        found = (self.graph.nodes.get(e.target) for e in edges if e.kind == kind)
         return [n for n in found if n is not None and not n.attrs.get("missing")]
 
     def ref(self, node: Node) -> Json:
@@ -447,7 +445,8 @@ class _Mapping:
 
     def related(self, node: Node) -> dict[str, tuple[Related, ...]]:
         related: dict[str, tuple[Related, ...]] = {"snapshot-of": (self.as_related(node),)}
-        for kind, _ in self.out[node.id]:
+        for edge in self.graph.out_edges(node.id):
+            kind = edge.kind
             if kind not in related:
                 related[kind] = tuple(
                     self.as_related(t) for t in self.targets(node, kind) if t.kind == "record"

@@ -39,6 +39,7 @@ not a ``LedgerError``, so the CLI reports an internal error (exit 3) with a trac
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from collections.abc import Iterator
 from typing import Any, Final, NamedTuple
@@ -322,26 +323,37 @@ class EntryReview(NamedTuple):
 
     problems: list[str]  # the resource's
     entry_problems: list[str]  # the entry's own fields': named by index once it is accepted
-    pending: list[_Reference | _Resolves]
+    pending: bytes  # the reference checks that need every entry, packed (``_pack_checks``)
     written: Json | None
 
     def plain(self) -> tuple[Any, ...]:
         """The review without ``written``, as plain data that ``marshal`` keeps."""
-        pending = [
-            ("reference", path_text(c.path) if not isinstance(c.path, str) else c.path, *c[1:])
-            if isinstance(c, _Reference)
-            else ("resolves", *c)
-            for c in self.pending
-        ]
-        return (self.problems, self.entry_problems, pending)
+        return (self.problems, self.entry_problems, self.pending)
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> EntryReview:
         problems, entry_problems, pending = plain
-        checks: list[_Reference | _Resolves] = [
-            _Reference(*rest) if tag == "reference" else _Resolves(*rest) for tag, *rest in pending
+        return cls(list(problems), list(entry_problems), pending, None)
+
+
+def _pack_checks(checks: list[_Reference | _Resolves]) -> bytes:
+    """Reference checks as one ``marshal`` string: a Bundle holds every entry's until its last
+    entry is in, and as objects they would outweigh the rest of a 100,000-record mapping."""
+    if not checks:
+        return b""
+    return marshal.dumps(
+        [
+            ("reference", c.path if isinstance(c.path, str) else path_text(c.path), *c[1:])
+            if isinstance(c, _Reference)
+            else ("resolves", *c)
+            for c in checks
         ]
-        return cls(list(problems), list(entry_problems), checks, None)
+    )
+
+
+def _unpack_checks(packed: bytes) -> Iterator[_Reference | _Resolves]:
+    for tag, *rest in marshal.loads(packed) if packed else ():
+        yield _Reference(*rest) if tag == "reference" else _Resolves(*rest)
 
 
 class BundleGuard:
@@ -356,7 +368,7 @@ class BundleGuard:
         self.guard = guard or _shared_guard(self.version)
         self._count = 0
         self._types: dict[str, str] = {}
-        self._pending: list[tuple[str, list[_Reference | _Resolves]]] = []
+        self._pending: list[tuple[Any, str, bytes]] = []  # (resourceType, fullUrl, checks)
 
     def header(self, bundle: Json) -> list[str]:
         """Problems with the Bundle's own fields (``entry`` is ignored: entries come one by
@@ -382,7 +394,7 @@ class BundleGuard:
         """The part of ``entry`` that needs no other entry and changes nothing here, so that
         worker processes can review entries for one writer that ``accept``s them in order."""
         if not isinstance(resource, dict):
-            return EntryReview([], [], [], None)
+            return EntryReview([], [], b"", None)
         name = f"{resource.get('resourceType')} {full_url}"
         review = self.guard.review(resource)
         problems: list[str] = []
@@ -398,7 +410,7 @@ class BundleGuard:
         written = None
         if not problems and rest.resource is not None and review.resource is not None:
             written = self.guard.merge("BundleEntry", rest.resource, {"resource": review.resource})
-        return EntryReview(problems, list(rest.problems), pending, written)
+        return EntryReview(problems, list(rest.problems), _pack_checks(pending), written)
 
     def accept(
         self, full_url: str, resource: Any, review: EntryReview
@@ -409,8 +421,8 @@ class BundleGuard:
         problems = list(_entry_problems(i, full_url, resource, self._types))
         if not isinstance(resource, dict):
             return problems, None
-        name = f"{resource.get('resourceType')} {full_url}"
-        self._pending.append((name, review.pending))
+        if review.pending:
+            self._pending.append((resource.get("resourceType"), full_url, review.pending))
         problems += review.problems
         problems += [f"entry {i}: {p}" for p in review.entry_problems]
         return problems, None if problems else review.written
@@ -419,9 +431,9 @@ class BundleGuard:
         """The problems only all entries together show: references that resolve to no entry,
         or to an entry of another type than claimed or allowed."""
         return [
-            f"{name}: {problem}"
-            for name, pending in self._pending
-            for check in pending
+            f"{resource_type} {url}: {problem}"
+            for resource_type, url, packed in self._pending
+            for check in _unpack_checks(packed)
             if (problem := check.problem(self._types)) is not None
         ]
 
