@@ -100,11 +100,12 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
             f"<header><h1>Lineage of the ledger at commit <code>{graph.commit[:12]}</code></h1>",
             f"<p>{counts}. Click a node for its details; every record is also listed below.</p>",
             '<p class="legend">' + _legend() + "</p></header>",
-            '<div class="top"><div class="graph-wrap">' + _svg(facts, edges) + "</div>",
-            '<aside id="panel" hidden></aside></div>',
-            '<main class="records"><h2>Records</h2>',
+            '<div class="top"><div class="graph-wrap">',
         ]
     )
+    # The drawing grows with the ledger (a quarter of the page): streamed, never one string.
+    yield from _svg(facts, edges)
+    yield '</div>\n<aside id="panel" hidden></aside></div>\n<main class="records"><h2>Records</h2>'
     for start in range(0, len(order), BATCH):
         batch = order[start : start + BATCH]
         read = contents(batch)
@@ -126,7 +127,8 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
     yield f"</script>\n<script>{JS}</script>\n</body></html>\n"
 
 
-def _svg(facts: dict[str, NodeFacts], edges: Edges) -> str:
+def _svg(facts: dict[str, NodeFacts], edges: Edges) -> Iterator[str]:
+    """The inline SVG, in chunks of ``BATCH`` elements, each element on a line of its own."""
     cols = columns(facts, edges)
     tallest = max((len(c) for c in cols), default=0)
     width = 2 * PAD + len(cols) * NODE_W + max(len(cols) - 1, 0) * COL_GAP + 2 * BULGE + 70
@@ -143,25 +145,35 @@ def _svg(facts: dict[str, NodeFacts], edges: Edges) -> str:
             f'<text class="col" x="{x + NODE_W // 2}" y="20" text-anchor="middle">'
             f"{escape(' & '.join(k + 's' for k in kinds))}</text>"
         )
-    parts = [
-        f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="lineage graph">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#6e7781"/></marker>'
-        "</defs>",
-        *heads,
-    ]
+    yield "\n".join(
+        [
+            f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="lineage graph">',
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#6e7781"/>'
+            "</marker></defs>",
+            *heads,
+        ]
+    )
     ports = _ports(edges, pos)
     parallel: dict[tuple[str, str], int] = {}
+    drawn: list[str] = []
     for index, (source, target, kind) in enumerate(edges):
         slot = parallel[(source, target)] = parallel.get((source, target), -1) + 1
-        parts.append(_edge(source, target, kind, ports[index, 0], ports[index, 1], slot))
+        drawn.append(_edge(source, target, kind, ports[index, 0], ports[index, 1], slot))
+        if len(drawn) == BATCH:
+            yield "\n" + "\n".join(drawn)
+            drawn.clear()
     # The page opens on the newest final artifact: the first current record of the last column.
     default = next((n for n in cols[-1] if not facts[n].superseded_by), cols[-1][0]) if cols else ""
     for members in cols:
-        parts.extend(_node(facts[n], pos[n], n == default) for n in members)
-    parts.append("</svg>")
-    return "\n".join(parts)
+        for n in members:
+            drawn.append(_node(facts[n], pos[n], n == default))
+            if len(drawn) == BATCH:
+                yield "\n" + "\n".join(drawn)
+                drawn.clear()
+    drawn.append("</svg>")
+    yield "\n" + "\n".join(drawn)
 
 
 def _ports(edges: Edges, pos: dict[str, tuple[int, int]]) -> dict[tuple[int, int], Point]:
