@@ -120,7 +120,7 @@ class Ledger:
             with quiet_gc():
                 self._cache = FactsCache(store.load_facts() if store is not None else None)
                 if store is not None:
-                    PARSED.known.update(store.load_parsed())
+                    PARSED.load_later(store.load_parsed)
                     self.notes += store.notes
                     store.notes.clear()
         return self._cache
@@ -141,6 +141,7 @@ class Ledger:
             self._cache.added.clear()
             self._store.add_parsed(PARSED.added)
             PARSED.added.clear()
+            PARSED.load_later(None)
         if self._cache is not None:
             self._cache.close()
         if self._repository is not None:

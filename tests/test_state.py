@@ -216,6 +216,20 @@ def test_files_checked_in_worker_processes_have_the_facts_of_a_serial_check(
     assert cache.known == {blob: check_record_bytes(data, Limits()) for blob, data in files.items()}
 
 
+def test_kept_dvc_parses_are_read_only_when_a_dvc_file_is_parsed(repo: Path) -> None:
+    run_ledger("verify", cwd=repo)
+    store = Store(repo / ".git", load_config(repo))
+    kept = store.folder / "dvc"
+    assert kept.stat().st_size > 0
+    kept.write_bytes(b"\x00not kept parses\xff")  # damage shows only if the file is read
+    warm = run_ledger("verify", "--format", "json", cwd=repo)
+    assert warm.err == ""  # the findings at HEAD are kept: no DVC file is parsed
+    older = run_ledger("verify", "--rev", "HEAD~1", "--format", "json", cwd=repo)
+    assert "was discarded and is rebuilt from git" in older.err  # parsed, so read, and refused
+    fresh = run_ledger("verify", "--rev", "HEAD~1", "--no-cache", "--format", "json", cwd=repo)
+    assert older.out == fresh.out
+
+
 def test_validate_checks_a_large_working_tree_in_worker_processes_with_the_same_report(
     large: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,9 +11,9 @@ import functools
 import hashlib
 import json
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -189,8 +189,22 @@ class ParsedFiles:
     def __init__(self) -> None:
         self.known: dict[str, Any] = {}
         self.added: dict[str, Any] = {}
+        self._loader: Callable[[], Mapping[str, Any]] | None = None
+
+    def load_later(self, loader: Callable[[], Mapping[str, Any]] | None) -> None:
+        """Read the kept parses with ``loader`` when a DVC file is first parsed: a run whose
+        findings are kept parses none, and so never holds them."""
+        self._loader = loader
+
+    def get(self, key: str) -> Any:
+        """The parse kept under ``key``, or ``MISSING``."""
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            self.known.update(loader())
+        return self.known.get(key, MISSING)
 
 
+MISSING: Final = object()
 PARSED = ParsedFiles()
 
 
@@ -198,8 +212,9 @@ def _parse(text: str) -> Any:
     # The same DVC file content recurs across commits and records; parsing it once is enough.
     # Callers only read the result.
     key = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
-    if key in PARSED.known:
-        return PARSED.known[key]
+    found = PARSED.get(key)
+    if found is not MISSING:
+        return found
     root = yaml.load(text, Loader=_LOADER)
     try:
         exact = json.loads(json.dumps(root)) == root
