@@ -86,15 +86,17 @@ OUTPUT = click.option(
 
 def _emit(chunks: Iterable[str], output: Path | None = None) -> None:
     """Print ``chunks``, or write them to ``output`` atomically."""
+    from ledger.views.formats import blocks
+
     if output is None:
-        for chunk in chunks:
-            click.echo(chunk, nl=False)
+        for block in blocks(chunks):
+            click.echo(block, nl=False)
         return
     from ledger.records.serialize import atomic_writer
 
     with atomic_writer(output) as stream:
-        for chunk in chunks:
-            stream.write(chunk.encode())
+        for block in blocks(chunks):
+            stream.write(block.encode())
     click.echo(f"wrote {output}", err=True)
 
 

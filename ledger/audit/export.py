@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ledger import __version__
 from ledger.records.schemas import dumps_schema, generate_schemas
 from ledger.records.serialize import atomic_writer
-from ledger.views.formats import LINEAGE, PROVENANCE, LineageView, to_json_text
+from ledger.views.formats import LINEAGE, PROVENANCE, LineageView, blocks, to_json_text
 from ledger.views.graph import select
 from ledger.views.log import record_log
 from ledger.views.reports import VerifyReport, verify_text
@@ -71,15 +71,17 @@ class _Bundle:
         self.archive = zipfile.ZipFile(stream, "w")
         self.hashes: dict[str, str] = {}
 
-    def add(self, path: str, chunks: Iterable[str | bytes]) -> None:
+    def add(self, path: str, chunks: Iterable[str]) -> None:
+        self.add_bytes(path, (block.encode() for block in blocks(chunks)))
+
+    def add_bytes(self, path: str, pieces: Iterable[bytes]) -> None:
         info = zipfile.ZipInfo(path, date_time=_EPOCH)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.create_system = 3  # unix, so the permission bits below mean the same everywhere
         info.external_attr = 0o644 << 16
         digest = hashlib.sha256()
         with self.archive.open(info, "w") as entry:
-            for chunk in chunks:
-                data = chunk.encode() if isinstance(chunk, str) else chunk
+            for data in pieces:
                 digest.update(data)
                 entry.write(data)
         self.hashes[path] = digest.hexdigest()
@@ -102,7 +104,7 @@ def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int
         for file in batch:
             assert file.facts.claimed is not None and file.facts.sha256 is not None
             path = file.facts.claimed.relpath("records")
-            bundle.add(path, [committed[file.blob]])
+            bundle.add_bytes(path, [committed[file.blob]])
             records[str(file.facts.claimed)] = {"path": path, "sha256": file.facts.sha256}
     for file in exported:
         assert file.facts.claimed is not None
@@ -126,7 +128,7 @@ def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int
     bundle.add("verification/report.json", [to_json_text(report.to_json())])
     bundle.add("verification/report.txt", [verify_text(report)])
     manifest = to_json_text(_manifest(state.commit, records, bundle.hashes)).encode()
-    bundle.add(MANIFEST, [manifest])
+    bundle.add_bytes(MANIFEST, [manifest])
     bundle.archive.close()
     return len(bundle.hashes), manifest
 

@@ -8,7 +8,7 @@ text`` never loads the HTML template or FHIR.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -47,6 +47,22 @@ class Formats(Generic[T]):
 compact_json: Callable[[object], str] = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":")
 ).encode
+
+
+def blocks(chunks: Chunks, size: int = 1 << 20) -> Iterator[str]:
+    """``chunks`` joined into blocks of about ``size`` characters: a large view comes in tens
+    of thousands of chunks, and each write to a stream or an archive has a cost of its own."""
+    held: list[str] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk)
+        if count >= size:
+            yield "".join(held)
+            held.clear()
+            count = 0
+    if held:
+        yield "".join(held)
 
 
 def to_json_text(value: object) -> str:
