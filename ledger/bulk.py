@@ -14,6 +14,22 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_freezing = False
+
+
+def freeze_after_bulk() -> None:
+    """For a process that runs one command and exits (the command line): what a ``quiet_gc``
+    block built is then moved out of the collector's reach (``gc.freeze``). Otherwise the first
+    collection after the block walks every object it made, a fifth of a warm command's time at
+    10,000 records. A library caller keeps its collector as it was."""
+    global _freezing
+    _freezing = True
+
+
+def freezes() -> bool:
+    """Whether ``freeze_after_bulk`` is in force (so nothing may ``gc.unfreeze``)."""
+    return _freezing
+
 
 @contextmanager
 def quiet_gc() -> Iterator[None]:
@@ -23,5 +39,7 @@ def quiet_gc() -> Iterator[None]:
     try:
         yield
     finally:
+        if _freezing:
+            gc.freeze()
         if was_enabled:
             gc.enable()

@@ -86,24 +86,30 @@ OUTPUT = click.option(
 
 def _emit(chunks: Iterable[str], output: Path | None = None) -> None:
     """Print ``chunks``, or write them to ``output`` atomically."""
+    from ledger.bulk import quiet_gc
     from ledger.views.formats import blocks
 
-    if output is None:
-        for block in blocks(chunks):
-            click.echo(block, nl=False)
-        return
-    from ledger.records.serialize import atomic_writer
+    # Rendering makes an object per record, edge and finding and frees each by reference
+    # counting: the collector's walks over the state they belong to would be pure cost.
+    with quiet_gc():
+        if output is None:
+            for block in blocks(chunks):
+                click.echo(block, nl=False)
+            return
+        from ledger.records.serialize import atomic_writer
 
-    with atomic_writer(output) as stream:
-        for block in blocks(chunks):
-            stream.write(block.encode())
+        with atomic_writer(output) as stream:
+            for block in blocks(chunks):
+                stream.write(block.encode())
     click.echo(f"wrote {output}", err=True)
 
 
 def _report(text: Callable[[Any], str], value: Any, fmt: str) -> None:
+    from ledger.bulk import quiet_gc
     from ledger.views.formats import reports
 
-    _emit(reports(text).render(fmt, value))
+    with quiet_gc():
+        _emit(reports(text).render(fmt, value))
 
 
 @contextlib.contextmanager
@@ -423,6 +429,9 @@ def demo(directory: Path) -> None:
 
 def main() -> None:
     """Entry point: run the CLI and map every outcome to the documented exit code."""
+    from ledger.bulk import freeze_after_bulk
+
+    freeze_after_bulk()  # this process runs one command and exits
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

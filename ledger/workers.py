@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, TypeVar
 
+from ledger.bulk import freezes
 from ledger.errors import UsageError
 
 R = TypeVar("R")
@@ -64,7 +65,8 @@ class Workers:
             # Fork the workers now, while the process has one thread, not at the first task.
             list(self.pool.map(int, range(count)))
         finally:
-            gc.unfreeze()
+            if not freezes():  # the command line keeps what it built frozen (ledger.bulk)
+                gc.unfreeze()
 
     def map(self, work: Callable[..., R], *iterables: Iterable[Any]) -> Iterator[R]:
         return self.pool.map(work, *iterables)

@@ -194,6 +194,10 @@ class LedgerState:
     def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
         """``ledger verify``: the findings, test-data leakage (which reads ``.dir`` manifests
         from the DVC cache), signatures, and with ``data`` the workspace, cache and remote."""
+        with quiet_gc():
+            return self._verify_findings(root, require_signed, data)
+
+    def _verify_findings(self, root: Path, require_signed: bool, data: bool) -> list[Finding]:
         found = list(self.findings)
         found += leakage_findings(root, self.records)
         changed = self.history.record_commits(self.config.records_dir)
