@@ -128,7 +128,7 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
 
 
 def _svg(facts: dict[str, NodeFacts], edges: Edges) -> Iterator[str]:
-    """The inline SVG, in chunks of ``BATCH`` elements, each element on a line of its own."""
+    """The inline SVG, an element at a time, each on a line of its own."""
     cols = columns(facts, edges)
     tallest = max((len(c) for c in cols), default=0)
     width = 2 * PAD + len(cols) * NODE_W + max(len(cols) - 1, 0) * COL_GAP + 2 * BULGE + 70
@@ -157,23 +157,15 @@ def _svg(facts: dict[str, NodeFacts], edges: Edges) -> Iterator[str]:
     )
     ports = _ports(edges, pos)
     parallel: dict[tuple[str, str], int] = {}
-    drawn: list[str] = []
     for index, (source, target, kind) in enumerate(edges):
         slot = parallel[(source, target)] = parallel.get((source, target), -1) + 1
-        drawn.append(_edge(source, target, kind, ports[index, 0], ports[index, 1], slot))
-        if len(drawn) == BATCH:
-            yield "\n" + "\n".join(drawn)
-            drawn.clear()
+        yield "\n" + _edge(source, target, kind, ports[index, 0], ports[index, 1], slot)
     # The page opens on the newest final artifact: the first current record of the last column.
     default = next((n for n in cols[-1] if not facts[n].superseded_by), cols[-1][0]) if cols else ""
     for members in cols:
         for n in members:
-            drawn.append(_node(facts[n], pos[n], n == default))
-            if len(drawn) == BATCH:
-                yield "\n" + "\n".join(drawn)
-                drawn.clear()
-    drawn.append("</svg>")
-    yield "\n" + "\n".join(drawn)
+            yield "\n" + _node(facts[n], pos[n], n == default)
+    yield "\n</svg>"
 
 
 def _ports(edges: Edges, pos: dict[str, tuple[int, int]]) -> dict[tuple[int, int], Point]:
