@@ -236,24 +236,28 @@ def test_validate_checks_a_large_working_tree_in_worker_processes_with_the_same_
     from ledger import workers
     from ledger.checks import tree
 
-    (large / "records/dataset/broken.json").write_text('{"kind": "dataset"')
+    broken = large / "records/dataset/broken.json"  # the module's other tests must not see it
 
     def validate() -> dict[str, Any]:
         with Ledger.open(large) as book:
             book.remember = False  # every file checked now, none read back as kept
             return book.validate().to_json()
 
-    in_process = validate()
     pools = []
 
     def fork_pool(items: int) -> Any:
         pools.append(workers.fork_pool(items))
         return pools[-1]
 
-    monkeypatch.setattr(workers, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(tree, "CHUNK", 16)
-    monkeypatch.setattr(tree, "fork_pool", fork_pool)
-    assert validate() == in_process
+    broken.write_text('{"kind": "dataset"')
+    try:
+        in_process = validate()
+        monkeypatch.setattr(workers, "PARALLEL_FROM", 10)
+        monkeypatch.setattr(tree, "CHUNK", 16)
+        monkeypatch.setattr(tree, "fork_pool", fork_pool)
+        assert validate() == in_process
+    finally:
+        broken.unlink()
     assert [pool is not None for pool in pools] == [True]  # started once, at the first batch
     assert any(f["code"] == "L003" for f in in_process["findings"])
 
