@@ -105,11 +105,9 @@ def _emit(chunks: Iterable[str], output: Path | None = None) -> None:
 
 
 def _report(text: Callable[[Any], str], value: Any, fmt: str) -> None:
-    from ledger.bulk import quiet_gc
     from ledger.views.formats import reports
 
-    with quiet_gc():
-        _emit(reports(text).render(fmt, value))
+    _emit(reports(text).render(fmt, value))
 
 
 @contextlib.contextmanager

@@ -83,8 +83,9 @@ def _lines(value: object, indent: str) -> str:
     return compact_json(value)
 
 
-def _json(value: Any) -> Chunks:
-    return (to_json_text(value.to_json()),)
+def _json(value: Any) -> Iterator[str]:
+    # Lazy like every renderer: the caller writes the output in a quiet phase (``cli._emit``).
+    yield to_json_text(value.to_json())
 
 
 # --- lineage ------------------------------------------------------------------------------
@@ -211,7 +212,11 @@ REPORT_FORMATS = ("text", "json")
 
 def reports(text: Callable[[Any], str]) -> Formats[Any]:
     """Text (rendered by ``text``) or JSON (the value's ``to_json``)."""
+
+    def render_text(value: Any) -> Iterator[str]:
+        yield text(value)
+
     return Formats(
-        Format("text", "text for people", lambda value: (text(value),)),
+        Format("text", "text for people", render_text),
         Format("json", "JSON for tools", _json),
     )
