@@ -7,7 +7,8 @@ whose ``code.text`` is the metric's name and ``valueQuantity.value`` its estimat
 confidence interval is a second component with a ``valueRange``, named with level and method.
 ``referenceRange`` is not used: it states a normal or target range, not an interval estimate.
 ``interpretation`` is not used either: its value set describes clinical results, not whether
-acceptance criteria passed, which goes in ``note`` as text.
+acceptance criteria passed, which goes in ``note`` as text, as does the reason when subgroup
+metrics are stated not to apply.
 """
 
 from __future__ import annotations
@@ -43,11 +44,15 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
     data = record.data("evaluated-on")
     subject = tested[0] if len(tested) == 1 else None
     components = [c for m in content["metrics"] for c in _components(m, m["name"])]
-    for sub in content.get("subgroup_metrics") or []:
+    notes = [content["description"]]
+    subgroups = content.get("subgroup_metrics") or []
+    if isinstance(subgroups, dict):  # a not_applicable statement: say why there are none
+        notes.append(f"Subgroup metrics not reported: {subgroups['not_applicable']}")
+        subgroups = []
+    for sub in subgroups:
         for m in sub["metrics"]:
             components += _components(m, f"{m['name']} ({sub['attribute']} {sub['group']})")
     setup = content["setup"]
-    notes = [content["description"]]
     if setup.get("outcome") in ("pass", "fail"):
         when = "pre-specified" if setup.get("prespecified") else "not pre-specified"
         notes.append(f"Acceptance criteria ({when}): {setup['outcome']}")

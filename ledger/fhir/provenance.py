@@ -42,7 +42,7 @@ from ledger.fhir.ids import (
     fhir_instant,
     resource_id,
 )
-from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref
+from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref, statement
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
 
@@ -96,7 +96,7 @@ def _agents(content: Mapping[str, Any], commit: Commit) -> list[Json]:
 
 
 def _reasons(content: Mapping[str, Any], commit: Commit) -> list[Json]:
-    purpose: Json = {"text": content["purpose"]}
+    purpose: Json = {"text": statement(content["purpose"])}
     tags = content.get("regulatory_tags")
     words = " ".join(tags).lower() if isinstance(tags, list) else ""
     if "research" in words or "irb" in words:

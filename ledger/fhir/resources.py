@@ -109,6 +109,13 @@ def meta_tags(tags: Iterable[str]) -> Json:
     return {"meta": {"tag": codings}} if codings else {}
 
 
+def statement(value: Any) -> str:
+    """A documentation field (``Text``) as text: the statement, or why it does not apply."""
+    if isinstance(value, Mapping):
+        return f"Not applicable: {value['not_applicable']}"
+    return str(value)
+
+
 def regulatory_tags(content: Mapping[str, Any]) -> list[str]:
     tags = content.get("regulatory_tags")
     return list(tags) if isinstance(tags, list) else []  # else a not_applicable statement
