@@ -28,6 +28,11 @@ class FileSource(Protocol):
         """A small text file such as a .dvc file; None when it does not exist."""
         ...
 
+    def preload(self, relpaths: Iterable[str]) -> None:
+        """Read many files at once, ahead of ``read_text`` asking for them one by one (a
+        round trip each to git); a source that reads files cheaply may do nothing."""
+        ...
+
 
 class TreeView(FileSource, Protocol):
     """Read access to one state of the repository, by repository-relative posix path."""
@@ -61,6 +66,9 @@ class WorkingTree:
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
         return {p: read_record_file(self.absolute(p), p, limits) for p in relpaths}
+
+    def preload(self, relpaths: Iterable[str]) -> None:
+        pass  # a file on disk is read when it is asked for
 
     def read_text(self, relpath: str) -> str | None:
         path = self.root / relpath

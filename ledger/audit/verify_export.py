@@ -36,6 +36,9 @@ class ZipTree:
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
         return {p: (self.files[p], []) for p in relpaths}
 
+    def preload(self, relpaths: Iterable[str]) -> None:
+        pass
+
     def read_text(self, relpath: str) -> str | None:
         return None  # exports hold no DVC files; snapshots were verified when exporting
 

@@ -74,16 +74,6 @@ def dvc_files_at_rev(dvc: FileSource, file: RecordFile) -> list[Finding]:
     return found
 
 
-def dvc_paths(snapshots: Iterable[SnapshotRef]) -> set[str]:
-    """Every DVC file (and dvc.yaml beside a dvc.lock) the snapshots name."""
-    paths: set[str] = set()
-    for snap in snapshots:
-        paths.add(snap.dvc_file)
-        if posixpath.basename(snap.dvc_file) == "dvc.lock":
-            paths.add(posixpath.join(posixpath.dirname(snap.dvc_file), "dvc.yaml"))
-    return paths
-
-
 def _at(problem: Finding, sha: str) -> Finding:
     return Finding(
         problem.code,

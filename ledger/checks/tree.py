@@ -22,7 +22,7 @@ from ledger.checks.record_file import (
     check_record_bytes,
     unreadable,
 )
-from ledger.dvc.snapshots import check_snapshot
+from ledger.dvc.snapshots import check_snapshot, dvc_paths
 from ledger.findings import Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
@@ -216,7 +216,9 @@ def tree_findings(
         assert file.facts.claimed is not None
         found += check_links(file.facts.links, file.facts.claimed, file.relpath, hashes, previous)
     if dvc is not None:
-        for file in records.current():
+        current = list(records.current())
+        dvc.preload(dvc_paths(site.snapshot for file in current for site in file.facts.snapshots))
+        for file in current:
             for site in file.facts.snapshots:
                 found += check_snapshot(dvc, file.relpath, site.pointer, site.snapshot)
     found += find_cycles(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,16 @@ def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcO
             )
         return stages[stage][1]
     return parse_dvc_file(text, dvc_file)
+
+
+def dvc_paths(snapshots: Iterable[SnapshotRef]) -> set[str]:
+    """Every DVC file (and dvc.yaml beside a dvc.lock) the snapshots name."""
+    paths: set[str] = set()
+    for snap in snapshots:
+        paths.add(snap.dvc_file)
+        if posixpath.basename(snap.dvc_file) == "dvc.lock":
+            paths.add(posixpath.join(posixpath.dirname(snap.dvc_file), "dvc.yaml"))
+    return paths
 
 
 def check_snapshot(view: FileSource, path: str, pointer: str, snap: SnapshotRef) -> list[Finding]:

@@ -135,5 +135,8 @@ class FilesAt:
         self.texts, self.sha = texts, sha
         self.label = f"commit {sha[:12]}"
 
+    def preload(self, relpaths: Iterable[str]) -> None:
+        self.texts.preload((self.sha, p) for p in relpaths)
+
     def read_text(self, relpath: str) -> str | None:
         return self.texts.text(self.sha, relpath)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from ledger.bulk import quiet_gc
 from ledger.checks.history import (
     dvc_files_at_rev,
-    dvc_paths,
     history_findings,
     previous_hashes,
     snapshot_at_commit,
@@ -39,6 +38,7 @@ from ledger.checks.tree import (
     tree_findings,
 )
 from ledger.config import Config
+from ledger.dvc.snapshots import dvc_paths
 from ledger.findings import Finding, Severity
 from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
