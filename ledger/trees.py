@@ -56,16 +56,19 @@ class WorkingTree:
         self.root = root
 
     def record_files(self, records_dir: str) -> dict[str, str | None]:
+        # Paths as strings: building a Path per file costs more than reading it.
         found: dict[str, str | None] = {}
         for folder, dirs, files in os.walk(self.root / records_dir):
             dirs.sort()
+            relative = os.path.relpath(folder, self.root).replace(os.sep, "/")
             for name in files:
                 if name.endswith(".json"):
-                    found[Path(folder, name).relative_to(self.root).as_posix()] = None
+                    found[f"{relative}/{name}"] = None
         return dict(sorted(found.items()))
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
-        return {p: read_record_file(self.absolute(p), p, limits) for p in relpaths}
+        root = os.fspath(self.root)
+        return {p: read_record_file(f"{root}/{p}", p, limits) for p in relpaths}
 
     def preload(self, relpaths: Iterable[str]) -> None:
         pass  # a file on disk is read when it is asked for

@@ -261,11 +261,11 @@ def load_json_bytes(
 
 
 def read_record_file(
-    file: Path, rel: str, limits: Limits = Limits()
+    file: Path | str, rel: str, limits: Limits = Limits()
 ) -> tuple[bytes | None, list[Finding]]:
     """A record file's bytes; links, special files and oversized files are never read."""
     try:
-        info = file.lstat()
+        info = os.lstat(file)
     except OSError as exc:
         return _fail("L003", rel, f"cannot read the file: {exc.strerror or exc}")
     if stat.S_ISLNK(info.st_mode):
@@ -279,13 +279,24 @@ def read_record_file(
     # a link (or a FIFO), or one that grew meanwhile, is refused instead of followed or read.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with os.fdopen(os.open(file, flags), "rb") as handle:
-            data = handle.read(limits.max_bytes + 1)
+        data = _read_at_most(os.open(file, flags), limits.max_bytes + 1)
     except OSError as exc:
         return _fail("L003", rel, f"cannot read the file: {exc.strerror or exc}")
     if len(data) > limits.max_bytes:
         return _fail("L007", rel, f"file grew past {_limit(limits)} while being read")
     return data, []
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes of an open file, which is closed after."""
+    parts: list[bytes] = []
+    try:
+        while size > 0 and (part := os.read(fd, size)):
+            parts.append(part)
+            size -= len(part)
+    finally:
+        os.close(fd)
+    return b"".join(parts)
 
 
 def load_json_file(
