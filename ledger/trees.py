@@ -8,6 +8,7 @@ the working tree (``ledger validate``), the index (the pre-commit gate) and hist
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -59,11 +60,13 @@ class WorkingTree:
         # Paths as strings: building a Path per file costs more than reading it.
         found: dict[str, str | None] = {}
         root = os.fspath(self.root).rstrip(os.sep) + os.sep  # "/", "./" or "/repo/"
-        for folder, _, files in os.walk(root + records_dir.strip("/")):
+        inside = posixpath.normpath(records_dir)
+        for folder, _, files in os.walk(root if inside == "." else root + inside):
             relative = folder[len(root) :].replace(os.sep, "/")
+            prefix = f"{relative}/" if relative else ""
             for name in files:
                 if name.endswith(".json"):
-                    found[f"{relative}/{name}"] = None
+                    found[prefix + name] = None
         return dict(sorted(found.items()))
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
