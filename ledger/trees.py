@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
 from ledger.findings import Finding
@@ -55,11 +55,12 @@ class WorkingTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Files are named by string: building a Path per file costs more than reading it.
+        self._prefix = os.fspath(root).rstrip(os.sep) + os.sep  # "/", "./" or "/repo/"
 
     def record_files(self, records_dir: str) -> dict[str, str | None]:
-        # Paths as strings: building a Path per file costs more than reading it.
         found: dict[str, str | None] = {}
-        root = os.fspath(self.root).rstrip(os.sep) + os.sep  # "/", "./" or "/repo/"
+        root = self._prefix
         inside = posixpath.normpath(records_dir)
         for folder, _, files in os.walk(root if inside == "." else root + inside):
             relative = folder[len(root) :].replace(os.sep, "/")
@@ -70,22 +71,17 @@ class WorkingTree:
         return dict(sorted(found.items()))
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
-        root = os.fspath(self.root)
-        return {p: read_record_file(f"{root}/{p}", p, limits) for p in relpaths}
+        return {p: read_record_file(self._prefix + p, p, limits) for p in relpaths}
 
     def preload(self, relpaths: Iterable[str]) -> None:
         pass  # a file on disk is read when it is asked for
 
     def read_text(self, relpath: str) -> str | None:
-        # Thousands of DVC files are read this way; a Path per file costs more than the read.
         try:
-            with open(f"{os.fspath(self.root)}/{relpath}", encoding="utf-8") as text:  # noqa: PTH123
+            with open(self._prefix + relpath, encoding="utf-8") as text:  # noqa: PTH123
                 return text.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-
-    def absolute(self, relpath: str) -> Path:
-        return self.root / PurePosixPath(relpath)
 
 
 class Overlay(WorkingTree):

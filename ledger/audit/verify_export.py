@@ -37,7 +37,7 @@ class ZipTree:
         return {p: (self.files[p], []) for p in relpaths}
 
     def preload(self, relpaths: Iterable[str]) -> None:
-        pass
+        pass  # nothing to read ahead: the files are in memory
 
     def read_text(self, relpath: str) -> str | None:
         return None  # exports hold no DVC files; snapshots were verified when exporting
