@@ -316,7 +316,7 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
-        self.related_of: dict[str, Related] = {}
+        self.related_of: dict[str, tuple[Related, str]] = {}
 
     def close(self) -> None:
         for spool in self.spools:
@@ -389,21 +389,27 @@ class _Mapping:
 
     def record_batch(self, space: str, start: int) -> tuple[list[bytes], list[Any]]:
         """The batch of records from ``start``: each one's key and input, without its file."""
-        nodes = self.records[start : start + BATCH]
-        inputs = [
-            _RecordInput(
+        keys, inputs = [], []
+        for node in self.records[start : start + BATCH]:
+            targets = self.targets_by_kind(node)
+            related, named = self.related(node, targets)
+            commit = self.commit(node, targets)
+            snapshots = tuple(s.id for s in targets.get("snapshot-of", ()))
+            item = _RecordInput(
                 node.id,
                 node.attrs["record_kind"],
                 node.label,
                 node.attrs["sha256"],
                 self.state.records.by_path[node.attrs["path"]].blob,
-                self.commit(node),
-                self.related(node),
-                tuple(s.id for s in self.targets(node, "snapshot-of")),
+                commit,
+                related,
+                snapshots,
             )
-            for node in nodes
-        ]
-        return [_key(space, *item) for item in inputs], inputs
+            inputs.append(item)
+            # The key names what ``item`` holds, with cheaper stand-ins for the two largest
+            # parts: the commit by ``Commit.named``, the related records by their reprs.
+            keys.append(_key(space, *item[:5], commit.named, named, snapshots))
+        return keys, inputs
 
     def complete(self, inputs: list[Any]) -> list[Any]:
         """Record inputs with their files, read at once; other inputs as they are."""
@@ -431,39 +437,50 @@ class _Mapping:
         self.spools[ORDER.index(entry.head["resourceType"])].write(entry.line + "\n")
         self.urls.append(entry.url)
 
-    def targets(self, node: Node, kind: str) -> list[Node]:
-        edges = self.graph.out_edges(node.id)
-        found = (self.graph.nodes.get(e.target) for e in edges if e.kind == kind)
-        return [n for n in found if n is not None and not n.attrs.get("missing")]
+    def targets_by_kind(self, node: Node) -> dict[str, list[Node]]:
+        """The nodes ``node`` links to, by edge kind, in the graph's edge order."""
+        found: dict[str, list[Node]] = {}
+        for edge in self.graph.out_edges(node.id):
+            target = self.graph.nodes.get(edge.target)
+            group = found.setdefault(edge.kind, [])
+            if target is not None and not target.attrs.get("missing"):
+                group.append(target)
+        return found
 
     def ref(self, node: Node) -> Json:
         resource = spec(node.attrs["record_kind"]).fhir.resource
         return record_ref(resource, node.attrs["sha256"], node.label)
 
-    def snapshots(self, node: Node) -> tuple[Json, ...]:
-        return tuple(snapshot_ref(s.attrs) for s in self.targets(node, "snapshot-of"))
-
-    def related(self, node: Node) -> dict[str, tuple[Related, ...]]:
-        related: dict[str, tuple[Related, ...]] = {"snapshot-of": (self.as_related(node),)}
-        for edge in self.graph.out_edges(node.id):
-            kind = edge.kind
+    def related(
+        self, node: Node, targets: dict[str, list[Node]]
+    ) -> tuple[dict[str, tuple[Related, ...]], str]:
+        """The records ``node`` links to, by relation (``snapshot-of``: the record itself,
+        with its data), and the repr of that mapping, from each record's repr made once."""
+        own, own_repr = self.as_related(node)
+        related: dict[str, tuple[Related, ...]] = {"snapshot-of": (own,)}
+        named = ["snapshot-of", own_repr]
+        for kind, nodes in targets.items():
             if kind not in related:
-                related[kind] = tuple(
-                    self.as_related(t) for t in self.targets(node, kind) if t.kind == "record"
-                )
-        return related
+                made = [self.as_related(t) for t in nodes if t.kind == "record"]
+                related[kind] = tuple(r for r, _ in made)
+                named += [kind, *(text for _, text in made)]
+        return related, "\0".join(named)
 
-    def as_related(self, node: Node) -> Related:
-        """A record as others link to it; made once, however many link to it (nothing that
-        maps a record changes what it is given)."""
+    def as_related(self, node: Node) -> tuple[Related, str]:
+        """A record as others link to it, and its repr; made once, however many link to it
+        (nothing that maps a record changes what it is given)."""
         if node.id not in self.related_of:
             if len(self.related_of) >= RELATED_HELD:
                 self.related_of.clear()
-            self.related_of[node.id] = Related(node.label, self.ref(node), self.snapshots(node))
+            snapshots = self.targets_by_kind(node).get("snapshot-of", ())
+            made = Related(
+                node.label, self.ref(node), tuple(snapshot_ref(s.attrs) for s in snapshots)
+            )
+            self.related_of[node.id] = (made, repr(made))
         return self.related_of[node.id]
 
-    def commit(self, node: Node) -> Commit:
-        commits = self.targets(node, "recorded-in")
+    def commit(self, node: Node, targets: dict[str, list[Node]]) -> Commit:
+        commits = targets.get("recorded-in")
         if not commits:
             raise FhirMappingError([f"{node.label}: the graph names no commit that recorded it"])
         return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]

@@ -115,6 +115,13 @@ class Commit:
     changes: tuple[Change, ...] = field(default=())
 
     @property
+    def named(self) -> tuple[object, ...]:
+        """What names this commit as read, for keys of values derived from it: the id names
+        the object (parents, people, dates, message); the rest is what git concluded from it
+        under this repository's settings (the signature verdict, the trailers)."""
+        return (self.sha, self.signature.letter, self.signer, self.key, self.trailers)
+
+    @property
     def subject(self) -> str:
         return self.message.split("\n", 1)[0]
 
