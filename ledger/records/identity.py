@@ -10,7 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Final, Literal, get_args
+from typing import Final, Literal, NamedTuple, get_args
 
 from ledger.errors import UsageError
 
@@ -34,8 +34,9 @@ def is_version(value: str) -> bool:
     return bool(_VERSION.match(value))
 
 
-@dataclass(frozen=True)
-class RecordId:
+class RecordId(NamedTuple):
+    """An identity; a tuple, so that the many dicts and sets keyed by it hash in C."""
+
     kind: Kind
     name: str
     version: str
