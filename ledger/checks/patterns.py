@@ -16,7 +16,7 @@ from pathlib import Path
 from ledger.checks.record_file import LinkFact
 from ledger.checks.tree import RecordFile, TreeRecords
 from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_lock
-from ledger.dvc.snapshots import SnapshotRef, dvc_outputs
+from ledger.dvc.snapshots import SnapshotRef, dvc_outputs, dvc_paths
 from ledger.findings import Finding, Severity, finding
 from ledger.trees import FileSource
 
@@ -38,19 +38,24 @@ def _data(file: RecordFile) -> SnapshotRef | None:
 
 def pipeline_findings(dvc: FileSource, records: TreeRecords) -> list[Finding]:
     """The dvc.lock stage that produced an artifact must have used the recorded training data."""
-    found: list[Finding] = []
+    produced = []
     for file in records.current():
         art = _data(file)
         trained = list(_targets(records, file, "trained-on"))
         if art is None or not trained or art.stage is None:
             continue
-        if posixpath.basename(art.dvc_file) != "dvc.lock":
-            continue
+        if posixpath.basename(art.dvc_file) == "dvc.lock":
+            produced.append((file, art, art.stage, trained))
+    used = [art for _, art, _, _ in produced]
+    used += [snap for *_, trained in produced for _, t in trained if (snap := _data(t))]
+    dvc.preload(dvc_paths(used))
+    found: list[Finding] = []
+    for file, art, stage, trained in produced:
         try:
             stages = parse_dvc_lock(dvc.read_text(art.dvc_file) or "", art.dvc_file)
         except DvcFileError:
             continue  # check_snapshot reports an unreadable lock file
-        deps = {d.repo_path: d for d in stages.get(art.stage, ([], []))[0]}
+        deps = {d.repo_path: d for d in stages.get(stage, ([], []))[0]}
         for link, target in trained:
             snap = _data(target)
             if snap is None:
@@ -63,7 +68,7 @@ def pipeline_findings(dvc: FileSource, records: TreeRecords) -> list[Finding]:
                         "L406",
                         file.relpath,
                         link.pointer,
-                        f"stage {art.stage!r} does not depend on {snap.path} ({link.ref}); it "
+                        f"stage {stage!r} does not depend on {snap.path} ({link.ref}); it "
                         f"depends on {', '.join(sorted(deps)) or 'nothing'}",
                     )
                 )
@@ -73,7 +78,7 @@ def pipeline_findings(dvc: FileSource, records: TreeRecords) -> list[Finding]:
                         "L406",
                         file.relpath,
                         link.pointer,
-                        f"stage {art.stage!r} used {dep.repo_path} with md5 {dep.md5}, but "
+                        f"stage {stage!r} used {dep.repo_path} with md5 {dep.md5}, but "
                         f"{link.ref} documents md5 {snap.md5}",
                     )
                 )
@@ -147,6 +152,7 @@ def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Fin
     from ledger.dvc.data import SnapshotSite, check_data
 
     superseded = records.superseded
+    dvc.preload(dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots))
     sites: list[SnapshotSite] = []
     for file in records.valid():
         for site in file.facts.snapshots:

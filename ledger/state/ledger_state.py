@@ -109,9 +109,8 @@ class LedgerState:
 
     @functools.cached_property
     def dvc(self) -> FilesAt:
-        """The DVC files at the commit, read in one batch on first use."""
-        snapshots = (s.snapshot for f in self.records.valid() for s in f.facts.snapshots)
-        self.dvc_texts.preload((self.commit, p) for p in dvc_paths(snapshots))
+        """The DVC files at the commit, read as checks ask for them (each check preloads
+        what it will read in one batch)."""
         return self.dvc_texts.at(self.commit)
 
     def content(self, file: RecordFile) -> dict[str, Any]:
@@ -184,7 +183,13 @@ class LedgerState:
         )
         for key, file, sha in at_commit:
             found += memo(key, functools.partial(snapshot_at_commit, texts, file, sha))
-        here = texts.at(self.commit)
+        here = self.dvc
+        here.preload(
+            p
+            for key, file in at_rev
+            if key not in memo.known
+            for p in dvc_paths(s.snapshot for s in file.facts.snapshots)
+        )
         for key, file in at_rev:
             found += memo(key, functools.partial(dvc_files_at_rev, here, file))
         found += unrecorded_data(self.repo, history, records)
