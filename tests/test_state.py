@@ -129,6 +129,84 @@ def test_a_later_run_walks_only_the_new_commits_and_agrees_with_a_cold_run(repo:
     assert any(f.code == "L601" and f.path == EVAL_11 for f in warm.findings)
 
 
+def _verified(repo: Path, *, remember: bool = True) -> dict[str, Any]:
+    book = Ledger.open(repo)
+    book.remember = remember
+    with book:
+        return book.verify().to_json()
+
+
+def test_a_commit_that_changes_no_ledger_file_keeps_the_findings_of_its_parent(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.state.ledger_state import LedgerState
+
+    git("rm", "-q", "data/test.csv.dvc", cwd=repo)  # a current dataset's DVC file: L401
+    git("commit", "-qm", "Drop the test set's DVC file", cwd=repo)
+    with Ledger.open(repo) as book:
+        before = book.verify().to_json()
+    (repo / "scripts/pipeline.py").write_text("# a change to code only\n")
+    git("commit", "-qam", "Change code", cwd=repo)
+
+    def refind(*args: object) -> None:
+        raise AssertionError("the findings were computed again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LedgerState, "_find", refind)
+        warm = _verified(repo)
+    assert warm == _verified(repo, remember=False)
+    assert warm["findings"] == before["findings"]
+    assert any(f["code"] == "L401" for f in warm["findings"])
+
+
+def test_findings_are_checked_again_where_a_snapshot_names_a_file_of_another_name(
+    repo: Path,
+) -> None:
+    # The history walk follows DVC files by name; this one it does not follow.
+    record = repo / "records/dataset/sepsis-test/1.0.json"
+    data = json.loads(record.read_text())
+    git("mv", "data/test.csv.dvc", "data/test-snapshot.yaml", cwd=repo)
+    data["snapshot"]["dvc_file"] = "data/test-snapshot.yaml"
+    record.write_text(json.dumps(data, indent=2) + "\n")
+    git("commit", "-qam", "Name the snapshot file freely", cwd=repo)
+    _verified(repo)
+    (repo / "scripts/pipeline.py").write_text("# a change to code only\n")
+    git("commit", "-qam", "Change code", cwd=repo)
+    assert _verified(repo) == _verified(repo, remember=False)
+
+
+def test_what_is_kept_of_a_missing_dvc_file_reads_as_a_fresh_check_at_a_later_commit(
+    repo: Path,
+) -> None:
+    git("rm", "-q", "data/test.csv.dvc", cwd=repo)
+    git("commit", "-qm", "Drop the test set's DVC file", cwd=repo)
+    _verified(repo)  # keeps what the revision check found of the test set
+    data = json.loads((repo / EVAL_11).read_text())
+    (repo / EVAL_11).write_text(json.dumps({**data, "title": "Amended"}, indent=2) + "\n")
+    git("commit", "-qam", "Amend in place", cwd=repo)
+    warm = _verified(repo)
+    assert warm == _verified(repo, remember=False)
+    assert any(f["code"] == "L401" for f in warm["findings"])
+
+
+def test_a_merge_that_changes_a_dvc_file_itself_is_checked_again(repo: Path) -> None:
+    with Ledger.open(repo) as book:
+        book.verify()
+    git("checkout", "-qb", "side", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "Side", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "Main", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-commit", "side", cwd=repo)
+    # The merge itself deletes the file: no commit the history walk lists changes it.
+    git("rm", "-q", "data/test.csv.dvc", cwd=repo)
+    git("commit", "-qm", "Merge side", cwd=repo)
+    warm = _verified(repo)
+    assert warm == _verified(repo, remember=False)
+    assert any(
+        f["code"] == "L401" and "data/test.csv.dvc" in f["message"] for f in warm["findings"]
+    )
+
+
 def test_a_merge_history_reads_dvc_files_of_each_commit_without_a_process_per_record(
     repo: Path,
 ) -> None:

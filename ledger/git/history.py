@@ -124,16 +124,17 @@ class DvcTexts:
             self.preload([(sha, path)])
         return self._texts[name]
 
-    def at(self, sha: str) -> FilesAt:
-        return FilesAt(self, sha)
+    def at(self, sha: str, label: str | None = None) -> FilesAt:
+        return FilesAt(self, sha, label)
 
 
 class FilesAt:
-    """The DVC files of one commit, as a ``FileSource`` for the snapshot checks."""
+    """The DVC files of one commit, as a ``FileSource`` for the snapshot checks; findings
+    name it by ``label`` (by default the commit's id)."""
 
-    def __init__(self, texts: DvcTexts, sha: str) -> None:
+    def __init__(self, texts: DvcTexts, sha: str, label: str | None = None) -> None:
         self.texts, self.sha = texts, sha
-        self.label = f"commit {sha[:12]}"
+        self.label = label or f"commit {sha[:12]}"
 
     def preload(self, relpaths: Iterable[str]) -> None:
         self.texts.preload((self.sha, p) for p in relpaths)

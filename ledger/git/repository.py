@@ -184,6 +184,12 @@ class Repository:
         )
         return done.returncode == 0
 
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Every file whose content, mode or presence differs between the trees of two
+        commits: their contents compared, whatever history lies between them."""
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new, "--")
+        return [p.decode("utf-8", errors="surrogateescape") for p in out.split(b"\0") if p]
+
     def reachable(self, rev: str) -> set[str]:
         """Every commit reachable from ``rev``."""
         return set(self.git("rev-list", rev, "--").decode().split())

@@ -110,8 +110,10 @@ class LedgerState:
     @functools.cached_property
     def dvc(self) -> FilesAt:
         """The DVC files at the commit, read as checks ask for them (each check preloads
-        what it will read in one batch)."""
-        return self.dvc_texts.at(self.commit)
+        what it will read in one batch). Findings name it "the checked commit", not by its
+        id: what is found of files that did not change holds at any later commit, and is
+        kept for it (``_Memo``, ``_same_ledger``)."""
+        return self.dvc_texts.at(self.commit, "checked commit")
 
     def content(self, file: RecordFile) -> dict[str, Any]:
         """A record's content, read from git (records are not kept in memory: views that
@@ -280,9 +282,31 @@ def _walk(
     if base is not None:
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
         kept.plain = base.plain  # the history starts with the base's commits, unchanged
+        if not commits and _same_ledger(repo, base, kept, records, config.records_dir):
+            kept.findings = base.findings
     elif _signed(history):
         kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
     return kept, records
+
+
+def _same_ledger(
+    repo: Repository, base: KeptState, kept: KeptState, records: TreeRecords, records_dir: str
+) -> bool:
+    """Whether ``base``'s findings are those of ``kept``, a later commit with the same history.
+
+    Findings are a function of the record files, that history and the DVC files at the
+    commit, so they are the same when none of those differs. The two trees are compared: a
+    merge can change a file with no commit of the walk changing it. A snapshot that names a
+    file the walk does not follow (not a DVC file by its name) is read from the commit's tree
+    here and from the history there, so its state is always checked afresh.
+    """
+    if base.findings is None or kept.records != base.records:
+        return False
+    ledger_file = relevant(records_dir)
+    named = dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots)
+    if not all(ledger_file(p) for p in named):
+        return False
+    return not any(ledger_file(p) for p in repo.changed_paths(base.commit, kept.commit))
 
 
 def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> KeptState | None:
