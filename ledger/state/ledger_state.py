@@ -296,9 +296,10 @@ def _same_ledger(
 
     Findings are a function of the record files, that history and the DVC files at the
     commit, so they are the same when none of those differs. The two trees are compared: a
-    merge can change a file with no commit of the walk changing it. A snapshot that names a
-    file the walk does not follow (not a DVC file by its name) is read from the commit's tree
-    here and from the history there, so its state is always checked afresh.
+    merge can change a file with no commit of the walk changing it. A file that a snapshot
+    names but the walk does not follow (not a DVC file by its name) is read from the history
+    at a commit the walk lists and from the tree at one it does not, so a ledger naming one
+    is always checked afresh.
     """
     if base.findings is None or kept.records != base.records:
         return False
