@@ -1,4 +1,6 @@
-"""The working tree as checks read it: the same files whatever form its root is given in."""
+"""Trees as checks read them: the working tree lists the same files whatever form its root is
+given in, and a commit's record files follow from an ancestor's and the difference of their
+trees."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.git.repository import Repository
 from ledger.records.jsonload import Limits
 from ledger.trees import WorkingTree
+from tests.conftest import git
 
 
 def test_record_files_do_not_depend_on_how_the_root_is_written(
@@ -29,3 +33,29 @@ def test_record_files_do_not_depend_on_how_the_root_is_written(
             read = WorkingTree(root).read_records(expected[:1], Limits())
             assert read[expected[0]][0] == (repo / expected[0]).read_bytes()
         assert list(WorkingTree(root).record_files(".")) == everywhere, root
+
+
+def test_record_files_patched_by_a_tree_difference_are_the_files_git_lists(repo: Path) -> None:
+    before = git("rev-parse", "HEAD", cwd=repo).strip()
+    records = repo / "records"
+    (records / "dataset/sepsis-test/1.0.json").unlink()  # deleted
+    (records / "model/sepsis-risk/1.0.json").write_text("{}\n")  # changed
+    (records / "model/sepsis-risk/1.1.json").chmod(0o755)  # mode only
+    cohort = records / "dataset/sepsis-cohort/1.0.json"
+    cohort.unlink()
+    cohort.symlink_to("1.1.json")  # a file becomes a symbolic link
+    evaluation = records / "evaluation/sepsis-risk-heldout"
+    for child in evaluation.iterdir():
+        child.unlink()
+    evaluation.rmdir()
+    evaluation.write_text("a folder became a file\n")
+    (records / "dataset/new/2.0.json").parent.mkdir()
+    (records / "dataset/new/2.0.json").write_text("{}\n")  # added in a new folder
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "Change records every way", cwd=repo)
+    after = git("rev-parse", "HEAD", cwd=repo).strip()
+    with Repository(repo) as session:
+        earlier = session.list_tree(before, "records")
+        listing = session.list_tree_since(earlier, before, after, "records")
+        assert listing == session.list_tree(after, "records")
+        assert session.list_tree_since(listing, after, after, "records") == listing

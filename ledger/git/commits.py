@@ -254,6 +254,15 @@ def parse_raw_log(tokens: Iterable[bytes]) -> Iterator[WalkedCommit]:
         yield WalkedCommit(sha, parents, tuple(changes))
 
 
+def parse_raw_changes(tokens: Iterable[bytes]) -> list[Change]:
+    """Parse ``git diff-tree --raw -z`` of two trees: each change's metadata, then its path."""
+    fields = [token for token in tokens if token]
+    return [
+        _change(meta, raw.decode("utf-8", errors="surrogateescape"))
+        for meta, raw in zip(fields[::2], fields[1::2], strict=True)
+    ]
+
+
 def _change(meta: bytes, path: str) -> Change:
     colons = len(meta) - len(meta.lstrip(b":"))
     fields = meta[colons:].decode("ascii", "replace").split()

@@ -22,6 +22,7 @@ from ledger.git.commits import (
     Verdict,
     WalkedCommit,
     parse_commit_object,
+    parse_raw_changes,
     parse_raw_log,
     parse_verdicts,
 )
@@ -291,6 +292,18 @@ class Repository:
         """path -> (mode, object id) of every file below ``folder`` at ``rev``."""
         out = self.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", folder)
         return _parse_ls(out, index=False)
+
+    def list_tree_since(self, listing: Listing, old: str, new: str, folder: str) -> Listing:
+        """``list_tree(new, folder)`` from ``listing``, that of ``old``: git compares the two
+        trees once, where listing ``new`` would read every file's entry."""
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--", folder)
+        listed = dict(listing)
+        for change in parse_raw_changes(out.split(b"\0")):
+            if change.new_blob is None:
+                listed.pop(change.path, None)
+            else:
+                listed[change.path] = (change.new_mode, change.new_blob)
+        return listed
 
     def list_index(self, folder: str) -> Listing:
         """path -> (mode, object id) of every staged file below ``folder``."""

@@ -267,14 +267,19 @@ def _walk(
 ) -> tuple[KeptState, TreeRecords]:
     base = _kept_ancestor(repo, store, sha)
     since = base.commit if base is not None else None
-    view = GitTree(repo, sha)
-    listing: Listing = view.listing(config.records_dir)
+    folder = config.records_dir
+    listing: Listing = (
+        repo.list_tree(sha, folder)
+        if base is None
+        else repo.list_tree_since(base.records, base.commit, sha, folder)
+    )
+    view = GitTree(repo, sha, {folder: listing})
     cache.prepare(sum(1 for _, blob in listing.values() if cache.get(blob) is None))
     with ThreadPoolExecutor(1) as background:
         # git walks the history in its own process while Python checks the records at the
         # commit: the two biggest costs overlap instead of adding up.
-        walking = background.submit(repo.walk, sha, relevant(config.records_dir), since)
-        records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
+        walking = background.submit(repo.walk, sha, relevant(folder), since)
+        records = load_records(view, folder, config.limits, cache, progress=progress)
         commits = repo.commits(walking.result())
     cache.close()  # a running pool keeps a thread, and a process with threads forks no more
     history = [*(base.commits if base is not None else []), *commits]
@@ -282,7 +287,7 @@ def _walk(
     if base is not None:
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
         kept.plain = base.plain  # the history starts with the base's commits, unchanged
-        if not commits and _same_ledger(repo, base, kept, records, config.records_dir):
+        if not commits and _same_ledger(repo, base, kept, records, folder):
             kept.findings = base.findings
     elif _signed(history):
         kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
