@@ -51,6 +51,7 @@ def test_record_files_patched_by_a_tree_difference_are_the_files_git_lists(repo:
     evaluation.write_text("a folder became a file\n")
     (records / "dataset/new/2.0.json").parent.mkdir()
     (records / "dataset/new/2.0.json").write_text("{}\n")  # added in a new folder
+    (records / "dataset/odd\nname\t\udcff.json").write_text("{}\n")  # bytes git quotes
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "Change records every way", cwd=repo)
     after = git("rev-parse", "HEAD", cwd=repo).strip()
@@ -58,4 +59,5 @@ def test_record_files_patched_by_a_tree_difference_are_the_files_git_lists(repo:
         earlier = session.list_tree(before, "records")
         listing = session.list_tree_since(earlier, before, after, "records")
         assert listing == session.list_tree(after, "records")
+        assert "records/dataset/odd\nname\t\udcff.json" in listing
         assert session.list_tree_since(listing, after, after, "records") == listing
