@@ -95,7 +95,9 @@ class DvcTexts:
 
     In a linear history a file's content at a commit is its last change at or before it, so
     its blob id comes from the walk; with merges the walk order is not an ancestry order, and
-    git is asked for ``<commit>:<path>`` instead. Either way through the session's cat-file.
+    git is asked for ``<commit>:<path>`` instead. So it is for a file the walk does not follow
+    (a snapshot may name a file that is not a DVC file by its name). Either way through the
+    session's cat-file.
     """
 
     def __init__(self, repo: Repository, history: History) -> None:
@@ -104,7 +106,7 @@ class DvcTexts:
 
     def name(self, sha: str, path: str) -> str | None:
         index = self.history.order.get(sha) if self.history.linear else None
-        if index is None:  # merges, or a commit that changed no ledger file
+        if index is None or not is_dvc_path(path):  # merges, or a commit or file not walked
             return f"{sha}:{path}"
         return self.history.blob_at(path, index)
 

@@ -301,18 +301,15 @@ def _same_ledger(
 
     Findings are a function of the record files, that history and the DVC files at the
     commit, so they are the same when none of those differs. The two trees are compared: a
-    merge can change a file with no commit of the walk changing it. A file that a snapshot
-    names but the walk does not follow (not a DVC file by its name) is read from the history
-    at a commit the walk lists and from the tree at one it does not, so a ledger naming one
-    is always checked afresh.
+    merge can change a file with no commit of the walk changing it, and a snapshot may name
+    a file the walk does not follow (not a DVC file by its name).
     """
     if base.findings is None or kept.records != base.records:
         return False
     ledger_file = relevant(records_dir)
     named = dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots)
-    if not all(ledger_file(p) for p in named):
-        return False
-    return not any(ledger_file(p) for p in repo.changed_paths(base.commit, kept.commit))
+    changed = repo.changed_paths(base.commit, kept.commit)
+    return not any(ledger_file(p) or p in named for p in changed)
 
 
 def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> KeptState | None:
