@@ -221,10 +221,12 @@ def build_graph(state: LedgerState) -> LineageGraph:
         commit = state.history.introduced(file.relpath)
         if commit is not None:
             _add_commit(graph, own, commit)
-    # Links to records that are not in the tree stay visible as dangling nodes.
-    for edge in list(graph.edges):
-        if edge.target not in graph.nodes and edge.target.startswith("record:"):
-            graph.add(Node(edge.target, "record", edge.target[7:], {"missing": True}))
+    # Links to records that are not in the tree stay visible as dangling nodes (in edge order;
+    # only those edges are sorted here: views that need every edge sorted sort them once).
+    nodes = graph.nodes
+    dangling = (e for e in graph._edges if e.target not in nodes and e.target.startswith("record:"))
+    for edge in sorted(dangling):
+        graph.add(Node(edge.target, "record", edge.target[7:], {"missing": True}))
     return graph
 
 
