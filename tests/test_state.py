@@ -191,6 +191,28 @@ def test_what_is_kept_of_a_missing_dvc_file_reads_as_a_fresh_check_at_a_later_co
     assert any(f["code"] == "L401" for f in warm["findings"])
 
 
+def test_after_a_merge_the_record_files_listed_from_the_kept_state_are_the_commits(
+    repo: Path,
+) -> None:
+    _verified(repo)  # kept before the branches part
+    git("checkout", "-qb", "side", cwd=repo)
+    data = json.loads((repo / EVAL_11).read_text())
+    added = EVAL_11.replace("1.1.json", "1.2.json")
+    (repo / added).write_text(json.dumps({**data, "version": "1.2"}, indent=2) + "\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "Side adds a version", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("rm", "-q", "records/dataset/sepsis-test/1.0.json", cwd=repo)
+    git("commit", "-qm", "Main deletes a record", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "Merge side", "side", cwd=repo)
+    with Ledger.open(repo) as book:
+        warm = book.verify().to_json()
+        assert not any(c[0] == "ls-tree" for c in book.repository.commands)
+    assert warm == _verified(repo, remember=False)
+    assert added in warm["checked"]
+    assert "records/dataset/sepsis-test/1.0.json" not in warm["checked"]
+
+
 def test_a_merge_that_changes_a_dvc_file_itself_is_checked_again(repo: Path) -> None:
     with Ledger.open(repo) as book:
         book.verify()

@@ -17,6 +17,7 @@ from types import TracebackType
 from ledger.errors import NotAGitRepositoryError, UsageError
 from ledger.git.commits import (
     VERDICT_FORMAT,
+    Change,
     Commit,
     Signature,
     Verdict,
@@ -185,11 +186,12 @@ class Repository:
         )
         return done.returncode == 0
 
-    def changed_paths(self, old: str, new: str) -> list[str]:
-        """Every file whose content, mode or presence differs between the trees of two
-        commits: their contents compared, whatever history lies between them."""
-        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new, "--")
-        return [p.decode("utf-8", errors="surrogateescape") for p in out.split(b"\0") if p]
+    def tree_changes(self, old: str, new: str, *folders: str) -> list[Change]:
+        """Every file (below ``folders``, if any) whose content, mode or presence differs
+        between the trees of two commits: their contents compared, whatever history lies
+        between them."""
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--", *folders)
+        return parse_raw_changes(out.split(b"\0"))
 
     def reachable(self, rev: str) -> set[str]:
         """Every commit reachable from ``rev``."""
@@ -296,9 +298,8 @@ class Repository:
     def list_tree_since(self, listing: Listing, old: str, new: str, folder: str) -> Listing:
         """``list_tree(new, folder)`` from ``listing``, that of ``old``: git compares the two
         trees once, where listing ``new`` would read every file's entry."""
-        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--", folder)
         listed = dict(listing)
-        for change in parse_raw_changes(out.split(b"\0")):
+        for change in self.tree_changes(old, new, folder):
             if change.new_blob is None:
                 listed.pop(change.path, None)
             else:

@@ -308,8 +308,8 @@ def _same_ledger(
         return False
     ledger_file = relevant(records_dir)
     named = dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots)
-    changed = repo.changed_paths(base.commit, kept.commit)
-    return not any(ledger_file(p) or p in named for p in changed)
+    changed = repo.tree_changes(base.commit, kept.commit)
+    return not any(ledger_file(c.path) or c.path in named for c in changed)
 
 
 def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> KeptState | None:
