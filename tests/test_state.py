@@ -136,6 +136,13 @@ def _verified(repo: Path, *, remember: bool = True) -> dict[str, Any]:
         return book.verify().to_json()
 
 
+def _verified_as_afresh(repo: Path) -> dict[str, Any]:
+    """``verify`` from what is kept, checked to be what it is with nothing kept."""
+    warm = _verified(repo)
+    assert warm == _verified(repo, remember=False)
+    return warm
+
+
 def test_a_commit_that_changes_no_ledger_file_keeps_the_findings_of_its_parent(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,8 +179,7 @@ def test_a_snapshot_file_of_another_name_is_read_at_each_commit_and_compared(
     assert not any(f["code"] == "L401" for f in _verified(repo)["findings"])
     git("rm", "-q", "data/test-snapshot.yaml", cwd=repo)  # no commit the walk lists
     git("commit", "-qm", "Drop the snapshot file", cwd=repo)
-    warm = _verified(repo)
-    assert warm == _verified(repo, remember=False)
+    warm = _verified_as_afresh(repo)
     assert any(f["code"] == "L401" for f in warm["findings"])
 
 
@@ -186,8 +192,7 @@ def test_what_is_kept_of_a_missing_dvc_file_reads_as_a_fresh_check_at_a_later_co
     data = json.loads((repo / EVAL_11).read_text())
     (repo / EVAL_11).write_text(json.dumps({**data, "title": "Amended"}, indent=2) + "\n")
     git("commit", "-qam", "Amend in place", cwd=repo)
-    warm = _verified(repo)
-    assert warm == _verified(repo, remember=False)
+    warm = _verified_as_afresh(repo)
     assert any(f["code"] == "L401" for f in warm["findings"])
 
 
@@ -224,8 +229,7 @@ def test_a_merge_that_changes_a_dvc_file_itself_is_checked_again(repo: Path) -> 
     # The merge itself deletes the file: no commit the history walk lists changes it.
     git("rm", "-q", "data/test.csv.dvc", cwd=repo)
     git("commit", "-qm", "Merge side", cwd=repo)
-    warm = _verified(repo)
-    assert warm == _verified(repo, remember=False)
+    warm = _verified_as_afresh(repo)
     assert any(
         f["code"] == "L401" and "data/test.csv.dvc" in f["message"] for f in warm["findings"]
     )
