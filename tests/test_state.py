@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from ledger.state.store import Store
 from tests.conftest import PROJECT, git, run_ledger
 
 EVAL_11 = "records/evaluation/sepsis-risk-heldout/1.1.json"
+TEST_10 = "records/dataset/sepsis-test/1.0.json"
 
 
 def generated(tmp_path_factory: pytest.TempPathFactory, records: int) -> Path:
@@ -164,6 +166,65 @@ def test_a_commit_that_changes_no_ledger_file_keeps_the_findings_of_its_parent(
     assert warm == _verified(repo, remember=False)
     assert warm["findings"] == before["findings"]
     assert any(f["code"] == "L401" for f in warm["findings"])
+
+
+def _rechecked(repo: Path) -> set[str] | None:
+    """The records whose findings were checked again at HEAD (None: all of them)."""
+    with Ledger.open(repo) as book:
+        state = book.state("HEAD")
+        assert state.findings is not None
+        return state.rechecked
+
+
+def test_one_new_version_rechecks_only_the_records_it_can_reach(
+    tmp_path: Path, small: Path
+) -> None:
+    sys.path.insert(0, str(PROJECT / "benchmarks"))
+    from generate import add_commit, next_commit
+
+    repo = tmp_path / "repo"
+    shutil.copytree(small, repo, symlinks=True)
+    _verified(repo)
+    extra = next_commit(repo)
+    add_commit(repo, extra)
+    rechecked = _rechecked(repo)
+    new = next(p for p in extra.files if p.endswith(".json"))
+    assert rechecked is not None and new in rechecked
+    # The new version, the one it supersedes and what documents the same data; not all 20.
+    assert len(rechecked) <= 5, rechecked
+    _verified_as_afresh(repo)
+
+
+def test_findings_checked_again_from_a_kept_ancestor_agree_with_a_cold_run(repo: Path) -> None:
+    _verified(repo)  # kept at the demo's last commit; every step below starts from it
+    data = json.loads((repo / TEST_10).read_text())
+    (repo / TEST_10).write_text(json.dumps({**data, "title": "Amended"}, indent=2) + "\n")
+    git("commit", "-qam", "Amend the test set in place", cwd=repo)
+    (repo / TEST_10).write_text(json.dumps(data, indent=2) + "\n")
+    git("commit", "-qam", "Put it back", cwd=repo)
+    assert _rechecked(repo) is not None
+    # Equal trees, yet history gained two versions of the test set: L601 twice.
+    warm = _verified_as_afresh(repo)
+    assert sum(f["code"] == "L601" and f["path"] == TEST_10 for f in warm["findings"]) == 2
+
+    git("checkout", "-qb", "side", cwd=repo)
+    # A copy of evaluation 1.1 at another place: two files claim one identity (L202).
+    shutil.copy(repo / EVAL_11, repo / EVAL_11.replace("1.1.json", "1.2.json"))
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "Side adds an evaluation", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    dvc_file = repo / "data/cohort.csv.dvc"
+    dvc_file.write_text(re.sub(r"md5: [0-9a-f]{32}", "md5: " + "ab" * 16, dvc_file.read_text()))
+    git("commit", "-qam", "Change the cohort's data by hand", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "Merge side", "side", cwd=repo)
+    assert _rechecked(repo) is not None
+    warm = _verified_as_afresh(repo)
+    assert {"L405", "L202"} <= {f["code"] for f in warm["findings"]}
+
+    git("rm", "-q", TEST_10, cwd=repo)  # links to it dangle; they pinned it before
+    git("commit", "-qm", "Delete the test set", cwd=repo)
+    warm = _verified_as_afresh(repo)
+    assert {"L602", "L301"} <= {f["code"] for f in warm["findings"]}
 
 
 def test_a_snapshot_file_of_another_name_is_read_at_each_commit_and_compared(

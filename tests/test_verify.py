@@ -43,8 +43,13 @@ def commit(repo: Path, message: str = "Tamper") -> None:
 
 
 def verify(repo: Path, *args: str) -> tuple[int, list[dict[str, str]]]:
+    """The exit code and errors of ``verify``. The demo keeps its state at its last commit,
+    so a verify after a tampering commit starts from that state's findings and checks only
+    what the tampering can reach: it must say what a run with nothing kept says."""
     result = run_ledger("verify", "--format", "json", *args, cwd=repo)
     assert result.code in (0, 1), result.err
+    afresh = run_ledger("verify", "--format", "json", "--no-cache", *args, cwd=repo)
+    assert (afresh.code, afresh.out) == (result.code, result.out)
     report = json.loads(result.out)
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     return result.code, errors
@@ -145,43 +150,70 @@ def test_unrecorded_data_version(repo: Path) -> None:
     assert hits[0]["commit"] == git("rev-parse", "HEAD", cwd=repo).strip()
 
 
-def test_pipeline_used_other_data_than_recorded(repo: Path) -> None:
-    dvc(
-        repo,
-        "stage",
-        "add",
-        "-n",
-        "train",
-        "-d",
-        "data/test.csv",
-        "-o",
-        "models/m2.json",
-        "cp data/test.csv models/m2.json",
-    )
+def _model_from_stage(repo: Path, dependency: str) -> tuple[str, dict[str, Any]]:
+    """Model 1.2, trained on cohort 1.1, whose artifact a dvc.lock stage made from
+    ``dependency``."""
+    command = f"cp {dependency} models/m2.json"
+    dvc(repo, "stage", "add", "-n", "train", "-d", dependency, "-o", "models/m2.json", command)
     dvc(repo, "repro", "train")
     path, data = new_version(repo, MODEL_11, "1.2")
-    snapshot = json.loads(
-        run_ledger(
-            "new",
-            "model",
-            "x",
-            "--version",
-            "1.0",
-            "--from",
-            str(_draft_file(repo, data)),
-            "--snapshot",
-            "dvc.lock",
-            "--stage",
-            "train",
-            "--dry-run",
-            cwd=repo,
-        ).out
-    )["artifact"]
-    data["artifact"] = snapshot
+    made = run_ledger(
+        *("new", "model", "x", "--version", "1.0", "--from", str(_draft_file(repo, data))),
+        *("--snapshot", "dvc.lock", "--stage", "train", "--dry-run"),
+        cwd=repo,
+    )
+    data["artifact"] = json.loads(made.out)["artifact"]
+    return path, data
+
+
+def test_pipeline_used_other_data_than_recorded(repo: Path) -> None:
+    path, data = _model_from_stage(repo, "data/test.csv")
     save(repo, path, data)
     commit(repo, "Model from a pipeline")
     hits = assert_caught(repo, "L406", path)
     assert "does not depend on" in hits[0]["message"]
+
+
+def test_a_pipeline_is_checked_again_when_its_training_data_loses_its_dvc_file(
+    repo: Path,
+) -> None:
+    path, data = _model_from_stage(repo, "data/cohort.csv")
+    save(repo, path, data)
+    commit(repo, "Model from a pipeline")
+    assert not [f for f in verify(repo)[1] if f["code"] == "L406"]  # kept, with no L406
+    git("rm", "-q", "data/cohort.csv.dvc", cwd=repo)
+    commit(repo, "Drop the cohort's DVC file")
+    assert_caught(repo, "L406", path)
+
+
+def test_a_version_superseded_later_is_no_longer_checked_as_current(repo: Path) -> None:
+    git("rm", "-q", "data/test.csv.dvc", cwd=repo)
+    commit(repo, "Drop the test set's DVC file")
+    assert_caught(repo, "L401", TEST_10)  # kept: the current test set names a missing file
+    path, data = new_version(repo, TEST_10, "1.1")
+    data["snapshot"] = load(repo, COHORT_11)["snapshot"]  # data of its own, not 1.0's
+    save(repo, path, data)
+    commit(repo, "A new version of the test set")
+    found = {f["code"] for f in verify(repo)[1] if f["path"] == TEST_10}
+    assert "L401" not in found
+
+
+def test_unrecorded_data_is_reported_at_whichever_record_documents_it_last(repo: Path) -> None:
+    with (repo / "data/cohort.csv").open("a") as handle:
+        handle.write("50,F,north,80.0,16.0,37.0,8.0,1.2,120.0,0\n")
+    dvc(repo, "add", "-q", "data/cohort.csv")
+    commit(repo, "Add one more admission")
+    assert_caught(repo, "L405", COHORT_11)  # kept
+    # Another record documenting the same output, later in path order: it reports it now.
+    copy = "records/dataset/zz-cohort/1.0.json"
+    data = {**load(repo, COHORT_11), "name": "zz-cohort", "version": "1.0"}
+    data.pop("supersedes", None)
+    save(repo, copy, data)
+    commit(repo, "Document the cohort twice")
+    assert_caught(repo, "L405", copy)
+    git("rm", "-q", copy, cwd=repo)
+    commit(repo, "Drop the copy")
+    assert_caught(repo, "L405", COHORT_11)
 
 
 def _draft_file(repo: Path, data: dict[str, Any]) -> Path:
@@ -205,6 +237,22 @@ def test_record_changed_in_place_and_stale_links(repo: Path) -> None:
     codes = {(f["code"], f["path"]) for f in errors}
     assert ("L601", TEST_10) in codes
     assert ("L603", EVAL_11) in codes
+
+
+def test_a_pin_of_earlier_content_is_judged_again_when_that_content_leaves_history(
+    repo: Path,
+) -> None:
+    # The test set's file now claims another version; a copy elsewhere claims 1.0, amended.
+    data = load(repo, TEST_10)
+    save(repo, TEST_10, {**data, "version": "1.5"})
+    other = "records/dataset/sepsis-test/copy.json"
+    save(repo, other, {**data, "title": "Amended"})
+    commit(repo, "Move the test set's identity to a copy")
+    # Evaluation 1.1 pins what 1.0 was, an earlier content of the file that claimed it.
+    assert ("L603", EVAL_11) in {(f["code"], f["path"]) for f in verify(repo)[1]}
+    git("rm", "-q", TEST_10, cwd=repo)
+    commit(repo, "Drop the file")
+    assert_caught(repo, "L302", EVAL_11)
 
 
 def test_record_deleted(repo: Path) -> None:

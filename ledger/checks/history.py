@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from ledger.checks.record_file import RecordFacts
 from ledger.checks.tree import RecordFile, TreeRecords
@@ -39,11 +39,14 @@ def previous_hashes(
     return previous
 
 
-def history_findings(history: History, records_dir: str) -> list[Finding]:
-    """L601/L602: a committed record file changed or deleted by a later commit."""
+def history_findings(
+    history: History, records_dir: str, only: Container[str] | None = None
+) -> list[Finding]:
+    """L601/L602: a committed record file changed or deleted by a later commit (with
+    ``only``, of those files)."""
     found: list[Finding] = []
     for path, versions in history.by_path.items():
-        if not is_record_path(path, records_dir):
+        if not is_record_path(path, records_dir) or (only is not None and path not in only):
             continue
         for version in versions[1:]:
             commit = history.commits[version.index]
@@ -86,10 +89,11 @@ def _at(problem: Finding, sha: str) -> Finding:
     )
 
 
-_Key = tuple[str, str | None, str]
+#: A DVC output as records document it: its DVC file, stage and path.
+OutputKey = tuple[str, str | None, str]
 
 
-def _snapshot_key(snap: SnapshotRef) -> _Key:
+def output_key(snap: SnapshotRef) -> OutputKey:
     return snap.dvc_file, snap.stage, posixpath.normpath(snap.path)
 
 
@@ -105,25 +109,30 @@ def _outputs_in(text: str, snap: SnapshotRef) -> DvcOutput | None:
     return find_output(outs, snap.path)
 
 
-def unrecorded_data(repo: Repository, history: History, records: TreeRecords) -> list[Finding]:
-    """Data a record documents that later changed in DVC with no record of the new version."""
-    documented: dict[_Key, set[str]] = defaultdict(set)
-    since: dict[_Key, int] = {}  # when the output was first documented
-    owner: dict[_Key, tuple[str, SnapshotRef]] = {}  # the latest version documenting it
+def unrecorded_data(
+    repo: Repository, history: History, records: TreeRecords, only: Container[str] | None = None
+) -> list[Finding]:
+    """Data a record documents that later changed in DVC with no record of the new version.
+    Each is reported at the latest version documenting the output (with ``only``, those
+    reported at these files)."""
+    documented: dict[OutputKey, set[str]] = defaultdict(set)
+    since: dict[OutputKey, int] = {}  # when the output was first documented
+    owner: dict[OutputKey, tuple[str, SnapshotRef]] = {}  # the latest version documenting it
     superseded = records.superseded
     for file in records.valid():
         versions = history.versions(file.relpath)
         if not versions:
             continue
         for site in file.facts.snapshots:
-            key = _snapshot_key(site.snapshot)
+            key = output_key(site.snapshot)
             documented[key].add(site.snapshot.md5)
             since[key] = min(versions[0].index, since.get(key, versions[0].index))
             if key not in owner or file.facts.claimed not in superseded:
                 owner[key] = (file.relpath, site.snapshot)
-    by_file: dict[str, list[_Key]] = defaultdict(list)
-    for key in owner:
-        by_file[key[0]].append(key)
+    by_file: dict[str, list[OutputKey]] = defaultdict(list)
+    for key, (relpath, _) in owner.items():
+        if only is None or relpath in only:
+            by_file[key[0]].append(key)
     later = [
         (version, path)
         for path, keys in by_file.items()
@@ -132,7 +141,7 @@ def unrecorded_data(repo: Repository, history: History, records: TreeRecords) ->
     ]
     texts = repo.blobs(v.blob for v, _ in later if v.blob)
     found: list[Finding] = []
-    reported: set[tuple[_Key, str]] = set()
+    reported: set[tuple[OutputKey, str]] = set()
     for version, path in sorted(later, key=lambda item: item[0].index):
         content = texts.get(version.blob or "")
         if content is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from ledger.checks.record_file import LinkFact
@@ -36,10 +36,15 @@ def _data(file: RecordFile) -> SnapshotRef | None:
     return file.facts.snapshots[0].snapshot if file.facts.snapshots else None
 
 
-def pipeline_findings(dvc: FileSource, records: TreeRecords) -> list[Finding]:
-    """The dvc.lock stage that produced an artifact must have used the recorded training data."""
+def pipeline_findings(
+    dvc: FileSource, records: TreeRecords, only: Container[str] | None = None
+) -> list[Finding]:
+    """The dvc.lock stage that produced an artifact must have used the recorded training data
+    (with ``only``, for those files)."""
     produced = []
     for file in records.current():
+        if only is not None and file.relpath not in only:
+            continue
         art = _data(file)
         trained = list(_targets(records, file, "trained-on"))
         if art is None or not trained or art.stage is None:

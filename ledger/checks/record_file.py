@@ -45,10 +45,11 @@ class LinkFact:
     expects: Kind
     reason: str = ""
     change_type: str = ""
+    #: ``ref`` parsed, once: every pass over the links (hashes, cycles, lineage) asks for it.
+    target: RecordId = dataclasses.field(init=False, compare=False)
 
-    @property
-    def target(self) -> RecordId:
-        return RecordId.parse(self.ref)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", RecordId.parse(self.ref))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -202,31 +202,43 @@ def tree_findings(
     records_dir: str,
     dvc: FileSource | None,
     previous: Mapping[RecordId, set[str]] | None = None,
+    only: Container[str] | None = None,
 ) -> list[Finding]:
     """Every finding one tree state shows.
 
     With ``dvc`` the current versions' snapshots are compared with its DVC files (history
     checks compare every version with the DVC files of its own commit instead). ``previous``
     (earlier contents of amended records) turns mismatches that pin them into stale links.
+    With ``only``, the findings about those files, without cycles (``find_cycles``: a
+    cycle's finding names its first record, whichever file closed it).
     """
-    found = [f for file in records.files for f in file.facts.findings_at(file.relpath, records_dir)]
-    found += _duplicates(records.files)
+    files = records.files if only is None else [f for f in records.files if f.relpath in only]
+    found = [f for file in files for f in file.facts.findings_at(file.relpath, records_dir)]
+    found += [f for f in _duplicates(records.files) if only is None or f.path in only]
     hashes = records.hashes
-    for file in records.valid():
-        assert file.facts.claimed is not None
-        found += check_links(file.facts.links, file.facts.claimed, file.relpath, hashes, previous)
+    for file in files:
+        if file.facts.valid and file.facts.claimed is not None:
+            found += check_links(
+                file.facts.links, file.facts.claimed, file.relpath, hashes, previous
+            )
     if dvc is not None:
-        current = list(records.current())
+        current = [f for f in records.current() if only is None or f.relpath in only]
         dvc.preload(dvc_paths(site.snapshot for file in current for site in file.facts.snapshots))
         for file in current:
             for site in file.facts.snapshots:
                 found += check_snapshot(dvc, file.relpath, site.pointer, site.snapshot)
-    found += find_cycles(
+    if only is None:
+        found += cycles(records)
+    return found
+
+
+def cycles(records: TreeRecords) -> list[Finding]:
+    """L305: cycles among the links of valid records."""
+    return find_cycles(
         (file.relpath, file.facts.claimed, file.facts.links)
         for file in records.valid()
         if file.facts.claimed is not None
     )
-    return found
 
 
 def _duplicates(files: Iterable[RecordFile]) -> list[Finding]:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from ledger.checks.tree import (
     Progress,
     RecordFile,
     TreeRecords,
+    cycles,
     load_records,
     tree_findings,
 )
@@ -44,6 +45,7 @@ from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Listing, Repository
 from ledger.git.trees import GitTree
+from ledger.state.delta import Since
 from ledger.state.store import KeptState, Store, with_verdicts
 from ledger.state.values import KeptValues
 
@@ -92,10 +94,15 @@ class LedgerState:
         history: History,
         kept: KeptState,
         values: KeptValues | None = None,
+        since: Since | None = None,
     ) -> None:
         self.repo, self.config, self.cache = repo, config, cache
         self.commit, self.records, self.history = commit, records, history
         self.kept = kept
+        #: A kept ancestor whose findings this state's can start from.
+        self.since = since
+        #: The records whose findings were checked again from ``since`` (None: all were).
+        self.rechecked: set[str] | None = None
         #: Values derived from records that views keep between runs (None: nothing is kept).
         self.values = values
         #: Whether ``kept`` holds something the store does not have yet.
@@ -148,23 +155,44 @@ class LedgerState:
             if kept.findings is not None:
                 return [_finding(row) for row in kept.findings]
             memo = _Memo(kept.verdicts)
-            found = self._find(memo)
+            if self.since is None:
+                found = self._find(memo)
+                kept.verdicts = memo.used
+            else:
+                found = self._find_since(self.since, memo)
         kept.findings = [_row(f) for f in found]
-        kept.verdicts = memo.used
         self.dirty = True
         return found
 
-    def _find(self, memo: _Memo) -> list[Finding]:
+    def _find_since(self, since: Since, memo: _Memo) -> list[Finding]:
+        """The findings from a kept ancestor's: those about records no change since can
+        reach are its findings (``ledger.state.delta``); the others are checked again."""
+        folder = self.config.records_dir
+        only = since.affected(self.kept.records, self.records, self.history, self.facts_of, folder)
+        self.rechecked = only
+        found = [_finding(row) for row in since.findings if row[1] not in only and row[0] != "L305"]
+        found += self._find(memo, only)
+        found += cycles(self.records)
+        # What was remembered of the records checked again is replaced by what they used.
+        self.kept.verdicts = {
+            **{k: v for k, v in memo.known.items() if k.split("\0", 2)[1] not in only},
+            **memo.used,
+        }
+        return sorted(set(found), key=Finding.sort_key)
+
+    def _find(self, memo: _Memo, only: Container[str] | None = None) -> list[Finding]:
+        """The findings (with ``only``, those about these files, cycles apart)."""
         records, history, texts = self.records, self.history, self.dvc_texts
+        folder = self.config.records_dir
         previous = previous_hashes(history, records, self.facts_of)
-        found = tree_findings(records, self.config.records_dir, None, previous or None)
-        found += history_findings(history, self.config.records_dir)
+        found = tree_findings(records, folder, None, previous or None, only)
+        found += history_findings(history, folder, only)
         # Snapshots against DVC files depend on nothing but the record's blob and the DVC
         # files of one commit, all immutable: each is checked once and remembered.
         at_commit: list[tuple[str, RecordFile, str]] = []
         at_rev: list[tuple[str, RecordFile]] = []
         for file in records.valid():
-            if not file.facts.snapshots:
+            if not file.facts.snapshots or (only is not None and file.relpath not in only):
                 continue
             commit = history.introduced(file.relpath)
             if commit is not None:
@@ -194,8 +222,8 @@ class LedgerState:
         )
         for key, file in at_rev:
             found += memo(key, functools.partial(dvc_files_at_rev, here, file))
-        found += unrecorded_data(self.repo, history, records)
-        found += pipeline_findings(self.dvc, records)
+        found += unrecorded_data(self.repo, history, records, only)
+        found += pipeline_findings(self.dvc, records, only)
         return sorted(set(found), key=Finding.sort_key)
 
     def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
@@ -239,12 +267,13 @@ def load_state(
     repo.require_full_history()
     kept = store.load_state(sha) if store is not None else None
     fresh = kept is None
+    since = None
     if kept is None:
         kept = _from_descendant(repo, sha, read)
         if kept is not None:
             kept.records = dict(GitTree(repo, sha).listing(config.records_dir))
     if kept is None:
-        kept, records = _walk(repo, store, cache, config, sha, progress)
+        kept, records, since = _walk(repo, store, cache, config, sha, progress)
     else:
         view = GitTree(repo, sha, {config.records_dir: kept.records})
         records = load_records(view, config.records_dir, config.limits, cache, progress=progress)
@@ -252,7 +281,8 @@ def load_state(
     if _signed(kept.commits) and kept.trust != trust_fingerprint(repo):
         kept, fresh = _reverified(repo, kept), True
     values = store.values if store is not None else None
-    state = LedgerState(repo, config, cache, sha, records, History(kept.commits), kept, values)
+    history = History(kept.commits)
+    state = LedgerState(repo, config, cache, sha, records, history, kept, values, since)
     state.dirty = fresh  # the session saves it (``Ledger.close``)
     return state
 
@@ -264,9 +294,8 @@ def _walk(
     config: Config,
     sha: str,
     progress: Progress | None,
-) -> tuple[KeptState, TreeRecords]:
+) -> tuple[KeptState, TreeRecords, Since | None]:
     base = _kept_ancestor(repo, store, sha)
-    since = base.commit if base is not None else None
     folder = config.records_dir
     listing: Listing = (
         repo.list_tree(sha, folder)
@@ -278,38 +307,28 @@ def _walk(
     with ThreadPoolExecutor(1) as background:
         # git walks the history in its own process while Python checks the records at the
         # commit: the two biggest costs overlap instead of adding up.
-        walking = background.submit(repo.walk, sha, relevant(folder), since)
+        walking = background.submit(repo.walk, sha, relevant(folder), base.commit if base else None)
         records = load_records(view, folder, config.limits, cache, progress=progress)
         commits = repo.commits(walking.result())
     cache.close()  # a running pool keeps a thread, and a process with threads forks no more
     history = [*(base.commits if base is not None else []), *commits]
     kept = KeptState(sha, base.trust if base is not None else "", dict(listing), history)
+    since = None
     if base is not None:
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
         kept.plain = base.plain  # the history starts with the base's commits, unchanged
-        if not commits and _same_ledger(repo, base, kept, records, folder):
-            kept.findings = base.findings
+        if base.findings is not None:
+            # The two trees are compared, not only the commits walked: a merge can change
+            # a file that no commit of the walk changed.
+            changes = repo.tree_changes(base.commit, sha)
+            since = Since(base.records, base.findings, len(base.commits), changes)
+            if not commits and since.same_ledger(kept.records, records, folder):
+                # Findings are a function of the record files, the history and the DVC
+                # files at the commit: none of them differs.
+                kept.findings, since = base.findings, None
     elif _signed(history):
         kept.trust = trust_fingerprint(repo)  # the walk's verdicts are git's own, just now
-    return kept, records
-
-
-def _same_ledger(
-    repo: Repository, base: KeptState, kept: KeptState, records: TreeRecords, records_dir: str
-) -> bool:
-    """Whether ``base``'s findings are those of ``kept``, a later commit with the same history.
-
-    Findings are a function of the record files, that history and the DVC files at the
-    commit, so they are the same when none of those differs. The two trees are compared: a
-    merge can change a file with no commit of the walk changing it, and a snapshot may name
-    a file the walk does not follow (not a DVC file by its name).
-    """
-    if base.findings is None or kept.records != base.records:
-        return False
-    ledger_file = relevant(records_dir)
-    named = dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots)
-    changed = repo.tree_changes(base.commit, kept.commit)
-    return not any(ledger_file(c.path) or c.path in named for c in changed)
+    return kept, records, since
 
 
 def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> KeptState | None:
