@@ -104,6 +104,28 @@ def test_two_exports_are_identical(demo_repo: Path, exported: Path, tmp_path: Pa
     assert again.read_bytes() == exported.read_bytes()
 
 
+@pytest.mark.parametrize("where", ["producing", "compressing"])
+def test_an_export_that_fails_midway_leaves_nothing_and_no_thread(
+    demo_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import threading
+
+    from ledger.api import Ledger
+    from ledger.audit import export as module
+
+    def fail(*args: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    # Entries are produced in the caller's thread and compressed in the zip writer's.
+    monkeypatch.setattr(module, "verify_text" if where == "producing" else "_entry_info", fail)
+    out = tmp_path / "audit.zip"
+    before = threading.active_count()
+    with Ledger.open(demo_repo) as book, pytest.raises(OSError, match="No space left"):
+        book.export(out)
+    assert threading.active_count() == before
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_holds_the_ledger_and_nothing_else(exported: Path) -> None:
     names = zipfile.ZipFile(exported).namelist()
     assert "manifest.json" in names and "README.md" in names
@@ -121,6 +143,13 @@ def test_export_holds_the_ledger_and_nothing_else(exported: Path) -> None:
     assert not [n for n in names if n.startswith(("data/", "models/", ".dvc"))]
     manifest = json.loads(zipfile.ZipFile(exported).read("manifest.json"))
     assert len(manifest["commit"]) == 40 and len(manifest["records"]) == 7
+
+
+def test_the_exported_verification_is_what_verify_says(demo_repo: Path, exported: Path) -> None:
+    bundle = zipfile.ZipFile(exported)
+    for fmt, name in (("json", "report.json"), ("text", "report.txt")):
+        said = run_ledger("verify", "--format", fmt, cwd=demo_repo)
+        assert bundle.read(f"verification/{name}").decode() == said.out
 
 
 def test_verify_export_passes_in_an_empty_folder(exported: Path, tmp_path: Path) -> None:

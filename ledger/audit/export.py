@@ -13,17 +13,28 @@ a ledger of 100,000 records is exported without holding the export in memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
+import queue
+import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ledger import __version__
 from ledger.records.schemas import dumps_schema, generate_schemas
 from ledger.records.serialize import atomic_writer
-from ledger.views.formats import LINEAGE, PROVENANCE, LineageView, blocks, to_json_text
+from ledger.views.formats import (
+    LINEAGE,
+    PROVENANCE,
+    LineageView,
+    blocks,
+    json_chunks,
+    to_json_text,
+)
 from ledger.views.graph import select
 from ledger.views.log import record_log
 from ledger.views.reports import VerifyReport, verify_text
@@ -64,35 +75,146 @@ network to check.
 """
 
 
+#: One step of writing the zip: ("open", path), ("data", bytes) or ("close", path).
+_Step = tuple[str, str | bytes]
+_BATCH_BYTES = 1 << 20
+
+
 class _Bundle:
-    """A zip being written: each entry streamed in, its SHA-256 kept for the manifest."""
+    """A zip being written: each entry streamed in, its SHA-256 kept for the manifest.
+
+    Entries are produced in the calling thread and compressed and hashed in a thread of their
+    own: zlib and hashlib release the GIL, so compressing one block overlaps producing the
+    next. They pass in batches of about a megabyte (one entry of a large file, or many small
+    ones: handing over each small file costs more than compressing it), through a queue that
+    holds a few batches at most.
+    """
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.archive = zipfile.ZipFile(stream, "w")
         self.hashes: dict[str, str] = {}
+        self._queue: queue.Queue[list[_Step] | None] = queue.Queue(maxsize=8)
+        self._batch: list[_Step] = []
+        self._size = 0
+        self._error: BaseException | None = None
+        self._writer = self._start()
+
+    def __enter__(self) -> _Bundle:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self._stop()
+        if kind is None and self._error is None:
+            return
+        with contextlib.suppress(Exception):
+            self.archive.close()  # what it wrote goes with the unfinished file
+        if kind is None and self._error is not None:
+            raise self._error
 
     def add(self, path: str, chunks: Iterable[str]) -> None:
         self.add_bytes(path, (block.encode() for block in blocks(chunks)))
 
     def add_bytes(self, path: str, pieces: Iterable[bytes]) -> None:
-        info = zipfile.ZipInfo(path, date_time=_EPOCH)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.create_system = 3  # unix, so the permission bits below mean the same everywhere
-        info.external_attr = 0o644 << 16
+        self._put(("open", path))
+        for data in pieces:
+            self._put(("data", data))
+        self._put(("close", path))
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No writer thread while the body runs: it may start worker processes, and a
+        process with threads forks none (``ledger.workers``)."""
+        self._stop()
+        try:
+            yield
+        finally:
+            self._writer = self._start()
+
+    def _start(self) -> threading.Thread:
+        writer = threading.Thread(target=self._write, name="ledger-export-zip")
+        writer.start()
+        return writer
+
+    def _stop(self) -> None:
+        self._hand_over()
+        self._queue.put(None)
+        self._writer.join()
+
+    def wait(self) -> None:
+        """Wait until every entry so far is written; raise what stopped the writer, if
+        anything."""
+        self._hand_over()
+        self._queue.join()
+        if self._error is not None:
+            raise self._error
+
+    def _put(self, step: _Step) -> None:
+        if self._error is not None:
+            raise self._error
+        self._batch.append(step)
+        if isinstance(step[1], bytes):
+            self._size += len(step[1])
+            if self._size >= _BATCH_BYTES:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch, self._size = [], 0
+
+    def _write(self) -> None:
+        entry: IO[bytes] | None = None
         digest = hashlib.sha256()
-        with self.archive.open(info, "w") as entry:
-            for data in pieces:
-                digest.update(data)
-                entry.write(data)
-        self.hashes[path] = digest.hexdigest()
+        while (batch := self._queue.get()) is not None:
+            try:
+                for kind, value in batch if self._error is None else ():
+                    if isinstance(value, bytes):
+                        assert entry is not None
+                        digest.update(value)
+                        entry.write(value)
+                    elif kind == "open":
+                        entry = self.archive.open(_entry_info(value), "w")
+                        digest = hashlib.sha256()
+                    elif entry is not None:
+                        entry.close()
+                        entry = None
+                        self.hashes[value] = digest.hexdigest()
+            except BaseException as exc:  # re-raised in the producer's thread
+                self._error = exc
+            finally:
+                # After an error batches are drained unread: the producer never waits on a
+                # full queue, and learns of the error at its next step.
+                self._queue.task_done()
+        self._queue.task_done()  # the None that stopped it
+        if entry is not None:  # the producer stopped within an entry
+            with contextlib.suppress(Exception):
+                entry.close()
+
+
+def _entry_info(path: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(path, date_time=_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, so the permission bits below mean the same everywhere
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int, bytes]:
     """Write the audit bundle of ``state`` into ``stream``; the number of files and the
     manifest's bytes."""
+    with _Bundle(stream) as bundle:
+        records = _write_entries(root, state, bundle)
+        bundle.wait()  # every entry hashed: the manifest can list them
+        manifest = to_json_text(_manifest(state.commit, records, bundle.hashes)).encode()
+        bundle.add_bytes(MANIFEST, [manifest])
+    bundle.archive.close()
+    return len(bundle.hashes), manifest
+
+
+def _write_entries(root: Path, state: LedgerState, bundle: _Bundle) -> dict[str, dict[str, str]]:
+    """Every entry but the manifest; the records' places and hashes, for the manifest."""
     from ledger.fhir.bundle import ProvenanceBundle
 
-    bundle = _Bundle(stream)
     bundle.add(
         "README.md", [README.format(commit=state.commit, version=__version__, name="FILE.zip")]
     )
@@ -117,20 +239,19 @@ def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int
     for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
         bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
     for version in ("R5", "R4B"):
-        fhir = ProvenanceBundle(state, state.graph, version)
-        bundle.add(f"fhir/provenance-{version.lower()}.json", PROVENANCE.render("json", fhir))
+        chunks = iter(PROVENANCE.render("json", ProvenanceBundle(state, state.graph, version)))
+        with bundle.paused():
+            first = next(chunks, "")  # the records are mapped, in worker processes if many
+        bundle.add(f"fhir/provenance-{version.lower()}.json", itertools.chain([first], chunks))
     report = VerifyReport(
         commit=state.commit,
         checked=[f.relpath for f in state.records.files],
         findings=state.verify_findings(root, require_signed=False, data=False),
         commits=list(state.history.record_commits(state.config.records_dir)),
     )
-    bundle.add("verification/report.json", [to_json_text(report.to_json())])
+    bundle.add("verification/report.json", json_chunks(report.json_value()))
     bundle.add("verification/report.txt", [verify_text(report)])
-    manifest = to_json_text(_manifest(state.commit, records, bundle.hashes)).encode()
-    bundle.add_bytes(MANIFEST, [manifest])
-    bundle.archive.close()
-    return len(bundle.hashes), manifest
+    return records
 
 
 def _manifest(

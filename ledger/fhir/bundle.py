@@ -82,6 +82,15 @@ class ProvenanceBundle:
         """The Bundle as JSON with a final newline: its own elements indented, each entry
         compact on a line of its own (so a Bundle of many thousand entries diffs by entry)."""
         spools, urls, guard = self._build(bundle=True)
+        try:
+            yield from self._bundle_chunks(spools, urls, guard)
+        finally:  # also when the reader stops early
+            for spool in spools:
+                spool.close()
+
+    def _bundle_chunks(
+        self, spools: list[IO[str]], urls: list[str], guard: BundleGuard
+    ) -> Iterator[str]:
         header: Json = {
             "resourceType": "Bundle",
             "id": resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls)),
@@ -94,8 +103,6 @@ class ProvenanceBundle:
             header["timestamp"] = stamp
         problems, written = guard.written_header(header)
         if written is None:
-            for spool in spools:
-                spool.close()
             raise FhirMappingError(problems)
         text = json.dumps(written, indent=2, ensure_ascii=False)
         if not urls:
@@ -108,16 +115,18 @@ class ProvenanceBundle:
             for line in spool:
                 yield ("\n    " if first else ",\n    ") + line.rstrip("\n")
                 first = False
-            spool.close()
         yield "\n  ]\n}\n"
 
     def ndjson_chunks(self) -> Iterator[str]:
         """One compact resource per line (FHIR Bulk Data NDJSON), in the Bundle's order."""
         spools, _, _ = self._build(bundle=False)
-        for spool in spools:
-            spool.seek(0)
-            yield from spool
-            spool.close()
+        try:
+            for spool in spools:
+                spool.seek(0)
+                yield from spool
+        finally:  # also when the reader stops early
+            for spool in spools:
+                spool.close()
 
     def resources(self) -> Iterator[Json]:
         for line in self.ndjson_chunks():

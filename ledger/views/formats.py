@@ -70,17 +70,40 @@ def to_json_text(value: object) -> str:
     their members one to a line, indented; lists (of findings, commits, files: the parts
     that grow with the ledger) have each item compact on a line of its own, written by
     Python's C encoder (indenting runs in Python, ten times slower)."""
-    return _lines(value, "") + "\n"
+    return "".join(json_chunks(value))
 
 
-def _lines(value: object, indent: str) -> str:
+def json_chunks(value: object) -> Iterator[str]:
+    """``to_json_text(value)`` in pieces. A list may be given as an iterator: its items are
+    then encoded one at a time, never all held (a report of 100,000 commits)."""
+    yield from _chunks(value, "")
+    yield "\n"
+
+
+def _chunks(value: object, indent: str) -> Iterator[str]:
     inner = indent + "  "
     if isinstance(value, dict) and value:
-        members = (f"{inner}{compact_json(k)}: {_lines(value[k], inner)}" for k in sorted(value))
-        return "{\n" + ",\n".join(members) + f"\n{indent}}}"
-    if isinstance(value, list) and value:
-        return f"[\n{inner}" + f",\n{inner}".join(map(compact_json, value)) + f"\n{indent}]"
-    return compact_json(value)
+        separator = "{\n"
+        for key in sorted(value):
+            yield f"{separator}{inner}{compact_json(key)}: "
+            yield from _chunks(value[key], inner)
+            separator = ",\n"
+        yield f"\n{indent}}}"
+    elif isinstance(value, (list, Iterator)):
+        items = iter(value)
+        first = next(items, _NONE)
+        if first is _NONE:
+            yield "[]"
+            return
+        yield f"[\n{inner}{compact_json(first)}"
+        for item in items:
+            yield f",\n{inner}{compact_json(item)}"
+        yield f"\n{indent}]"
+    else:
+        yield compact_json(value)
+
+
+_NONE = object()
 
 
 def _json(value: Any) -> Iterator[str]:
