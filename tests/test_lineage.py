@@ -418,3 +418,25 @@ def test_json_is_written_in_chunks_as_one_document_an_item_a_line(demo_repo: Pat
     assert len(text.splitlines()) == len(graph.nodes) + len(graph.edges) + 8
     empty = LineageGraph("0" * 40)
     assert json.loads("".join(empty.json_chunks())) == empty.to_json()
+
+
+def test_report_json_is_the_same_whether_its_lists_are_held_or_streamed() -> None:
+    from ledger.views.formats import json_chunks, to_json_text
+
+    value = {"b": [{"y": 1, "x": [2]}, "é"], "a": {}, "c": [], "d": {"e": (1, 2)}}
+    text = to_json_text(value)
+    assert text.splitlines() == [
+        "{",
+        '  "a": {},',
+        '  "b": [',
+        '    {"x":[2],"y":1},',
+        '    "é"',
+        "  ],",
+        '  "c": [],',
+        '  "d": {',
+        '    "e": [1,2]',
+        "  }",
+        "}",
+    ]
+    streamed = {**value, "b": iter(value["b"]), "c": iter([])}
+    assert "".join(json_chunks(streamed)) == text
