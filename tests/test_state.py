@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from ledger.api import Ledger
 from ledger.checks import phi
 from ledger.config import load_config
+from ledger.records.canonical import record_hash
 from ledger.state.store import Store
 from tests.conftest import PROJECT, git, run_ledger
 
@@ -225,6 +227,81 @@ def test_findings_checked_again_from_a_kept_ancestor_agree_with_a_cold_run(repo:
     git("commit", "-qm", "Delete the test set", cwd=repo)
     warm = _verified_as_afresh(repo)
     assert {"L602", "L301"} <= {f["code"] for f in warm["findings"]}
+
+
+def _pins(value: object) -> list[dict[str, Any]]:
+    """Every link in a record: the objects naming a ``ref`` and its ``sha256``."""
+    if isinstance(value, list):
+        return [pin for item in value for pin in _pins(item)]
+    if not isinstance(value, dict):
+        return []
+    own = [value] if {"ref", "sha256"} <= value.keys() else []
+    return own + [pin for item in value.values() for pin in _pins(item)]
+
+
+def _tamper(repo: Path, rng: random.Random) -> str:
+    """One random change of the kinds that hide things: an edit, a deletion, a copy claiming
+    another file's identity, a re-pinned link, a new version, a file put back as it was, a
+    DVC file changed or removed."""
+    records = sorted(str(p.relative_to(repo)) for p in repo.glob("records/*/*/*.json"))
+    dvc_files = sorted(str(p.relative_to(repo)) for p in repo.glob("*/*.dvc"))
+    path = rng.choice(records)
+    data = json.loads((repo / path).read_text())
+    actions = ["amend", "delete", "copy", "repin", "supersede", "restore", "dvc-edit", "dvc-rm"]
+    action = rng.choice(actions)
+    if action == "amend":
+        data["title"] = f"Amended {rng.random()}"
+    elif action == "delete":
+        (repo / path).unlink()
+        return f"{action} {path}"
+    elif action == "copy":
+        path = path.replace(".json", f"-copy{rng.randrange(99)}.json")
+    elif action == "repin":
+        pins = _pins(data)
+        if not pins:
+            return _tamper(repo, rng)
+        rng.choice(pins)["sha256"] = f"{rng.getrandbits(256):064x}"
+    elif action == "supersede":
+        ref = f"{data['kind']}:{data['name']}@{data['version']}"
+        pin = {"ref": ref, "sha256": record_hash(data), "reason": "test", "change_type": "fix"}
+        data = {**data, "version": f"{data['version']}.{rng.randrange(1, 9)}", "supersedes": pin}
+        path = path.rsplit("/", 1)[0] + f"/{data['version']}.json"
+    elif action == "restore":
+        listed = git("ls-tree", "--name-only", "HEAD~1", "--", path, cwd=repo)
+        if not listed.strip():
+            return _tamper(repo, rng)
+        (repo / path).write_text(git("show", f"HEAD~1:{path}", cwd=repo))
+        return f"{action} {path}"
+    else:
+        target = repo / rng.choice(dvc_files)
+        if action == "dvc-rm":
+            target.unlink()
+        else:
+            md5 = f"{rng.getrandbits(124):031x}a"  # a letter in it: YAML reads no number
+            target.write_text(re.sub(r"md5: [0-9a-f]{32}", f"md5: {md5}", target.read_text()))
+        return f"{action} {target.relative_to(repo)}"
+    (repo / path).write_text(json.dumps(data, indent=2) + "\n")
+    return f"{action} {path}"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_tampering_found_from_a_kept_ancestor_is_what_a_cold_run_finds(
+    tmp_path: Path, small: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    repo = tmp_path / "repo"
+    shutil.copytree(small, repo, symlinks=True)
+    _verified(repo)
+    done = []
+    for step in range(5):
+        done += [_tamper(repo, rng) for _ in range(rng.randint(1, 3))]
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "--allow-empty", "-m", f"Step {step}", cwd=repo)
+        if step < 4 and rng.random() < 0.4:
+            continue  # the next run starts further back
+        assert _rechecked(repo) is not None, done
+        warm = _verified(repo)
+        assert warm == _verified(repo, remember=False), done
 
 
 def test_a_snapshot_file_of_another_name_is_read_at_each_commit_and_compared(
