@@ -352,7 +352,8 @@ def test_html_opens_offline_in_chromium(demo_repo: Path, tmp_path: Path) -> None
 def mermaid_bundle(config: pytest.Config, tmp_path: Path) -> Path:
     """Mermaid's browser bundle from npm, kept in pytest's cache between runs."""
     npm = require_tool("npm")
-    cache = Path(config.cache.mkdir(f"mermaid-{MERMAID}")) if config.cache else tmp_path
+    kept = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    cache = Path(kept.mkdir(f"mermaid-{MERMAID}")) if kept else tmp_path
     bundle = cache / "mermaid.min.js"
     if bundle.is_file():
         return bundle
