@@ -108,7 +108,9 @@ _NONE = object()
 
 def _json(value: Any) -> Iterator[str]:
     # Lazy like every renderer: the caller writes the output in a quiet phase (``cli._emit``).
-    yield to_json_text(value.to_json())
+    # A value whose lists grow with the ledger offers them as iterators (``json_value``).
+    lazy = getattr(value, "json_value", None)
+    yield from json_chunks(lazy() if lazy is not None else value.to_json())
 
 
 # --- lineage ------------------------------------------------------------------------------
