@@ -364,7 +364,14 @@ def _any_variation(draw: st.DrawFn, bundles: dict[str, Json]) -> tuple[str, Json
     return version, _realistic(draw, resource)
 
 
-_SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The same 400 examples on every run (``derandomize``): CI must not pass or fail by the draw.
+# A run once drew an example differently when replaying it (FlakyStrategyDefinition).
+_SETTINGS = settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @_SETTINGS
