@@ -334,17 +334,23 @@ def test_what_is_kept_of_a_missing_dvc_file_reads_as_a_fresh_check_at_a_later_co
     assert any(f["code"] == "L401" for f in warm["findings"])
 
 
-def test_after_a_merge_the_record_files_listed_from_the_kept_state_are_the_commits(
-    repo: Path,
-) -> None:
-    _verified(repo)  # kept before the branches part
+def _side_adds_a_version(repo: Path, message: str) -> str:
+    """Branch ``side`` adds evaluation 1.2 (a copy of 1.1 at its own place); back on main."""
     git("checkout", "-qb", "side", cwd=repo)
     data = json.loads((repo / EVAL_11).read_text())
     added = EVAL_11.replace("1.1.json", "1.2.json")
     (repo / added).write_text(json.dumps({**data, "version": "1.2"}, indent=2) + "\n")
     git("add", "-A", cwd=repo)
-    git("commit", "-qm", "Side adds a version", cwd=repo)
+    git("commit", "-qm", message, cwd=repo)
     git("checkout", "-q", "main", cwd=repo)
+    return added
+
+
+def test_after_a_merge_the_record_files_listed_from_the_kept_state_are_the_commits(
+    repo: Path,
+) -> None:
+    _verified(repo)  # kept before the branches part
+    added = _side_adds_a_version(repo, "Side adds a version")
     git("rm", "-q", "records/dataset/sepsis-test/1.0.json", cwd=repo)
     git("commit", "-qm", "Main deletes a record", cwd=repo)
     git("merge", "-q", "--no-ff", "-m", "Merge side", "side", cwd=repo)
@@ -376,13 +382,7 @@ def test_a_merge_that_changes_a_dvc_file_itself_is_checked_again(repo: Path) -> 
 def test_a_merge_history_reads_dvc_files_of_each_commit_without_a_process_per_record(
     repo: Path,
 ) -> None:
-    git("checkout", "-qb", "side", cwd=repo)
-    data = json.loads((repo / EVAL_11).read_text())
-    path = EVAL_11.replace("1.1.json", "1.2.json")
-    (repo / path).write_text(json.dumps({**data, "version": "1.2"}, indent=2) + "\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "Side", cwd=repo)
-    git("checkout", "-q", "main", cwd=repo)
+    _side_adds_a_version(repo, "Side")
     git("commit", "-q", "--allow-empty", "-m", "Main", cwd=repo)
     git("merge", "-q", "--no-ff", "-m", "Merge side", "side", cwd=repo)
     warm = run_ledger("verify", "--format", "json", cwd=repo)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.git.repository import Repository
+from ledger.git.repository import Repository, listing_after
 from ledger.records.jsonload import Limits
 from ledger.trees import WorkingTree
 from tests.conftest import git
@@ -57,7 +57,9 @@ def test_record_files_patched_by_a_tree_difference_are_the_files_git_lists(repo:
     after = git("rev-parse", "HEAD", cwd=repo).strip()
     with Repository(repo) as session:
         earlier = session.list_tree(before, "records")
-        listing = session.list_tree_since(earlier, before, after, "records")
+        changes = session.tree_changes(before, after)  # the whole tree, as verify asks
+        listing = listing_after(earlier, changes, "records")
         assert listing == session.list_tree(after, "records")
+        assert listing_after(earlier, changes, "./records/") == listing
         assert "records/dataset/odd\nname\t\udcff.json" in listing
-        assert session.list_tree_since(listing, after, after, "records") == listing
+        assert listing_after(listing, session.tree_changes(after, after), "records") == listing

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -121,10 +121,15 @@ class Report:
         return not any(f.severity is Severity.ERROR for f in self.findings)
 
     def to_json(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, Iterator) else v for k, v in self.json_value().items()}
+
+    def json_value(self) -> dict[str, object]:
+        """``to_json`` with the lists that grow with the ledger as iterators
+        (``views.formats.json_chunks`` encodes them an item at a time)."""
         return {
             "ok": self.ok,
             "checked": self.checked,
-            "findings": [f.to_json() for f in self.findings],
+            "findings": (f.to_json() for f in self.findings),
         }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from ledger.errors import NotAGitRepositoryError, UsageError
@@ -32,6 +32,22 @@ SYMLINK_MODE = "120000"
 _PIPE = 16_384  # bytes of requests safely written before reading: well under a pipe's buffer
 GITLINK_MODE = "160000"
 Listing = dict[str, tuple[str, str]]  # path -> (mode, object id)
+
+
+def listing_after(listing: Listing, changes: Iterable[Change], folder: str) -> Listing:
+    """The listing of ``folder`` in a tree, from ``listing`` (another tree's) and the changes
+    between the two (``Repository.tree_changes``): comparing two trees is one git call, where
+    listing the new one reads every file's entry."""
+    below = PurePosixPath(folder).parts  # "./records" and "records" are one folder
+    listed = dict(listing)
+    for change in changes:
+        if PurePosixPath(change.path).parts[: len(below)] != below:
+            continue
+        if change.new_blob is None:
+            listed.pop(change.path, None)
+        else:
+            listed[change.path] = (change.new_mode, change.new_blob)
+    return listed
 
 
 class CatFile:
@@ -186,11 +202,10 @@ class Repository:
         )
         return done.returncode == 0
 
-    def tree_changes(self, old: str, new: str, *folders: str) -> list[Change]:
-        """Every file (below ``folders``, if any) whose content, mode or presence differs
-        between the trees of two commits: their contents compared, whatever history lies
-        between them."""
-        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--", *folders)
+    def tree_changes(self, old: str, new: str) -> list[Change]:
+        """Every file whose content, mode or presence differs between the trees of two
+        commits: their contents compared, whatever history lies between them."""
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--")
         return parse_raw_changes(out.split(b"\0"))
 
     def reachable(self, rev: str) -> set[str]:
@@ -294,17 +309,6 @@ class Repository:
         """path -> (mode, object id) of every file below ``folder`` at ``rev``."""
         out = self.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", folder)
         return _parse_ls(out, index=False)
-
-    def list_tree_since(self, listing: Listing, old: str, new: str, folder: str) -> Listing:
-        """``list_tree(new, folder)`` from ``listing``, that of ``old``: git compares the two
-        trees once, where listing ``new`` would read every file's entry."""
-        listed = dict(listing)
-        for change in self.tree_changes(old, new, folder):
-            if change.new_blob is None:
-                listed.pop(change.path, None)
-            else:
-                listed[change.path] = (change.new_mode, change.new_blob)
-        return listed
 
     def list_index(self, folder: str) -> Listing:
         """path -> (mode, object id) of every staged file below ``folder``."""

@@ -43,7 +43,7 @@ from ledger.dvc.snapshots import dvc_paths
 from ledger.findings import Finding, Severity
 from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
-from ledger.git.repository import Listing, Repository
+from ledger.git.repository import Repository, listing_after
 from ledger.git.trees import GitTree
 from ledger.state.delta import Since
 from ledger.state.store import KeptState, Store, with_verdicts
@@ -297,11 +297,13 @@ def _walk(
 ) -> tuple[KeptState, TreeRecords, Since | None]:
     base = _kept_ancestor(repo, store, sha)
     folder = config.records_dir
-    listing: Listing = (
-        repo.list_tree(sha, folder)
-        if base is None
-        else repo.list_tree_since(base.records, base.commit, sha, folder)
-    )
+    # The two trees compared once: the record listing and the findings both follow from it
+    # (a merge can change a file that no commit of the walk changed).
+    if base is None:
+        changes, listing = [], repo.list_tree(sha, folder)
+    else:
+        changes = repo.tree_changes(base.commit, sha)
+        listing = listing_after(base.records, changes, folder)
     view = GitTree(repo, sha, {folder: listing})
     cache.prepare(sum(1 for _, blob in listing.values() if cache.get(blob) is None))
     with ThreadPoolExecutor(1) as background:
@@ -318,9 +320,6 @@ def _walk(
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
         kept.plain = base.plain  # the history starts with the base's commits, unchanged
         if base.findings is not None:
-            # The two trees are compared, not only the commits walked: a merge can change
-            # a file that no commit of the walk changed.
-            changes = repo.tree_changes(base.commit, sha)
             since = Since(base.records, base.findings, len(base.commits), changes)
             if not commits and since.same_ledger(kept.records, records, folder):
                 # Findings are a function of the record files, the history and the DVC

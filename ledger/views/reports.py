@@ -19,18 +19,9 @@ class VerifyReport(Report):
     commit: str = ""
     commits: list[tuple[Commit, tuple[str, ...]]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        value = self.json_value()
-        return {**value, "findings": list(value["findings"]), "commits": list(value["commits"])}
-
     def json_value(self) -> dict[str, Any]:
-        """``to_json`` with the findings and commits as iterators: ``json_chunks`` encodes
-        them one at a time, so a report of 100,000 commits is written without holding them
-        all as JSON."""
         return {
-            "ok": self.ok,
-            "checked": self.checked,
-            "findings": (f.to_json() for f in self.findings),
+            **super().json_value(),
             "commit": self.commit,
             "commits": ({**c.to_json(), "records": list(paths)} for c, paths in self.commits),
         }
