@@ -253,6 +253,8 @@ def finish(row: Row, runs: Sequence[Run], accept: Sequence[int]) -> Row:
     failed = next((run for run in runs if run.failed(accept)), None)
     if failed is None:
         row.seconds = round(min(run.seconds for run in runs), 3)
+        # A long run (100,000 records takes hours) leaves its figures as it goes.
+        note(f"  {row.command} {row.mode}: {row.seconds} s, peak {row.peak_mb:,.0f} MB")
     elif failed.timed_out:
         row.status = "timeout"
         note(f"  timeout: `{shlex.join(row.argv)}` ran over {failed.seconds:.0f} s; stopped")
