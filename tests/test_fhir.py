@@ -7,6 +7,7 @@ import copy
 import functools
 import json
 import os
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.fhir.bundle import ProvenanceBundle
 from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
-from ledger.fhir.ids import SID_DVC_MD5, SID_RECORD, URI, fhir_instant
+from ledger.fhir.ids import NAMESPACE, SID_DVC_MD5, SID_RECORD, URI, fhir_instant, resource_id
 from ledger.fhir.provenance import record_provenance
 from ledger.fhir.resources import record_ref
 from ledger.fhir.versions import fhir_version
@@ -83,6 +84,25 @@ def _records(repo: Path, rev: str) -> dict[str, str]:
             data = json.loads(git("show", f"{rev}:{path}", cwd=repo))
             found[f"{data['kind']}:{data['name']}@{data['version']}"] = path
     return found
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "a",
+        "x" * 300,
+        "md5|" + "0" * 32,
+        "mailto:\u00e9l\u00e8ve@example.org",
+        "\U0001f600|\x00",
+    ],
+)
+def test_resource_ids_are_rfc_uuid5(key: str) -> None:
+    """The ids are computed without ``uuid.UUID`` objects, for speed: the same as uuid5."""
+    for resource_type in ("Provenance", "DocumentReference"):
+        expected = uuid.uuid5(NAMESPACE, f"{resource_type}|{key}")
+        assert resource_id(resource_type, key) == str(expected)
+        assert uuid.UUID(resource_id(resource_type, key)).version == 5
 
 
 @pytest.mark.parametrize("version", VERSIONS)
