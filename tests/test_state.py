@@ -508,16 +508,19 @@ def test_validate_checks_a_large_working_tree_in_worker_processes_with_the_same_
     assert any(f["code"] == "L003" for f in in_process["findings"])
 
 
-@pytest.mark.parametrize("fhir_version", ["R5", "R4B"])
+@pytest.mark.parametrize(("fhir_version", "keep"), [("R5", False), ("R4B", False), ("R5", True)])
 def test_fhir_mapped_in_worker_processes_gives_the_bytes_of_a_mapping_in_process(
-    large: Path, monkeypatch: pytest.MonkeyPatch, fhir_version: str
+    large: Path, monkeypatch: pytest.MonkeyPatch, fhir_version: str, keep: bool
 ) -> None:
+    """Also when the entries are kept: workers then send them in their kept form."""
     from ledger import workers
     from ledger.fhir import bundle
 
-    def provenance(ndjson: bool = False) -> str:
+    def provenance(ndjson: bool = False, fresh: bool = True) -> str:
+        if fresh:  # every entry mapped, none read back as kept
+            shutil.rmtree(large / ".git/ledger", ignore_errors=True)
         with Ledger.open(large) as book:
-            book.remember = False  # every entry mapped, none read back as kept
+            book.remember = keep
             written = book.provenance(fhir_version=fhir_version)
             return "".join(written.ndjson_chunks() if ndjson else written.json_chunks())
 
@@ -534,6 +537,9 @@ def test_fhir_mapped_in_worker_processes_gives_the_bytes_of_a_mapping_in_process
     monkeypatch.setattr(bundle, "fork_pool", fork_pool)
     assert (provenance(), provenance(ndjson=True)) == in_process
     assert len(pools) == 2 and None not in pools
+    if keep:  # what the workers kept reads back as the same entries
+        assert provenance(ndjson=True, fresh=False) == in_process[1]
+        assert pools[2:] == [None]  # nothing left to map, so no workers
 
 
 def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import marshal
 import tempfile
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ from ledger.fhir.resources import (
     snapshot_ref,
 )
 from ledger.kinds import spec
-from ledger.state.values import pack
+from ledger.state.values import pack_marshalled
 from ledger.workers import Workers, fork_pool
 
 if TYPE_CHECKING:
@@ -382,9 +383,12 @@ class _Mapping:
                 if key in found:
                     yield _Mapped.from_plain(found[key])
                     continue
-                mapped, packed = next(computed)
-                new[key] = packed
-                yield mapped
+                result = next(computed)
+                if isinstance(result, _Mapped):
+                    yield result
+                else:
+                    plain, new[key] = result
+                    yield _Mapped.from_plain(marshal.loads(plain))
             if kept is not None and new:
                 kept.put_packed(space, new)
         if kept is not None and self.whole:
@@ -501,10 +505,16 @@ def _mapped_to_keep(
     version: str,
     bundle: bool,
     inputs: list[Any],
-) -> list[tuple[_Mapped, bytes]]:
-    """``work``'s results, each with the form in which it is kept (packed where it is mapped,
-    in a worker when there are: the parent process is the one every entry passes through)."""
-    return [(m, pack(m.plain()) if keep else b"") for m in work(version, bundle, inputs)]
+) -> list[_Mapped | tuple[bytes, bytes]]:
+    """``work``'s results; when they are kept, as ``marshal`` bytes and in the form in which
+    they are kept, both made where they are mapped (in a worker when there are). The parent
+    process, which every entry passes through, then only reads the bytes back: unpickling the
+    results took it longer, and decompressing the kept form too."""
+    mapped = work(version, bundle, inputs)
+    if not keep:
+        return list(mapped)
+    plain = [marshal.dumps(m.plain()) for m in mapped]
+    return [(p, pack_marshalled(p)) for p in plain]
 
 
 def _key(*inputs: object) -> bytes:
