@@ -21,6 +21,7 @@ from ledger.api import Ledger
 from ledger.checks import phi
 from ledger.config import load_config
 from ledger.records.canonical import record_hash
+from ledger.records.identity import RecordId
 from ledger.state.store import Store
 from tests.conftest import PROJECT, git, run_ledger
 
@@ -540,6 +541,37 @@ def test_fhir_mapped_in_worker_processes_gives_the_bytes_of_a_mapping_in_process
     if keep:  # what the workers kept reads back as the same entries
         assert provenance(ndjson=True, fresh=False) == in_process[1]
         assert pools[2:] == [None]  # nothing left to map, so no workers
+
+
+def test_a_review_reads_the_records_it_compares_a_batch_at_a_time(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.git.repository import CatFile
+    from ledger.views import compare, review
+
+    conversations = []
+    read_many = CatFile.read_many
+
+    def counted(self: CatFile, names: Any) -> Any:
+        names = list(names)
+        if names:
+            conversations.append(len(names))
+        return read_many(self, names)
+
+    with Ledger.open(large) as book:
+        state = book.state("HEAD")
+        added = [str(f.facts.claimed) for f in state.records.valid()]
+        monkeypatch.setattr(CatFile, "read_many", counted)
+        metrics = review._metric_changes(state, added)
+        monkeypatch.setattr(CatFile, "read_many", read_many)
+        one_by_one = [
+            compare.compare(state, RecordId.parse(m.against), RecordId.parse(m.evaluation)).metrics
+            for m in metrics
+        ]
+    assert len(metrics) >= 10
+    # One conversation with git per link level, not one per record compared.
+    assert len(conversations) <= compare.COMPARE_DEPTH + 1
+    assert [list(m.deltas) for m in metrics] == one_by_one
 
 
 def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(

@@ -7,7 +7,7 @@ sets, or with differently defined metrics, are said plainly not to be comparable
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -114,12 +114,37 @@ class Comparison:
         }
 
 
-class _Contents:
+class Contents:
     """Record contents by identity, read from the state once each."""
 
     def __init__(self, state: LedgerState) -> None:
         self.state = state
         self.read: dict[str, dict[str, Any]] = {}
+
+    def prefetch(self, refs: Iterable[RecordId], depth: int) -> None:
+        """Read ``refs`` and what they link to, ``depth`` links deep, one batch per level: a
+        review compares hundreds of evaluations, and reading each record it looks at on its
+        own took one round trip to git per record."""
+        level = set(refs)
+        for _ in range(depth + 1):
+            by_id = self.state.records.by_id
+            files = [
+                file
+                for ref in level
+                if str(ref) not in self.read
+                and (file := by_id.get(ref)) is not None
+                and file.facts.valid
+            ]
+            found = self.state.contents(files)
+            for file in files:
+                if file.relpath in found:
+                    self.read[str(file.facts.claimed)] = found[file.relpath]
+            level = {
+                link.target
+                for file in files
+                for link in file.facts.links
+                if link.relation in _COMPARED_LINKS
+            }
 
     def __call__(self, ref: RecordId | str) -> dict[str, Any]:
         key = str(ref)
@@ -136,9 +161,20 @@ class _Contents:
         return found is not None and found.facts.valid
 
 
-def compare(state: LedgerState, ref_a: RecordId, ref_b: RecordId) -> Comparison:
-    """Compare two evaluations or two models of the state."""
-    content = _Contents(state)
+#: How many links deep ``compare`` reads from the records it compares, and along which links:
+#: an evaluation's model and test sets, then the model's training sets.
+COMPARE_DEPTH = 2
+_COMPARED_LINKS = frozenset(("evaluates", "evaluated-on", "trained-on"))
+
+
+def compare(
+    state: LedgerState, ref_a: RecordId, ref_b: RecordId, content: Contents | None = None
+) -> Comparison:
+    """Compare two evaluations or two models of the state (``content``: contents read
+    already, shared by many comparisons)."""
+    if content is None:
+        content = Contents(state)
+        content.prefetch([ref_a, ref_b], COMPARE_DEPTH)
     a, b = content(ref_a), content(ref_b)
     if ref_a.kind != ref_b.kind or ref_a.kind == "dataset":
         raise UsageError("compare two evaluations or two models (not datasets, not mixed kinds)")
@@ -178,7 +214,7 @@ def _metric_deltas(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDel
 
 
 def _evaluation_conditions(
-    content: _Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+    content: Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
 ) -> None:
     def test_sets(record: Mapping[str, Any]) -> dict[str, str]:
         return {
@@ -232,7 +268,7 @@ def _at(record: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _model_differences(
-    content: _Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
+    content: Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
 ) -> None:
     _declared(spec("model").compared, a, b, "", result)
     refs_a = [d["ref"] for d in a["training"]["datasets"]]

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.findings import Finding
 from ledger.records.identity import RecordId
-from ledger.views.compare import MetricDelta, compare
+from ledger.views.compare import COMPARE_DEPTH, Contents, MetricDelta, compare
 from ledger.views.graph import LineageGraph, record_node_id, select_around
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
     from ledger.state.ledger_state import LedgerState
+
+METRIC_BATCH = 500  # evaluations whose comparisons read their records at once
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def review(root: Path, before: LedgerState, after: LedgerState) -> Review:
             ref = str(file.facts.claimed)
             result.superseded.append(Superseded(link.ref, ref, link.reason, link.change_type))
     graph = after.graph
-    result.metrics = [m for ref in result.added if (m := _metric_change(after, ref))]
+    result.metrics = _metric_changes(after, result.added)
     result.new_findings = _new_findings(root, before, after)
     changed_ids = [f.facts.claimed for f in added if f.facts.claimed is not None]
     changed_ids += [
@@ -121,7 +123,27 @@ def _changed(before: RecordFile, after: RecordFile) -> bool:
     return before.blob != after.blob
 
 
-def _metric_change(state: LedgerState, ref: str) -> MetricChange | None:
+def _metric_changes(state: LedgerState, added: list[str]) -> list[MetricChange]:
+    """Each added evaluation's metrics against those of what it is compared with. Contents
+    are read for a batch of evaluations at once (and dropped after it)."""
+    pairs = [(ref, *found) for ref in added if (found := _against(state, ref)) is not None]
+    changes = []
+    for start in range(0, len(pairs), METRIC_BATCH):
+        batch = [
+            (RecordId.parse(ref), RecordId.parse(against), why)
+            for ref, against, why in pairs[start : start + METRIC_BATCH]
+        ]
+        content = Contents(state)
+        content.prefetch([x for ref, against, _ in batch for x in (ref, against)], COMPARE_DEPTH)
+        for ref, against, why in batch:
+            comparison = compare(state, against, ref, content)
+            changes.append(MetricChange(str(ref), str(against), why, tuple(comparison.metrics)))
+    return changes
+
+
+def _against(state: LedgerState, ref: str) -> tuple[str, str] | None:
+    """What an added evaluation is compared with, and why; None for other records, and for
+    an evaluation with nothing to compare with."""
     if not ref.startswith("evaluation:"):
         return None
     file = state.records.by_id.get(RecordId.parse(ref))
@@ -141,8 +163,7 @@ def _metric_change(state: LedgerState, ref: str) -> MetricChange | None:
     target = state.records.by_id.get(RecordId.parse(against))
     if target is None or not target.facts.valid:
         return None
-    comparison = compare(state, RecordId.parse(against), RecordId.parse(ref))
-    return MetricChange(ref, against, why, tuple(comparison.metrics))
+    return against, why
 
 
 def _previous_model_evaluation(state: LedgerState, model_ref: str | None) -> str | None:
