@@ -4,6 +4,7 @@ commit, and a kept file that cannot be trusted is discarded with a note, never u
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from ledger.api import Ledger
 from ledger.state.values import KeptValues
+from tests.conftest import git
 from tests.test_benchmarks import load
 from tests.test_state import generated
 
@@ -157,6 +159,28 @@ def test_after_a_commit_only_the_new_version_is_mapped(repo: Path, mapped: list[
     (added,) = (path for path in extra.files if path.endswith(".json"))
     name, version = Path(added).parent.name, Path(added).stem
     assert mapped == [f"record:dataset:{name}@{version}"]
+    assert warm == _provenance(repo, remember=False)
+
+
+def test_records_linking_to_a_changed_record_are_mapped_again(
+    repo: Path, mapped: list[str]
+) -> None:
+    """A kept entry's key stands in for the records it links to by what their references are
+    made of: when one of those changes, so does the key."""
+    _provenance(repo, remember=True)
+    with Ledger.open(repo) as book:
+        state = book.state("HEAD")
+        model = next(f for f in state.records.valid() if f.facts.kind == "model")
+        target = next(link.target for link in model.facts.links if link.relation == "trained-on")
+        dataset = state.records.by_id[target].relpath
+    data = json.loads((repo / dataset).read_text())
+    data["title"] += " (edited after it was committed)"
+    (repo / dataset).write_text(json.dumps(data, indent=2) + "\n")
+    git("commit", "-qam", "edit a committed dataset", cwd=repo)
+    mapped.clear()
+    warm = _provenance(repo, remember=True)
+    assert f"record:{model.facts.claimed}" in mapped
+    assert f"record:{target}" in mapped
     assert warm == _provenance(repo, remember=False)
 
 

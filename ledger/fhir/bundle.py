@@ -200,6 +200,16 @@ class _RecordInput(NamedTuple):
     # record, which plain json.loads reads as checked
 
 
+class _Pending(NamedTuple):
+    """A record to map, before its input is made: only those that are not kept get one."""
+
+    node: Node
+    targets: dict[str, list[Node]]
+    commit: Commit
+    blob: str
+    snapshots: tuple[str, ...]
+
+
 class _Reviewer:
     """Resources into reviewed entries, for one FHIR version and output form; one per process,
     so that the shapes its guard learns serve every batch the process maps."""
@@ -326,7 +336,8 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
-        self.related_of: dict[str, tuple[Related, str]] = {}
+        self.related_of: dict[str, str] = {}  # node id -> ``what_related``
+        self.made_of: dict[str, Related] = {}  # node id -> ``as_related``
 
     def close(self) -> None:
         for spool in self.spools:
@@ -401,36 +412,56 @@ class _Mapping:
         return len(self.records) >= sum(1 for n in everything if not n.attrs.get("missing"))
 
     def record_batch(self, space: str, start: int) -> tuple[list[bytes], list[Any]]:
-        """The batch of records from ``start``: each one's key and input, without its file."""
+        """The batch of records from ``start``: each one's key, and what ``complete`` makes
+        its input from (only for the records not kept: a kept one needs its key alone)."""
         keys, inputs = [], []
         for node in self.records[start : start + BATCH]:
             targets = self.targets_by_kind(node)
-            related, named = self.related(node, targets)
             commit = self.commit(node, targets)
             snapshots = tuple(s.id for s in targets.get("snapshot-of", ()))
-            item = _RecordInput(
-                node.id,
-                node.attrs["record_kind"],
-                node.label,
-                node.attrs["sha256"],
-                self.state.records.by_path[node.attrs["path"]].blob,
-                commit,
-                related,
-                snapshots,
+            blob = self.state.records.by_path[node.attrs["path"]].blob
+            kind = node.attrs["record_kind"]
+            inputs.append(_Pending(node, targets, commit, blob, snapshots))
+            # The key names everything the input holds, with cheaper stand-ins for its two
+            # largest parts: the commit by ``Commit.named``; the records it is related to by
+            # what ``as_related`` makes them of (see ``named``).
+            named = self.named(node, targets)
+            keys.append(
+                _key(
+                    space,
+                    node.id,
+                    kind,
+                    node.label,
+                    node.attrs["sha256"],
+                    blob,
+                    commit.named,
+                    named,
+                    snapshots,
+                )
             )
-            inputs.append(item)
-            # The key names what ``item`` holds, with cheaper stand-ins for the two largest
-            # parts: the commit by ``Commit.named``, the related records by their reprs.
-            keys.append(_key(space, *item[:5], commit.named, named, snapshots))
         return keys, inputs
 
     def complete(self, inputs: list[Any]) -> list[Any]:
-        """Record inputs with their files, read at once; other inputs as they are."""
-        records = [item for item in inputs if isinstance(item, _RecordInput)]
-        if not records:
+        """The inputs of records to map, with their files read at once (other inputs, such
+        as snapshots, as they are)."""
+        pending = [item for item in inputs if isinstance(item, _Pending)]
+        if not pending:
             return inputs
-        blobs = self.state.repo.blobs(r.blob for r in records)
-        return [r._replace(data=blobs[r.blob]) for r in records]
+        blobs = self.state.repo.blobs(p.blob for p in pending)
+        return [
+            _RecordInput(
+                p.node.id,
+                p.node.attrs["record_kind"],
+                p.node.label,
+                p.node.attrs["sha256"],
+                p.blob,
+                p.commit,
+                self.related(p.node, p.targets),
+                p.snapshots,
+                blobs[p.blob],
+            )
+            for p in pending
+        ]
 
     def document(
         self, snap_id: str, datasets: list[tuple[str, list[str]]]
@@ -464,33 +495,47 @@ class _Mapping:
         resource = spec(node.attrs["record_kind"]).fhir.resource
         return record_ref(resource, node.attrs["sha256"], node.label)
 
-    def related(
-        self, node: Node, targets: dict[str, list[Node]]
-    ) -> tuple[dict[str, tuple[Related, ...]], str]:
+    def related(self, node: Node, targets: dict[str, list[Node]]) -> dict[str, tuple[Related, ...]]:
         """The records ``node`` links to, by relation (``snapshot-of``: the record itself,
-        with its data), and the repr of that mapping, from each record's repr made once."""
-        own, own_repr = self.as_related(node)
-        related: dict[str, tuple[Related, ...]] = {"snapshot-of": (own,)}
-        named = ["snapshot-of", own_repr]
+        with its data)."""
+        related: dict[str, tuple[Related, ...]] = {"snapshot-of": (self.as_related(node),)}
         for kind, nodes in targets.items():
             if kind not in related:
-                made = [self.as_related(t) for t in nodes if t.kind == "record"]
-                related[kind] = tuple(r for r, _ in made)
-                named += [kind, *(text for _, text in made)]
-        return related, "\0".join(named)
+                related[kind] = tuple(self.as_related(t) for t in nodes if t.kind == "record")
+        return related
 
-    def as_related(self, node: Node) -> tuple[Related, str]:
-        """A record as others link to it, and its repr; made once, however many link to it
-        (nothing that maps a record changes what it is given)."""
-        if node.id not in self.related_of:
+    def as_related(self, node: Node) -> Related:
+        """A record as others link to it: made of its label and attributes and those of its
+        snapshots, nothing else (``what_related`` stands in for it in keys). Made once,
+        however many link to it."""
+        made = self.made_of.get(node.id)
+        if made is None:
+            if len(self.made_of) >= RELATED_HELD:
+                self.made_of.clear()
+            snapshots = self.targets_by_kind(node).get("snapshot-of", ())
+            data = tuple(snapshot_ref(s.attrs) for s in snapshots)
+            made = self.made_of[node.id] = Related(node.label, self.ref(node), data)
+        return made
+
+    def named(self, node: Node, targets: dict[str, list[Node]]) -> str:
+        """A stand-in in keys for ``related(node, targets)``: the label and attributes of
+        every node ``as_related`` reads, by relation. Made once per record, however many link
+        to it; much cheaper than the references it stands for."""
+        parts = ["snapshot-of", self.what_related(node)]
+        for kind, nodes in targets.items():
+            if kind != "snapshot-of":
+                parts += [kind, *(self.what_related(t) for t in nodes if t.kind == "record")]
+        return "\0".join(parts)
+
+    def what_related(self, node: Node) -> str:
+        found = self.related_of.get(node.id)
+        if found is None:
             if len(self.related_of) >= RELATED_HELD:
                 self.related_of.clear()
             snapshots = self.targets_by_kind(node).get("snapshot-of", ())
-            made = Related(
-                node.label, self.ref(node), tuple(snapshot_ref(s.attrs) for s in snapshots)
-            )
-            self.related_of[node.id] = (made, repr(made))
-        return self.related_of[node.id]
+            found = repr((node.label, node.attrs, [s.attrs for s in snapshots]))
+            self.related_of[node.id] = found
+        return found
 
     def commit(self, node: Node, targets: dict[str, list[Node]]) -> Commit:
         commits = targets.get("recorded-in")
