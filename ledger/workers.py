@@ -15,12 +15,13 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger.bulk import freezes
 from ledger.errors import UsageError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 R = TypeVar("R")
 
@@ -57,6 +58,10 @@ class Workers:
         # What the parent holds at the fork is frozen out of the workers' garbage collections
         # (which would write to every object and so copy every page); each worker collects
         # its own garbage, also when the parent forked while pausing its collector.
+        # Imported here: most commands never fork, and these imports are about 30 ms.
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         gc.freeze()
         try:
             self.pool = ProcessPoolExecutor(
@@ -98,6 +103,8 @@ def fork_pool(items: int) -> Workers | None:
     count = worker_count()
     if items < PARALLEL_FROM or count < 2:
         return None
+    from multiprocessing import get_all_start_methods
+
     if "fork" not in get_all_start_methods() or threading.active_count() > 1:
         return None
     return Workers(count)

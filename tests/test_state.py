@@ -574,6 +574,40 @@ def test_a_review_reads_the_records_it_compares_a_batch_at_a_time(
     assert [list(m.deltas) for m in metrics] == one_by_one
 
 
+_HEAVY = ("yaml", "pydantic", "jsonschema", "fhir_core", "dvc", "multiprocessing")
+_IMPORTED = """
+import sys
+from ledger.cli import main
+sys.argv = ["ledger", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("imported:", *sorted(m for m in HEAVY if m in sys.modules), file=sys.stderr)
+"""
+
+
+def _imported(repo: Path, *args: str) -> list[str]:
+    """The heavy libraries one run of ``ledger ARGS`` imports."""
+    script = f"HEAVY = {_HEAVY!r}\n{_IMPORTED}"
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=repo, capture_output=True, text=True
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = (line for line in done.stderr.splitlines() if line.startswith("imported:"))
+    return line.split()[1:]
+
+
+def test_a_verify_from_a_kept_state_imports_no_parser_validator_or_process_pool(
+    repo: Path,
+) -> None:
+    """What a run finds kept it does not import the libraries to compute: they are most of
+    ledger's start-up, which is most of a small ledger's run (and of the pre-commit gate)."""
+    run_ledger("verify", cwd=repo)
+    assert _imported(repo, "verify") == []
+    assert {"pydantic", "yaml"} <= set(_imported(repo, "verify", "--no-cache"))
+
+
 def test_the_base_of_a_diff_is_read_from_the_heads_history_and_agrees_with_git(
     repo: Path,
 ) -> None:

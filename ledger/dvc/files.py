@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import yaml
-
 from ledger.errors import LedgerError
 
 LOCK_SCHEMA = "2.0"
@@ -152,30 +150,35 @@ def find_output(outputs: Iterable[DvcOutput], path: str) -> DvcOutput | None:
     return next((out for out in candidates if out.path in (path, wanted)), None)
 
 
-# libyaml's parser where PyYAML was built with it (the wheels are): a DVC file parses in tens of
-# microseconds, which matters when verify reads thousands of them from history.
-_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _loader() -> Any:
+    """PyYAML's loader for DVC files, made on the first parse: a run whose parses are all kept
+    (``ParsedFiles``) never imports PyYAML
+    (about 25 ms of every command's start-up)."""
+    import yaml
 
+    # libyaml's parser where PyYAML was built with it (the wheels are): a DVC file parses in
+    # tens of microseconds, which matters when verify reads thousands of them from history.
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _Loader(_BASE):  # type: ignore[misc]
-    """Refuses duplicate keys, as DVC's own YAML reader does (PyYAML keeps the last)."""
+    class Loader(base):  # type: ignore[misc]
+        """Refuses duplicate keys, as DVC's own YAML reader does (PyYAML keeps the last)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key_node.value!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"found duplicate key {key_node.value!r}",
+                            key_node.start_mark,
+                        )
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
 
-
-_LOADER = _Loader
+    return Loader
 
 
 class ParsedFiles:
@@ -215,7 +218,9 @@ def _parse(text: str) -> Any:
     found = PARSED.get(key)
     if found is not MISSING:
         return found
-    root = yaml.load(text, Loader=_LOADER)
+    import yaml
+
+    root = yaml.load(text, Loader=_loader())
     try:
         exact = json.loads(json.dumps(root)) == root
     except (TypeError, ValueError):
@@ -226,6 +231,8 @@ def _parse(text: str) -> Any:
 
 
 def _load(text: str, source: str) -> dict[str, Any]:
+    import yaml  # see ``_loader``
+
     try:
         root = _parse(text)
     except yaml.YAMLError as error:
