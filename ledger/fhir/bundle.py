@@ -336,8 +336,8 @@ class _Mapping:
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
-        self.related_of: dict[str, str] = {}  # node id -> ``what_related``
-        self.made_of: dict[str, Related] = {}  # node id -> ``as_related``
+        self.stand_ins: dict[str, str] = {}  # node id -> ``stand_in``
+        self.made: dict[str, Related] = {}  # node id -> ``as_related``
 
     def close(self) -> None:
         for spool in self.spools:
@@ -506,35 +506,36 @@ class _Mapping:
 
     def as_related(self, node: Node) -> Related:
         """A record as others link to it: made of its label and attributes and those of its
-        snapshots, nothing else (``what_related`` stands in for it in keys). Made once,
+        snapshots, nothing else (``stand_in`` takes its place in keys). Made once,
         however many link to it."""
-        made = self.made_of.get(node.id)
+        made = self.made.get(node.id)
         if made is None:
-            if len(self.made_of) >= RELATED_HELD:
-                self.made_of.clear()
+            if len(self.made) >= RELATED_HELD:
+                self.made.clear()
             snapshots = self.targets_by_kind(node).get("snapshot-of", ())
             data = tuple(snapshot_ref(s.attrs) for s in snapshots)
-            made = self.made_of[node.id] = Related(node.label, self.ref(node), data)
+            made = self.made[node.id] = Related(node.label, self.ref(node), data)
         return made
 
     def named(self, node: Node, targets: dict[str, list[Node]]) -> str:
         """A stand-in in keys for ``related(node, targets)``: the label and attributes of
         every node ``as_related`` reads, by relation. Made once per record, however many link
         to it; much cheaper than the references it stands for."""
-        parts = ["snapshot-of", self.what_related(node)]
+        parts = ["snapshot-of", self.stand_in(node)]
         for kind, nodes in targets.items():
             if kind != "snapshot-of":
-                parts += [kind, *(self.what_related(t) for t in nodes if t.kind == "record")]
+                parts += [kind, *(self.stand_in(t) for t in nodes if t.kind == "record")]
         return "\0".join(parts)
 
-    def what_related(self, node: Node) -> str:
-        found = self.related_of.get(node.id)
+    def stand_in(self, node: Node) -> str:
+        """What ``as_related(node)`` is made of, as text: a superset of what it reads."""
+        found = self.stand_ins.get(node.id)
         if found is None:
-            if len(self.related_of) >= RELATED_HELD:
-                self.related_of.clear()
+            if len(self.stand_ins) >= RELATED_HELD:
+                self.stand_ins.clear()
             snapshots = self.targets_by_kind(node).get("snapshot-of", ())
             found = repr((node.label, node.attrs, [s.attrs for s in snapshots]))
-            self.related_of[node.id] = found
+            self.stand_ins[node.id] = found
         return found
 
     def commit(self, node: Node, targets: dict[str, list[Node]]) -> Commit:
