@@ -153,8 +153,7 @@ def find_output(outputs: Iterable[DvcOutput], path: str) -> DvcOutput | None:
 @functools.cache
 def _loader() -> Any:
     """PyYAML's loader for DVC files, made on the first parse: a run whose parses are all kept
-    (``ParsedFiles``) never imports PyYAML
-    (about 25 ms of every command's start-up)."""
+    (``ParsedFiles``) never imports PyYAML, about 25 ms of a command's start-up."""
     import yaml
 
     # libyaml's parser where PyYAML was built with it (the wheels are): a DVC file parses in

@@ -129,15 +129,13 @@ def _metric_changes(state: LedgerState, added: list[str]) -> list[MetricChange]:
     pairs = [(ref, *found) for ref in added if (found := _against(state, ref)) is not None]
     changes = []
     for start in range(0, len(pairs), METRIC_BATCH):
-        batch = [
-            (RecordId.parse(ref), RecordId.parse(against), why)
-            for ref, against, why in pairs[start : start + METRIC_BATCH]
-        ]
+        batch = pairs[start : start + METRIC_BATCH]
+        ids = [(RecordId.parse(ref), RecordId.parse(against)) for ref, against, _ in batch]
         content = Contents(state)
-        content.prefetch([x for ref, against, _ in batch for x in (ref, against)], COMPARE_DEPTH)
-        for ref, against, why in batch:
-            comparison = compare(state, against, ref, content)
-            changes.append(MetricChange(str(ref), str(against), why, tuple(comparison.metrics)))
+        content.prefetch([x for pair in ids for x in pair], COMPARE_DEPTH)
+        for (ref, against, why), (ref_id, against_id) in zip(batch, ids, strict=True):
+            comparison = compare(state, against_id, ref_id, content)
+            changes.append(MetricChange(ref, against, why, tuple(comparison.metrics)))
     return changes
 
 
