@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.checks.phi import KEYED, PATTERNS, scan_phi
+from ledger.checks.record_file import _quick
+from ledger.records.canonical import compact_json
 
 PATH = "records/dataset/x/1.0.json"
 SSN = "a US Social Security number"
@@ -235,3 +237,44 @@ _PLAIN = st.one_of(
 @given(value=_PLAIN)
 def test_dates_counts_and_ranges_alone_are_never_phi(value: str) -> None:
     assert scan_phi({"collection_period": value, "n": {value: value}}, PATH) == []
+
+
+_plain_text = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'), max_size=6
+) | st.sampled_from([":", ":ssn", ",", '":', "patient_id", ""])
+_json_values = st.recursive(
+    _plain_text | st.integers() | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_plain_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _strings_and_keys(value: object) -> tuple[list[str], list[str]]:
+    """Every string of ``value`` (keys included) and its keys, in compact JSON's order."""
+    strings: list[str] = []
+    keys: list[str] = []
+
+    def walk(item: object) -> None:
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, list):
+            for child in item:
+                walk(child)
+        elif isinstance(item, dict):
+            for key in sorted(item):
+                strings.append(key)
+                keys.append(key)
+                walk(item[key])
+
+    walk(value)
+    return strings, keys
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_json_values)
+def test_the_quick_check_reads_every_string_and_key_off_compact_json(value: object) -> None:
+    """The pre-check that lets most records skip the full PHI scan sees exactly the strings
+    and keys the scan would (a key search out of step with the strings missed some)."""
+    compact = compact_json(value)
+    expected = _strings_and_keys(value)
+    assert _quick(compact) == (expected if "\\" not in compact else None)
