@@ -240,7 +240,7 @@ def test_dates_counts_and_ranges_alone_are_never_phi(value: str) -> None:
 
 
 _plain_text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'), max_size=6
+    st.characters(exclude_categories=("Cs", "Cc"), exclude_characters='"\\'), max_size=6
 ) | st.sampled_from([":", ":ssn", ",", '":', "patient_id", ""])
 _json_values = st.recursive(
     _plain_text | st.integers() | st.booleans() | st.none(),
