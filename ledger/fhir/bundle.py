@@ -508,14 +508,12 @@ class _Mapping:
         """A record as others link to it: made of its label and attributes and those of its
         snapshots, nothing else (``stand_in`` takes its place in keys). Made once,
         however many link to it."""
-        made = self.made.get(node.id)
-        if made is None:
-            if len(self.made) >= RELATED_HELD:
-                self.made.clear()
-            snapshots = self.targets_by_kind(node).get("snapshot-of", ())
-            data = tuple(snapshot_ref(s.attrs) for s in snapshots)
-            made = self.made[node.id] = Related(node.label, self.ref(node), data)
-        return made
+
+        def make() -> Related:
+            data = tuple(snapshot_ref(s.attrs) for s in self.snapshots_of(node))
+            return Related(node.label, self.ref(node), data)
+
+        return _held(self.made, node.id, make)
 
     def named(self, node: Node, targets: dict[str, list[Node]]) -> str:
         """A stand-in in keys for ``related(node, targets)``: the label and attributes of
@@ -529,20 +527,31 @@ class _Mapping:
 
     def stand_in(self, node: Node) -> str:
         """What ``as_related(node)`` is made of, as text: a superset of what it reads."""
-        found = self.stand_ins.get(node.id)
-        if found is None:
-            if len(self.stand_ins) >= RELATED_HELD:
-                self.stand_ins.clear()
-            snapshots = self.targets_by_kind(node).get("snapshot-of", ())
-            found = repr((node.label, node.attrs, [s.attrs for s in snapshots]))
-            self.stand_ins[node.id] = found
-        return found
+
+        def make() -> str:
+            return repr((node.label, node.attrs, [s.attrs for s in self.snapshots_of(node)]))
+
+        return _held(self.stand_ins, node.id, make)
+
+    def snapshots_of(self, node: Node) -> list[Node]:
+        return self.targets_by_kind(node).get("snapshot-of", [])
 
     def commit(self, node: Node, targets: dict[str, list[Node]]) -> Commit:
         commits = targets.get("recorded-in")
         if not commits:
             raise FhirMappingError([f"{node.label}: the graph names no commit that recorded it"])
         return self.state.history.commits[self.state.history.order[commits[0].attrs["sha"]]]
+
+
+def _held(held: dict[str, R], key: str, make: Callable[[], R]) -> R:
+    """``held[key]``, made the first time it is asked for. ``held`` is emptied when it
+    reaches ``RELATED_HELD``: most links go to a few upstream records, and it stays small."""
+    found = held.get(key)
+    if found is None:
+        if len(held) >= RELATED_HELD:
+            held.clear()
+        found = held[key] = make()
+    return found
 
 
 def _mapped_to_keep(
