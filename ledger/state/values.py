@@ -26,11 +26,17 @@ from pathlib import Path
 from typing import Any
 
 BATCH = 500  # keys per query: well below SQLite's limit on bound parameters
+# A table with rowids and an index on (space, key), not a WITHOUT ROWID table: values are kept
+# FHIR entries of 1-3 kB, and a WITHOUT ROWID table holds each row whole in its B-tree, which
+# SQLite advises against for rows above a twentieth of a page. Measured on the 28,000 values of
+# a 10,000-record ledger: writing them took 2.2 s instead of 0.5 s, reading them 0.75 s instead
+# of 0.3 s, counting a space read every value, and the file was 96 MB instead of 52 MB.
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kept ("
-    "space TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (space, key)"
-    ") WITHOUT ROWID"
+    "space TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, UNIQUE (space, key))"
 )
+# Pages of 16 kB hold several values each (4 kB pages spill most of them onto overflow pages).
+_PAGE_SIZE = 16384
 
 
 class KeptValues:
@@ -131,6 +137,11 @@ class KeptValues:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
         try:
+            db.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # takes effect in a new file only
+            # No waiting for the disk at each commit: this is a cache. A file that an
+            # operating system crash leaves damaged fails to open or to read and is started
+            # afresh, and every value is checked against its digest before it is used.
+            db.execute("PRAGMA synchronous = OFF")
             db.execute(_SCHEMA)
             db.execute("SELECT COUNT(*) FROM kept LIMIT 1").fetchall()
         except sqlite3.Error:
