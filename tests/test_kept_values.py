@@ -128,7 +128,7 @@ def mapped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = bundle._map_records
 
     def spy(version: str, as_bundle: bool, records: list[Any]) -> Any:
-        seen.extend(r.node_id for r in records)
+        seen.extend(bundle._RecordInput.from_plain(r).node_id for r in records)
         return original(version, as_bundle, records)
 
     monkeypatch.setattr(bundle, "_map_records", spy)

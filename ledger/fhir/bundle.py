@@ -46,6 +46,7 @@ from ledger.fhir.resources import (
     snapshot_ref,
 )
 from ledger.kinds import spec
+from ledger.state.store import commit_from_json, commit_to_json
 from ledger.state.values import pack_marshalled
 from ledger.workers import Workers, fork_pool
 
@@ -199,6 +200,30 @@ class _RecordInput(NamedTuple):
     data: bytes = b""  # the committed file, read only when the version is mapped: a valid
     # record, which plain json.loads reads as checked
 
+    def plain(self) -> tuple[Any, ...]:
+        """As plain data for ``marshal``: how inputs travel to the workers (pickling the
+        objects cost the parent, which every input passes through, twice as long)."""
+        related = {
+            relation: [(r.label, r.resource, r.data) for r in targets]
+            for relation, targets in self.related.items()
+        }
+        return (*self[:5], commit_to_json(self.commit), related, self.snapshots, self.data)
+
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> _RecordInput:
+        node_id, kind, label, sha256, blob, commit, related, snapshots, data = plain
+        return cls(
+            node_id,
+            kind,
+            label,
+            sha256,
+            blob,
+            commit_from_json(commit),
+            {relation: tuple(Related(*r) for r in rows) for relation, rows in related.items()},
+            snapshots,
+            data,
+        )
+
 
 class _Pending(NamedTuple):
     """A record to map, before its input is made: only those that are not kept get one."""
@@ -253,13 +278,14 @@ def _reviewer(version: str, bundle: bool) -> _Reviewer:
     return reviewer
 
 
-def _map_records(version: str, bundle: bool, records: list[_RecordInput]) -> list[_Mapped]:
-    """What each record of a batch maps to (here or in a worker)."""
-    if not records:
+def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
+    """What each record of a batch (``_RecordInput.plain`` rows) maps to, here or in a
+    worker."""
+    if not rows:
         return []
     reviewer = _reviewer(version, bundle)
     out = []
-    for record in records:
+    for record in map(_RecordInput.from_plain, rows):
         content = json.loads(record.data)
         documents = []
         if spec(record.kind).fhir.as_source == "data":
@@ -383,7 +409,8 @@ class _Mapping:
                 found = kept.get(space, keys) if kept is not None else {}
                 held.append((keys, found))
                 missing = [item for key, item in zip(keys, inputs, strict=True) if key not in found]
-                yield work, kept is not None, self.v.name, self.bundle, self.complete(missing)
+                packed = marshal.dumps(self.complete(missing))
+                yield work, kept is not None, self.v.name, self.bundle, packed
 
         for fresh in _run(pool, _mapped_to_keep, tasks()):
             keys, found = held.popleft()
@@ -442,8 +469,8 @@ class _Mapping:
         return keys, inputs
 
     def complete(self, inputs: list[Any]) -> list[Any]:
-        """The inputs of records to map, with their files read at once (other inputs, such
-        as snapshots, as they are)."""
+        """The inputs of records to map as plain rows, with their files read at once (other
+        inputs, such as snapshots, as they are)."""
         pending = [item for item in inputs if isinstance(item, _Pending)]
         if not pending:
             return inputs
@@ -459,7 +486,7 @@ class _Mapping:
                 self.related(p.node, p.targets),
                 p.snapshots,
                 blobs[p.blob],
-            )
+            ).plain()
             for p in pending
         ]
 
@@ -559,13 +586,13 @@ def _mapped_to_keep(
     keep: bool,
     version: str,
     bundle: bool,
-    inputs: list[Any],
+    inputs: bytes,
 ) -> list[_Mapped | tuple[bytes, bytes]]:
-    """``work``'s results; when they are kept, as ``marshal`` bytes and in the form in which
-    they are kept, both made where they are mapped (in a worker when there are). The parent
-    process, which every entry passes through, then only reads the bytes back: unpickling the
-    results took it longer, and decompressing the kept form too."""
-    mapped = work(version, bundle, inputs)
+    """``work``'s results for the ``marshal``led ``inputs``; when they are kept, as ``marshal``
+    bytes and in the form in which they are kept, both made where they are mapped (in a worker
+    when there are). The parent process, which every entry passes through, then only reads the
+    bytes back: unpickling the results took it longer, and decompressing the kept form too."""
+    mapped = work(version, bundle, marshal.loads(inputs))
     if not keep:
         return list(mapped)
     plain = [marshal.dumps(m.plain()) for m in mapped]
