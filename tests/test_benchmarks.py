@@ -234,6 +234,10 @@ def test_run_reports_every_command_mode_and_reference(report: dict[str, Any]) ->
     floor = rows["git floor", "ref"]
     parts = rows["git walk", "ref"]["seconds"] + rows["git blobs", "ref"]["seconds"]
     assert floor["seconds"] == pytest.approx(parts, abs=0.002)
+    # ledger was timed as installed, with the bytecode of its modules compiled
+    package = Path(report["bytecode"].removeprefix("compiled for "))
+    assert report["bytecode"].startswith("compiled for ") and (package / "cli.py").is_file()
+    assert list((package / "__pycache__").glob("cli.*.pyc"))
     assert floor["x_floor"] == 1.0
     assert rows["verify", "commit"]["argv"][1:] == ["verify", "--format", "json"]
     (size,) = report["sizes"]
