@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ledger.checks.phi import KEYED, PATTERNS, scan_phi
 from ledger.checks.record_file import _quick
-from ledger.records.canonical import compact_json
+from ledger.compactjson import compact_json
 
 PATH = "records/dataset/x/1.0.json"
 SSN = "a US Social Security number"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger.checks.phi import clean, scan_phi
+from ledger.compactjson import compact_json
 from ledger.dvc.snapshots import SnapshotRef
 from ledger.findings import Finding, finding, pointer_of
 from ledger.kinds import Relation, spec
@@ -24,7 +25,6 @@ from ledger.records.canonical import (
     NotCanonicalizableError,
     canonical_bytes,
     canonical_from_compact,
-    compact_json,
     sha256_hex,
 )
 from ledger.records.identity import KINDS, Kind, RecordId, id_from_relpath, is_name, is_version

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.bulk import quiet_gc
+from ledger.compactjson import compact_encoder
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
@@ -69,7 +70,7 @@ RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
 # An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
 R = TypeVar("R")
-_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_LINE = compact_encoder(sort_keys=False)
 
 
 class ProvenanceBundle:

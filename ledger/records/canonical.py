@@ -7,12 +7,12 @@ or re-ordering a record's keys never breaks a link, while any change of content 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any, cast
 
 import rfc8785
 
+from ledger.compactjson import compact_json
 from ledger.errors import LedgerError
 
 
@@ -29,11 +29,6 @@ _QUOTED = re.compile(r'("[^"]*")')
 _LITERALS = re.compile(r"true|false|null")
 _RISKY = re.compile(r"[A-Za-z]|[0-9]{16}")
 _INTEGRAL = re.compile(r"(-?[0-9]+)\.0+(?![0-9])")
-
-
-def compact_json(value: object) -> str:
-    """Python's compact, key-sorted JSON of ``value`` (see ``canonical_from_compact``)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_from_compact(text: str) -> bytes | None:
@@ -61,7 +56,7 @@ def canonical_bytes(value: object) -> bytes:
     if plain == "yes":
         # For such values Python's compact, key-sorted JSON is byte for byte what RFC 8785
         # prescribes (tests/test_canonical.py checks this against rfc8785), and it is C-fast.
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = compact_json(value)
         try:
             return text.encode()
         except UnicodeEncodeError:

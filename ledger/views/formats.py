@@ -7,10 +7,11 @@ text`` never loads the HTML template or FHIR.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ledger.compactjson import compact_json
 
 if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
@@ -40,13 +41,6 @@ class Formats(Generic[T]):
 
     def render(self, name: str, value: T) -> Chunks:
         return self.by_name[name].render(value)
-
-
-# One encoder for every call: json.dumps with options builds a new encoder each time, which at
-# tens of thousands of items costs as much as the encoding.
-compact_json: Callable[[object], str] = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":")
-).encode
 
 
 def blocks(chunks: Chunks, size: int = 1 << 20) -> Iterator[str]:

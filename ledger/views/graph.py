@@ -165,7 +165,7 @@ class LineageGraph:
         own: a large graph is never one string, and it diffs by node."""
         import json
 
-        from ledger.views.formats import compact_json as dump
+        from ledger.compactjson import compact_json as dump
 
         yield "{\n"
         yield f'  "commit": {json.dumps(self.commit)},\n'
