@@ -70,6 +70,23 @@ def test_a_corrupt_value_is_discarded_with_a_note(kept: KeptValues) -> None:
     assert kept.count(SPACE) == 1  # deleted, to be computed again
 
 
+def test_a_value_under_another_key_than_its_own_is_discarded(kept: KeptValues) -> None:
+    """Each value's checksum covers its space and key: swapped rows (a damaged index, or a
+    hand-made exchange of two records' FHIR entries) are not read as each other's."""
+    kept.put(SPACE, {b"a": "the value of a", b"b": "the value of b", b"c": "c"})
+    kept.put("other", {b"a": "a, elsewhere"})
+    kept.close()
+    rows = {(space, key): value for space, key, value in _stored(kept.path)}
+    with sqlite3.connect(kept.path) as db:
+        swap = "UPDATE kept SET value = ? WHERE space = ? AND key = ?"
+        db.execute(swap, (rows[SPACE, b"b"], SPACE, b"a"))
+        db.execute(swap, (rows[SPACE, b"a"], SPACE, b"b"))
+        db.execute(swap, (rows["other", b"a"], SPACE, b"c"))
+    assert kept.get(SPACE, [b"a", b"b", b"c"]) == {}
+    assert "3 kept value(s)" in kept.notes[0]
+    assert kept.get("other", [b"a"]) == {b"a": "a, elsewhere"}
+
+
 def test_a_file_that_is_no_database_is_started_afresh(kept: KeptValues) -> None:
     kept.path.parent.mkdir(parents=True)
     kept.path.write_bytes(b"this is not an SQLite database, but it is long enough" * 40)
