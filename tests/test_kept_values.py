@@ -166,6 +166,17 @@ def test_kept_entries_give_the_bytes_of_a_cold_mapping(
     assert mapped == []
 
 
+@pytest.mark.parametrize("ndjson", [False, True])
+def test_entries_written_to_their_spools_a_few_at_a_time_give_the_same_bytes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, ndjson: bool
+) -> None:
+    from ledger.fhir import bundle
+
+    whole = _provenance(repo, remember=False, ndjson=ndjson)
+    monkeypatch.setattr(bundle, "LINES_HELD", 2)
+    assert _provenance(repo, remember=False, ndjson=ndjson) == whole
+
+
 def test_after_a_commit_only_the_new_version_is_mapped(repo: Path, mapped: list[str]) -> None:
     generate = load("generate")
     _provenance(repo, remember=True)

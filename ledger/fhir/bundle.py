@@ -68,9 +68,13 @@ ORDER = (
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
 RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few upstream ones
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
+LINES_HELD = 1024  # entries gathered per resource type between writes to its spool
 # An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
 R = TypeVar("R")
 _LINE = compact_encoder(sort_keys=False)
+
+
+_RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}
 
 
 class ProvenanceBundle:
@@ -360,6 +364,8 @@ class _Mapping:
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
             for _ in ORDER
         ]
+        # Each spool's lines not yet written: one write per thousand entries, not one each.
+        self.lines: list[list[str]] = [[] for _ in ORDER]
         self.urls: list[str] = []
         self.seen: set[str] = set()
         self.records = [n for n in graph.records() if not n.attrs.get("missing")]
@@ -391,6 +397,8 @@ class _Mapping:
             for mapped in self.kept_or_mapped(pool, spaces[1], _map_documents, snapshots):
                 for entry in mapped.entries:
                     self.accept(entry)
+        for rank in range(len(ORDER)):
+            self.write(rank)
 
     def kept_or_mapped(
         self,
@@ -506,8 +514,18 @@ class _Mapping:
         problems, _ = self.guard.accept(entry.url, entry.head, entry.review)
         if problems or entry.line is None:
             raise FhirMappingError(problems)
-        self.spools[ORDER.index(entry.head["resourceType"])].write(entry.line + "\n")
+        rank = _RANK[entry.head["resourceType"]]
+        self.lines[rank].append(entry.line)
+        if len(self.lines[rank]) >= LINES_HELD:
+            self.write(rank)
         self.urls.append(entry.url)
+
+    def write(self, rank: int) -> None:
+        """The held lines of one resource type, onto its spool."""
+        lines = self.lines[rank]
+        if lines:
+            self.spools[rank].write("\n".join(lines) + "\n")
+            lines.clear()
 
     def targets_by_kind(self, node: Node) -> dict[str, list[Node]]:
         """The nodes ``node`` links to, by edge kind, in the graph's edge order."""
@@ -554,10 +572,12 @@ class _Mapping:
         return "\0".join(parts)
 
     def stand_in(self, node: Node) -> str:
-        """What ``as_related(node)`` is made of, as text: a superset of what it reads."""
+        """A digest of what ``as_related(node)`` is made of: a superset of what it reads.
+        Short, so that the keys naming it are quick to make."""
 
         def make() -> str:
-            return repr((node.label, node.attrs, [s.attrs for s in self.snapshots_of(node)]))
+            text = repr((node.label, node.attrs, [s.attrs for s in self.snapshots_of(node)]))
+            return hashlib.sha256(text.encode()).hexdigest()
 
         return _held(self.stand_ins, node.id, make)
 
