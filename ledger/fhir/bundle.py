@@ -65,16 +65,14 @@ ORDER = (
     "Observation",
     "Provenance",
 )
+_RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}  # its spool
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
 RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few upstream ones
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
 LINES_HELD = 1024  # entries gathered per resource type between writes to its spool
-# An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
 R = TypeVar("R")
+# An entry on its line, in FHIR's element order (never sorted); one encoder for every entry.
 _LINE = compact_encoder(sort_keys=False)
-
-
-_RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}
 
 
 class ProvenanceBundle:
