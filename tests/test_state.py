@@ -4,6 +4,7 @@ that gives the same answers as a cold read, and one that is discarded when it ca
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -404,6 +405,51 @@ def test_a_new_phi_pattern_is_applied_to_a_ledger_whose_state_is_kept(
     with Ledger.open(repo) as book:
         hits = [f for f in book.verify().findings if f.code == "L501"]
     assert hits and all("made-up identifier" in f.message for f in hits)
+
+
+def _distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_fingerprint_names_every_library_that_decides_what_is_kept() -> None:
+    """Each third-party package ledger imports either decides kept verdicts or entries, and
+    is in the fingerprint, or is one of the few that never does (a kept FHIR entry is
+    fhir.resources' output: after an upgrade it must be made again)."""
+    from importlib import metadata
+
+    import ledger.state.store as store
+
+    std = set(sys.stdlib_module_names)
+    imported = set()
+    for path in (PROJECT / "ledger").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+    packages = metadata.packages_distributions()
+    third_party = {
+        _distribution(dist) for module in imported - std - {"ledger"} for dist in packages[module]
+    }
+    # The command line, the git layer's repository set-up and ``verify --data``'s workspace
+    # checks, which are computed afresh on every run.
+    never_kept = {"click", "gitpython", "dvc", "dvc-objects"}
+    listed = {_distribution(name) for name in store._LIBRARIES}
+    assert third_party - never_kept == listed
+
+
+def test_a_library_upgrade_starts_a_new_kept_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    import ledger.state.store as store
+
+    config = load_config(PROJECT)
+    before = store.fingerprint(config)
+    real = metadata.version
+    monkeypatch.setattr(
+        store.metadata, "version", lambda name: "0" if name == "fhir.resources" else real(name)
+    )
+    assert store.fingerprint(config) != before
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])

@@ -54,7 +54,20 @@ from ledger.state.values import KeptValues
 FORMAT = 1
 KEEP_STATES = 4
 KEEP_FOLDERS = 2
-_LIBRARIES = ("pydantic", "pydantic-core", "jsonschema", "rfc8785", "PyYAML", "dvc-data")
+# The libraries whose code decides what is kept: record checks (pydantic, jsonschema and its
+# ``referencing``, rfc8785, PyYAML for dvc.lock, dvc-data for DVC's hashes) and the FHIR
+# entries of ``values.sqlite`` (fhir.resources and fhir-core validate and write each one).
+_LIBRARIES = (
+    "pydantic",
+    "pydantic-core",
+    "jsonschema",
+    "referencing",
+    "rfc8785",
+    "PyYAML",
+    "dvc-data",
+    "fhir.resources",
+    "fhir-core",
+)
 _STATE_FILE = re.compile(r"^rev-([0-9a-f]{40}|[0-9a-f]{64})$")
 
 
