@@ -63,15 +63,15 @@ def record_node_id(record_id: RecordId | str) -> str:
 
 
 class LineageGraph:
-    """Nodes by id, and edges as a set with adjacency in both directions."""
+    """Nodes by id, and edges as a set with adjacency in both directions (made when first
+    walked: a selection printed whole never needs it)."""
 
     def __init__(self, commit: str) -> None:
         self.commit = commit
         self.nodes: dict[str, Node] = {}
         self._edges: set[Edge] = set()
-        self._out: dict[str, list[Edge]] = defaultdict(list)
-        self._in: dict[str, list[Edge]] = defaultdict(list)
         self._sorted: list[Edge] | None = None
+        self._adjacency: tuple[dict[str, list[Edge]], dict[str, list[Edge]]] | None = None
 
     def add(self, node: Node) -> None:
         self.nodes.setdefault(node.id, node)
@@ -81,8 +81,9 @@ class LineageGraph:
         if edge not in self._edges:
             self._edges.add(edge)
             self._sorted = None
-            self._out[source].append(edge)
-            self._in[target].append(edge)
+            if self._adjacency is not None:
+                self._adjacency[0][source].append(edge)
+                self._adjacency[1][target].append(edge)
 
     @property
     def edges(self) -> list[Edge]:
@@ -90,6 +91,24 @@ class LineageGraph:
         if self._sorted is None:
             self._sorted = sorted(self._edges)
         return self._sorted
+
+    @property
+    def _out(self) -> dict[str, list[Edge]]:
+        return self._adjacent()[0]
+
+    @property
+    def _in(self) -> dict[str, list[Edge]]:
+        return self._adjacent()[1]
+
+    def _adjacent(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+        if self._adjacency is None:
+            out: dict[str, list[Edge]] = defaultdict(list)
+            into: dict[str, list[Edge]] = defaultdict(list)
+            for edge in self._edges:
+                out[edge.source].append(edge)
+                into[edge.target].append(edge)
+            self._adjacency = out, into
+        return self._adjacency
 
     def out_edges(self, node_id: str) -> list[Edge]:
         return sorted(self._out.get(node_id, ()))
@@ -114,8 +133,6 @@ class LineageGraph:
         if kept.issuperset(self.nodes):  # all of it (every version's provenance): no walk
             graph.nodes = {node_id: self.nodes[node_id] for node_id in sorted(self.nodes)}
             graph._edges, graph._sorted = set(self._edges), self._sorted
-            graph._out.update((k, list(v)) for k, v in self._out.items())
-            graph._in.update((k, list(v)) for k, v in self._in.items())
             return graph
         for node_id in sorted(kept):
             if node_id in self.nodes:
@@ -123,9 +140,6 @@ class LineageGraph:
         nodes = graph.nodes
         edges = [e for e in self.edges if e.source in nodes and e.target in nodes]
         graph._edges, graph._sorted = set(edges), edges  # a sorted list's sublist is sorted
-        for edge in edges:
-            graph._out[edge.source].append(edge)
-            graph._in[edge.target].append(edge)
         return graph
 
     def reachable(
@@ -264,9 +278,10 @@ def _with_context(graph: LineageGraph, records: set[str]) -> set[str]:
     """``records`` and the snapshots, commits and agents they point to."""
     reachable = set(records)
     frontier = list(records)
+    out = graph._out
     while frontier:
         node = frontier.pop()
-        for edge in graph._out.get(node, ()):
+        for edge in out.get(node, ()):
             if edge.target not in reachable and not edge.target.startswith("record:"):
                 reachable.add(edge.target)
                 frontier.append(edge.target)
