@@ -468,3 +468,56 @@ def test_cycle_search_handles_a_chain_of_thousands_of_versions() -> None:
         assert facts.valid and facts.claimed is not None
         records.append((f"records/dataset/sepsis-test/1.{n}.json", facts.claimed, facts.links))
     assert find_cycles(records) == []
+
+
+def _edit_title(repo: Path) -> str:
+    data = load(repo, EVAL_11)
+    save(repo, EVAL_11, {**data, "title": data["title"] + " (revised)"})
+    return EVAL_11
+
+
+def _delete(repo: Path) -> str:
+    git("rm", "-q", EVAL_11, cwd=repo)
+    return EVAL_11
+
+
+def _add_version(repo: Path) -> str:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    save(repo, path, data)
+    return path
+
+
+def _edit_dvc_md5(repo: Path) -> str:
+    dvc_file = repo / "data/test.csv.dvc"
+    text = dvc_file.read_text()
+    md5 = load(repo, TEST_10)["snapshot"]["md5"]
+    dvc_file.write_text(text.replace(md5, "abcdef" * 5 + "ab"))
+    return TEST_10
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "args"),
+    [
+        (_edit_title, "L601", ()),
+        (_delete, "L602", ()),
+        (_add_version, "L801", ("--require-signed",)),
+        (_edit_dvc_md5, "L405", ()),
+    ],
+    ids=["record-edited", "record-deleted", "unsigned-version-added", "dvc-md5-edited"],
+)
+def test_a_change_made_in_a_merge_commit_itself_is_caught(
+    repo: Path, change: Any, code: str, args: tuple[str, ...]
+) -> None:
+    """An "evil merge": both branches change nothing, and the merge commit alone changes the
+    ledger. The history walk must list a merge's own changes (its combined diff), or these
+    pass unseen."""
+    git("checkout", "-qb", "side", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "Side", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "Main", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-commit", "side", cwd=repo)
+    path = change(repo)
+    commit(repo, "Merge side")
+    merge = git("rev-parse", "HEAD", cwd=repo).strip()
+    hits = assert_caught(repo, code, path, *args)
+    assert {hit["commit"] for hit in hits} == {merge}

@@ -224,8 +224,12 @@ class Repository:
         The walk has no pathspec: git then diffs each commit once, where a pathspec makes it
         diff twice (once to simplify history, once to print), and wildcards such as ``*.dvc``
         defeat its pruning of unchanged folders. The changes are filtered here instead.
+
+        A merge lists its own changes (``--cc``: the files whose merged content differs from
+        every parent's), so a record edited, deleted or added by the merge commit itself is
+        in the history; what a branch changed stays with the branch's commits.
         """
-        args = ["log", "--reverse", "--raw", "--no-renames", "--no-abbrev", "-z"]
+        args = ["log", "--reverse", "--raw", "--cc", "--no-renames", "--no-abbrev", "-z"]
         args += ["--format=%H %P", rev, *([f"^{since}"] if since else []), "--"]
         walked: list[WalkedCommit] = []
         for commit in parse_raw_log(self._stream(*args)):
