@@ -521,3 +521,19 @@ def test_a_change_made_in_a_merge_commit_itself_is_caught(
     merge = git("rev-parse", "HEAD", cwd=repo).strip()
     hits = assert_caught(repo, code, path, *args)
     assert {hit["commit"] for hit in hits} == {merge}
+
+
+@pytest.mark.parametrize("disguise", ["replace", "graft"])
+def test_a_replace_ref_or_a_graft_cannot_hide_a_tampering_commit(repo: Path, disguise: str) -> None:
+    """``git replace HEAD HEAD~1`` makes git show the parent in place of the tampering commit;
+    a graft that gives it no parents makes its edit look like a first version. Neither
+    travels with a clone, and verify reads the objects as committed."""
+    _edit_title(repo)
+    commit(repo, "Retitle an evaluation")
+    if disguise == "replace":
+        git("replace", "HEAD", "HEAD~1", cwd=repo)
+    else:
+        head = git("rev-parse", "HEAD", cwd=repo)
+        (repo / ".git/info").mkdir(exist_ok=True)
+        (repo / ".git/info/grafts").write_text(head)
+    assert_caught(repo, "L601", EVAL_11)

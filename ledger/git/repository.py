@@ -8,6 +8,7 @@ record, so the number of git processes a command starts does not grow with the l
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +33,14 @@ SYMLINK_MODE = "120000"
 _PIPE = 16_384  # bytes of requests safely written before reading: well under a pipe's buffer
 GITLINK_MODE = "160000"
 Listing = dict[str, tuple[str, str]]  # path -> (mode, object id)
+
+
+def _env() -> dict[str, str]:
+    """The environment of every git process: objects as they are stored. ``git replace`` refs
+    and a ``.git/info/grafts`` file make git show another commit, tree or blob in place of the
+    real one (a tampering commit can be replaced by its parent, or cut from its history), and
+    neither travels with a clone: verify reads what was actually committed."""
+    return {**os.environ, "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
 
 
 def listing_after(listing: Listing, changes: Iterable[Change], folder: str) -> Listing:
@@ -59,6 +68,7 @@ class CatFile:
         self._proc = subprocess.Popen(
             ["git", "cat-file", "--batch"],
             cwd=root,
+            env=_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -141,6 +151,7 @@ class Repository:
         done = subprocess.run(
             ["git", "-c", "core.quotepath=off", *args],
             cwd=self.root,
+            env=_env(),
             input=stdin,
             capture_output=True,
         )
@@ -175,6 +186,7 @@ class Repository:
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
             cwd=self.root,
+            env=_env(),
             capture_output=True,
             text=True,
         )
@@ -198,6 +210,7 @@ class Repository:
         done = subprocess.run(
             ["git", "merge-base", "--is-ancestor", ancestor, rev],
             cwd=self.root,
+            env=_env(),
             capture_output=True,
         )
         return done.returncode == 0
@@ -244,7 +257,7 @@ class Repository:
         self.commands.append(args)
         command = ["git", "-c", "core.quotepath=off", *args]
         with subprocess.Popen(
-            command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command, cwd=self.root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as proc:
             assert proc.stdout is not None and proc.stderr is not None
             rest = b""
@@ -302,7 +315,10 @@ class Repository:
         """``key value`` lines of the git settings whose names match ``pattern``."""
         self.commands.append(("config", "--get-regexp", pattern))
         done = subprocess.run(
-            ["git", "config", "--get-regexp", pattern], cwd=self.root, capture_output=True
+            ["git", "config", "--get-regexp", pattern],
+            cwd=self.root,
+            env=_env(),
+            capture_output=True,
         )
         # Exit code 1 means no setting matched; anything else leaves the answer unknown.
         return sorted(done.stdout.decode("utf-8", "replace").splitlines())
@@ -351,7 +367,11 @@ def find_repository_root(start: Path) -> Path:
     """The top of the git work tree containing ``start``; NotAGitRepositoryError outside one."""
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            env=_env(),
+            capture_output=True,
+            text=True,
         )
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise NotAGitRepositoryError(str(start)) from exc
