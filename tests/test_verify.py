@@ -537,3 +537,30 @@ def test_a_replace_ref_or_a_graft_cannot_hide_a_tampering_commit(repo: Path, dis
         (repo / ".git/info").mkdir(exist_ok=True)
         (repo / ".git/info/grafts").write_text(head)
     assert_caught(repo, "L601", EVAL_11)
+
+
+def _reformat(repo: Path) -> None:
+    data = load(repo, EVAL_11)
+    text = json.dumps(dict(reversed(list(data.items()))), indent=4, ensure_ascii=True)
+    (repo / EVAL_11).write_text(text.replace('"title"', '"\\u0074itle"') + "\n")
+
+
+def _make_executable(repo: Path) -> None:
+    (repo / EVAL_11).chmod(0o755)
+
+
+@pytest.mark.parametrize("keep", [_reformat, _make_executable], ids=["reformatted", "chmod"])
+def test_a_change_that_keeps_the_canonical_record_is_not_tampering(repo: Path, keep: Any) -> None:
+    """Keys reordered, re-indented, a key written with a \\u escape, or the file made
+    executable: every hash that pins the record still holds, so nothing is reported."""
+    before = record_hash(load(repo, EVAL_11))
+    keep(repo)
+    assert record_hash(load(repo, EVAL_11)) == before
+    commit(repo, "Reformat an evaluation")
+    assert git("diff", "--stat", "HEAD~1", cwd=repo)  # the commit changed the file
+    code, errors = verify(repo)
+    assert (code, errors) == (0, [])
+    # A real edit after it is still caught, against the reformatted version.
+    _edit_title(repo)
+    commit(repo, "Retitle")
+    assert_caught(repo, "L601", EVAL_11)

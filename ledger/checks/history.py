@@ -4,6 +4,7 @@ own commit, and data versions nobody recorded."""
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable
@@ -14,7 +15,7 @@ from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_fil
 from ledger.dvc.snapshots import SnapshotRef, check_snapshot
 from ledger.findings import Finding, finding
 from ledger.git.commits import Commit
-from ledger.git.history import DvcTexts, History, is_record_path
+from ledger.git.history import DvcTexts, History, Version, is_record_path
 from ledger.git.repository import Repository
 from ledger.records.identity import RecordId
 from ledger.trees import FileSource
@@ -40,23 +41,49 @@ def previous_hashes(
 
 
 def history_findings(
-    history: History, records_dir: str, only: Container[str] | None = None
+    history: History, records_dir: str, facts_of: FactsOf, only: Container[str] | None = None
 ) -> list[Finding]:
     """L601/L602: a committed record file changed or deleted by a later commit (with
-    ``only``, of those files)."""
-    found: list[Finding] = []
+    ``only``, of those files). A change that keeps the record's canonical content (keys
+    reordered, indentation, escapes, a number written another way, the file's mode) changes
+    no hash that pins it and is not one."""
+    changed: list[tuple[str, Version, Version]] = []
     for path, versions in history.by_path.items():
         if not is_record_path(path, records_dir) or (only is not None and path not in only):
             continue
-        for version in versions[1:]:
-            commit = history.commits[version.index]
-            who = f"by {commit.author.name} on {commit.author_date} (commit {commit.sha[:12]})"
-            if version.status == "D":
-                found.append(finding("L602", path, "", f"deleted {who}", commit=commit.sha))
-            else:
-                message = f"changed after it was committed, {who}"
-                found.append(finding("L601", path, "", message, commit=commit.sha))
+        changed += [(path, before, after) for before, after in itertools.pairwise(versions)]
+    blobs = {v.blob for _, before, after in changed for v in (before, after) if v.blob}
+    facts = facts_of(blobs) if blobs else {}
+    found: list[Finding] = []
+    for path, before, after in changed:
+        if after.status != "D" and _same_content(before.blob, after.blob, facts):
+            continue
+        commit = history.commits[after.index]
+        who = f"by {commit.author.name} on {commit.author_date} (commit {commit.sha[:12]})"
+        if after.status == "D":
+            found.append(finding("L602", path, "", f"deleted {who}", commit=commit.sha))
+        else:
+            message = f"changed after it was committed, {who}"
+            found.append(finding("L601", path, "", message, commit=commit.sha))
     return found
+
+
+def _same_content(old: str | None, new: str | None, facts: dict[str, RecordFacts]) -> bool:
+    """Whether two versions of a record file hold the same record: the same bytes, or valid
+    contents with one canonical hash."""
+    if old is None or new is None:
+        return False
+    if old == new:
+        return True
+    before, after = facts.get(old), facts.get(new)
+    return (
+        before is not None
+        and after is not None
+        and before.sha256 is not None
+        and before.sha256 == after.sha256
+        and not before.problems
+        and not after.problems
+    )
 
 
 def snapshot_at_commit(texts: DvcTexts, file: RecordFile, sha: str) -> list[Finding]:

@@ -186,7 +186,7 @@ class LedgerState:
         folder = self.config.records_dir
         previous = previous_hashes(history, records, self.facts_of)
         found = tree_findings(records, folder, None, previous or None, only)
-        found += history_findings(history, folder, only)
+        found += history_findings(history, folder, self.facts_of, only)
         # Snapshots against DVC files depend on nothing but the record's blob and the DVC
         # files of one commit, all immutable: each is checked once and remembered.
         at_commit: list[tuple[str, RecordFile, str]] = []
