@@ -140,6 +140,18 @@ RULES: dict[str, Rule] = _rules(
         "links form a cycle, so no record in it can be pinned first",
         "remove one of the links in the cycle",
     ),
+    Rule(
+        "L306",
+        "version-fork",
+        "two versions supersede the same version, so the record has two current versions",
+        "let one of the two supersede the other instead, before it is committed",
+    ),
+    Rule(
+        "L307",
+        "version-without-supersedes",
+        "a later version of a record names no version it supersedes",
+        "say which version it replaces in supersedes (ledger new --supersedes writes it)",
+    ),
     # DVC snapshots.
     Rule(
         "L401",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger.records.canonical import record_hash
 from tests.conftest import run_ledger
 
 SOURCE = "records/dataset/sepsis-cohort/1.1.json"
@@ -16,9 +17,10 @@ TARGET = "records/dataset/sepsis-cohort/1.2.json"
 
 
 def _valid_new_version(repo: Path) -> dict[str, Any]:
-    """A valid dataset v1.2: v1.1's content under the next version (it supersedes v1.0)."""
+    """A valid dataset v1.2: v1.1's content under the next version, superseding v1.1."""
     data = json.loads((repo / SOURCE).read_text())
-    data["version"] = "1.2"
+    ref = {"ref": "dataset:sepsis-cohort@1.1", "sha256": record_hash(data)}
+    data.update(version="1.2", supersedes={**data["supersedes"], **ref})
     return dict(data)
 
 

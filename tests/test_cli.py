@@ -104,6 +104,14 @@ def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None
     assert git("status", "--porcelain", cwd=repo) == ""
 
 
+def test_new_refuses_a_later_version_that_supersedes_nothing(repo: Path, tmp_path: Path) -> None:
+    result = _new(repo, _draft(repo, tmp_path), "1.2")
+    assert result.code == 1
+    assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json: error L307 ")
+    assert "ledger new --supersedes" in result.err
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
 def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> None:
     result = _new(
         repo,
@@ -164,6 +172,8 @@ def test_validate_named_paths_reports_only_those(repo: Path) -> None:
 
 def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path) -> None:
     draft = json.loads(_draft(repo, tmp_path).read_text())
+    link = ("dataset:sepsis-cohort@1.1", "Recount after review", "correction")
+    draft["supersedes"] = dict(zip(("ref", "reason", "change_type"), link, strict=True))
     script = (
         "import json, sys\nfrom ledger.api import Ledger\n"
         "book = Ledger.open('.')\n"
@@ -173,7 +183,8 @@ def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path
     subprocess.run([sys.executable, "-c", script, json.dumps(draft)], cwd=repo, check=True)
     via_api = (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes()
     (repo / "records/dataset/sepsis-cohort/1.2.json").unlink()
-    _new(repo, str(tmp_path / "draft.json"), "1.2")
+    options = ("--supersedes", link[0], "--reason", link[1], "--change-type", link[2])
+    assert _new(repo, _draft(repo, tmp_path), "1.2", *options).code == 0
     assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
 
 

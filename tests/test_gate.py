@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from ledger.records.canonical import record_hash
 from tests.conftest import LEDGER, PROJECT, git, run_ledger
 
 COHORT = "records/dataset/sepsis-cohort/1.1.json"
@@ -17,7 +18,8 @@ NEW = "records/dataset/sepsis-cohort/1.2.json"
 
 def _stage_broken_then_fix_worktree(repo: Path) -> None:
     data = json.loads((repo / COHORT).read_text())
-    data["version"] = "1.2"
+    supersedes = {**data["supersedes"], "ref": "dataset:sepsis-cohort@1.1"}
+    data.update(version="1.2", supersedes={**supersedes, "sha256": record_hash(data)})
     broken = {k: v for k, v in data.items() if k != "cohort"}
     (repo / NEW).write_text(json.dumps(broken, indent=2))
     git("add", NEW, cwd=repo)

@@ -564,3 +564,32 @@ def test_a_change_that_keeps_the_canonical_record_is_not_tampering(repo: Path, k
     _edit_title(repo)
     commit(repo, "Retitle")
     assert_caught(repo, "L601", EVAL_11)
+
+
+def test_two_versions_superseding_one_are_a_fork(repo: Path) -> None:
+    """Both stay current, so lineage, FHIR and every comparison would show two latest
+    versions of one evaluation."""
+    first, data = new_version(repo, EVAL_11, "1.2")
+    save(repo, first, data)
+    second = first.replace("1.2.json", "1.3.json")
+    save(repo, second, {**data, "version": "1.3"})
+    commit(repo, "Two successors of 1.1")
+    for path in (first, second):
+        [hit] = assert_caught(repo, "L306", path)
+        assert "1.2 and" in hit["message"] and hit["pointer"] == "/supersedes/ref"
+    validated = run_ledger("validate", "--format", "json", cwd=repo)
+    assert {f["code"] for f in json.loads(validated.out)["findings"]} >= {"L306"}
+
+
+def test_a_later_version_that_supersedes_nothing_is_caught(repo: Path) -> None:
+    path, data = new_version(repo, EVAL_11, "2.0")
+    del data["supersedes"]
+    save(repo, path, data)
+    commit(repo, "A version 2.0 out of the chain")
+    assert_caught(repo, "L307", path)
+    # Adding a version below the first one puts the first out of the chain too.
+    lowest, data = new_version(repo, "records/evaluation/sepsis-risk-heldout/1.0.json", "0.9")
+    del data["supersedes"]
+    save(repo, lowest, data)
+    commit(repo, "A version 0.9")
+    assert_caught(repo, "L307", "records/evaluation/sepsis-risk-heldout/1.0.json")

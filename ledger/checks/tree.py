@@ -220,6 +220,7 @@ def tree_findings(
     files = records.files if only is None else [f for f in records.files if f.relpath in only]
     found = [f for file in files for f in file.facts.findings_at(file.relpath, records_dir)]
     found += [f for f in _duplicates(records.files) if only is None or f.path in only]
+    found += [f for f in _version_chains(records) if only is None or f.path in only]
     hashes = records.hashes
     for file in files:
         if file.facts.valid and file.facts.claimed is not None:
@@ -244,6 +245,34 @@ def cycles(records: TreeRecords) -> list[Finding]:
         for file in records.valid()
         if file.facts.claimed is not None
     )
+
+
+def _version_chains(records: TreeRecords) -> list[Finding]:
+    """L306/L307: the versions of one record form a single chain. Each version but the first
+    supersedes one (where to is L304's matter), and no version has two successors: a fork
+    leaves two current versions, and every view would show both."""
+    by_name: dict[tuple[str, str], list[tuple[RecordId, RecordFile]]] = defaultdict(list)
+    successors: dict[RecordId, list[str]] = defaultdict(list)
+    for file in records.valid():
+        claimed = file.facts.claimed
+        assert claimed is not None  # valid() holds files that claim an identity
+        by_name[claimed.kind, claimed.name].append((claimed, file))
+        link = file.facts.supersedes
+        if link is not None:
+            successors[link.target].append(str(claimed))
+    found: list[Finding] = []
+    for versions in by_name.values():
+        first = min(claimed.version_key for claimed, _ in versions)
+        for claimed, file in versions:
+            link = file.facts.supersedes
+            if link is None and claimed.version_key > first:
+                message = f"{claimed} supersedes no version, though an earlier one is recorded"
+                found.append(finding("L307", file.relpath, "", message))
+            elif link is not None and len(successors[link.target]) > 1:
+                both = " and ".join(sorted(successors[link.target]))
+                message = f"{link.target} is superseded by {both}: each stays a current version"
+                found.append(finding("L306", file.relpath, link.pointer + "/ref", message))
+    return found
 
 
 def _duplicates(files: Iterable[RecordFile]) -> list[Finding]:

@@ -13,6 +13,8 @@ differs between the two commits:
 - the files claiming its identity (L202), and whether a later version supersedes it (which
   decides the checks of current versions): identities claimed by, or superseded by, any
   version of a changed file;
+- the other versions of its record (L306, L307: one chain of versions per name): the names
+  claimed by any version of a changed file;
 - the DVC files its snapshots name, and those of the records it links to (L401-L406);
 - the other records documenting the same DVC output (L405 is reported at the latest of them).
 
@@ -88,11 +90,13 @@ class Since:
         hit = set(touched)
         reads_changed_data: set[RecordId] = set()
         documenting: dict[OutputKey, list[str]] = defaultdict(list)
+        names = {(c.kind, c.name) for c in claimed}
         for file in records.files:
             facts = file.facts
             if (
                 facts.claimed in claimed
                 or facts.claimed in superseded
+                or (facts.claimed is not None and (facts.claimed.kind, facts.claimed.name) in names)
                 or any(link.target in claimed for link in facts.links)
             ):
                 hit.add(file.relpath)
