@@ -153,9 +153,29 @@ class TreeRecords:
         }
 
     @functools.cached_property
+    def successors(self) -> dict[RecordId, list[RecordFile]]:
+        """The files that supersede each version, by the version they name."""
+        found: dict[RecordId, list[RecordFile]] = defaultdict(list)
+        for file in self.files:
+            link = file.facts.supersedes
+            if link is not None:
+                found[link.target].append(file)
+        return found
+
+    @functools.cached_property
     def superseded(self) -> set[RecordId]:
         """Versions that a later record in the same tree supersedes."""
-        return {link.target for f in self.files if (link := f.facts.supersedes) is not None}
+        return set(self.successors)
+
+    @functools.cached_property
+    def versions(self) -> dict[tuple[str, str], list[tuple[RecordId, RecordFile]]]:
+        """The valid files of each record (kind and name), with the identity each claims."""
+        found: dict[tuple[str, str], list[tuple[RecordId, RecordFile]]] = defaultdict(list)
+        for file in self.valid():
+            claimed = file.facts.claimed
+            assert claimed is not None  # valid() holds files that claim an identity
+            found[claimed.kind, claimed.name].append((claimed, file))
+        return found
 
     def valid(self) -> Iterable[RecordFile]:
         """Files holding a valid record (those whose links and snapshots are known)."""
@@ -220,7 +240,7 @@ def tree_findings(
     files = records.files if only is None else [f for f in records.files if f.relpath in only]
     found = [f for file in files for f in file.facts.findings_at(file.relpath, records_dir)]
     found += [f for f in _duplicates(records.files) if only is None or f.path in only]
-    found += [f for f in _version_chains(records) if only is None or f.path in only]
+    found += _version_chains(records, only)
     hashes = records.hashes
     for file in files:
         if file.facts.valid and file.facts.claimed is not None:
@@ -247,32 +267,35 @@ def cycles(records: TreeRecords) -> list[Finding]:
     )
 
 
-def _version_chains(records: TreeRecords) -> list[Finding]:
+def _version_chains(records: TreeRecords, only: Container[str] | None) -> list[Finding]:
     """L306/L307: the versions of one record form a single chain. Each version but the first
     supersedes one (where to is L304's matter), and no version has two successors: a fork
-    leaves two current versions, and every view would show both."""
-    by_name: dict[tuple[str, str], list[tuple[RecordId, RecordFile]]] = defaultdict(list)
-    successors: dict[RecordId, list[str]] = defaultdict(list)
-    for file in records.valid():
-        claimed = file.facts.claimed
-        assert claimed is not None  # valid() holds files that claim an identity
-        by_name[claimed.kind, claimed.name].append((claimed, file))
-        link = file.facts.supersedes
-        if link is not None:
-            successors[link.target].append(str(claimed))
+    leaves two current versions, and every view would show both. With ``only``, the findings
+    about those files."""
+    versions = records.versions
+    if only is None:
+        names: Iterable[tuple[str, str]] = versions
+    else:
+        ids = (f.facts.claimed for f in records.files if f.relpath in only)
+        names = {(c.kind, c.name) for c in ids if c is not None}
     found: list[Finding] = []
-    for versions in by_name.values():
-        first = min(claimed.version_key for claimed, _ in versions)
-        for claimed, file in versions:
+    for name in names:
+        group = versions.get(name, [])
+        # Most records have one version, which is its first: no sort key is needed then.
+        first = min(c.version_key for c, _ in group) if len(group) > 1 else None
+        for claimed, file in group:
             link = file.facts.supersedes
-            if link is None and claimed.version_key > first:
+            if link is None and first is not None and claimed.version_key > first:
                 message = f"{claimed} supersedes no version, though an earlier one is recorded"
                 found.append(finding("L307", file.relpath, "", message))
-            elif link is not None and len(successors[link.target]) > 1:
-                both = " and ".join(sorted(successors[link.target]))
-                message = f"{link.target} is superseded by {both}: each stays a current version"
+            elif link is not None and len(records.successors[link.target]) > 1:
+                rivals = sorted(str(f.facts.claimed) for f in records.successors[link.target])
+                message = (
+                    f"{link.target} is superseded by {' and '.join(rivals)}: "
+                    "each stays a current version"
+                )
                 found.append(finding("L306", file.relpath, link.pointer + "/ref", message))
-    return found
+    return [f for f in found if only is None or f.path in only]
 
 
 def _duplicates(files: Iterable[RecordFile]) -> list[Finding]:
