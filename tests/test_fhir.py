@@ -349,7 +349,7 @@ def test_committer_approvers_signature_and_time_zones_are_mapped(
     state: LedgerState, version: str
 ) -> None:
     file = state.records.by_path["records/model/sepsis-risk/1.1.json"]
-    introduced = state.history.introduced(file.relpath)
+    introduced = state.introduced(file)
     assert introduced is not None
     commit = replace(
         introduced,

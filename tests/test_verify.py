@@ -593,3 +593,18 @@ def test_a_later_version_that_supersedes_nothing_is_caught(repo: Path) -> None:
     save(repo, lowest, data)
     commit(repo, "A version 0.9")
     assert_caught(repo, "L307", "records/evaluation/sepsis-risk-heldout/1.0.json")
+
+
+def test_a_reformatted_version_keeps_the_commit_that_recorded_it(repo: Path) -> None:
+    """Cohort 1.0's DVC file moved on with 1.1's data: the snapshot of a reformatted 1.0 is
+    still checked against the DVC files of the commit that recorded it, and lineage still
+    names that commit."""
+    cohort_10 = "records/dataset/sepsis-cohort/1.0.json"
+    recorded = git("log", "-1", "--format=%H", "--", cohort_10, cwd=repo).strip()
+    data = load(repo, cohort_10)
+    (repo / cohort_10).write_text(json.dumps(dict(reversed(list(data.items()))), indent=4))
+    commit(repo, "Reformat cohort 1.0")
+    assert verify(repo) == (0, [])
+    lineage = json.loads(run_ledger("lineage", "--all-versions", "--format", "json", cwd=repo).out)
+    edges = {(e["source"], e["kind"]): e["target"] for e in lineage["edges"]}
+    assert edges["record:dataset:sepsis-cohort@1.0", "recorded-in"] == f"commit:{recorded}"

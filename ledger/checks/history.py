@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 
 from ledger.checks.record_file import RecordFacts
 from ledger.checks.tree import RecordFile, TreeRecords
@@ -56,7 +56,7 @@ def history_findings(
     facts = facts_of(blobs) if blobs else {}
     found: list[Finding] = []
     for path, before, after in changed:
-        if after.status != "D" and _same_content(before.blob, after.blob, facts):
+        if after.status != "D" and same_record(before.blob, after.blob, facts):
             continue
         commit = history.commits[after.index]
         who = f"by {commit.author.name} on {commit.author_date} (commit {commit.sha[:12]})"
@@ -68,9 +68,9 @@ def history_findings(
     return found
 
 
-def _same_content(old: str | None, new: str | None, facts: dict[str, RecordFacts]) -> bool:
-    """Whether two versions of a record file hold the same record: the same bytes, or valid
-    contents with one canonical hash."""
+def same_record(old: str | None, new: str | None, facts: Mapping[str, RecordFacts]) -> bool:
+    """Whether two versions of a record file (blob ids, ``facts`` holding theirs) hold the
+    same record: the same bytes, or clean contents with one canonical hash."""
     if old is None or new is None:
         return False
     if old == new:

@@ -66,11 +66,6 @@ class History:
     def versions(self, path: str) -> list[Version]:
         return self.by_path.get(path, [])
 
-    def introduced(self, path: str) -> Commit | None:
-        """The commit that left the path's current content."""
-        versions = self.versions(path)
-        return self.commits[versions[-1].index] if versions and versions[-1].blob else None
-
     def blob_at(self, path: str, index: int) -> str | None:
         """The path's blob as of commit ``index`` (a linear history's walk order)."""
         versions = self.versions(path)

@@ -23,6 +23,7 @@ from ledger.checks.history import (
     dvc_files_at_rev,
     history_findings,
     previous_hashes,
+    same_record,
     snapshot_at_commit,
     unrecorded_data,
 )
@@ -135,6 +136,21 @@ class LedgerState:
         blobs = self.repo.blobs(f.blob for f in chosen)
         return {f.relpath: json.loads(blobs[f.blob]) for f in chosen if f.blob in blobs}
 
+    def introduced(self, file: RecordFile) -> Commit | None:
+        """The commit that left a record file's current content: its latest version's, or,
+        where the commits after one only reformatted the file (the same canonical record,
+        ``same_record``), that one's. Its snapshot is checked against the DVC files of that
+        commit, and lineage and FHIR name it as the commit that recorded the version."""
+        versions = self.history.versions(file.relpath)
+        if not versions or versions[-1].blob is None:
+            return None
+        at = len(versions) - 1
+        if at:
+            facts = self.facts_of(v.blob for v in versions if v.blob)
+            while at and same_record(versions[at - 1].blob, versions[at].blob, facts):
+                at -= 1
+        return self.history.commits[versions[at].index]
+
     def facts_of(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
         """Facts of any record blobs (earlier versions too), checked once and kept."""
         wanted = set(blobs)
@@ -194,7 +210,7 @@ class LedgerState:
         for file in records.valid():
             if not file.facts.snapshots or (only is not None and file.relpath not in only):
                 continue
-            commit = history.introduced(file.relpath)
+            commit = self.introduced(file)
             if commit is not None:
                 at_commit.append(
                     (f"at\0{file.relpath}\0{file.blob}\0{commit.sha}", file, commit.sha)

@@ -232,7 +232,7 @@ def build_graph(state: LedgerState) -> LineageGraph:
             label = f"{snap.path} ({snap.md5[:8]})"
             graph.add(Node(snap_id, "snapshot", label, snap.to_json()))
             graph.link(own, snap_id, "snapshot-of")
-        commit = state.history.introduced(file.relpath)
+        commit = state.introduced(file)
         if commit is not None:
             _add_commit(graph, own, commit)
     # Links to records that are not in the tree stay visible as dangling nodes (in edge order;
