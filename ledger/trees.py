@@ -7,15 +7,19 @@ the working tree (``ledger validate``), the index (the pre-commit gate) and hist
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from ledger.dvc.files import MAX_TEXT_BYTES, DvcFileError, dvc_text
 from ledger.findings import Finding
 from ledger.records.jsonload import Limits, read_record_file
 
+_FIX = "put the DVC file there as DVC writes it (`dvc add` or `dvc repro`)"
 # What a read of one record file gives: its bytes, or why it could not be read.
 Read = tuple[bytes | None, list[Finding]]
 
@@ -77,11 +81,29 @@ class WorkingTree:
         pass  # a file on disk is read when it is asked for
 
     def read_text(self, relpath: str) -> str | None:
+        """A DVC file on disk, read as git would commit it: a symbolic link, a FIFO or a
+        device is refused, never followed or read, and the read is bounded."""
+        path = self._prefix + relpath
+        # O_NOFOLLOW refuses a link and O_NONBLOCK opens a FIFO without waiting for a writer;
+        # fstat then says what was opened, so nothing is swapped in between.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            with open(self._prefix + relpath, encoding="utf-8") as text:  # noqa: PTH123
-                return text.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            fd = os.open(path, flags)
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # what O_NOFOLLOW answers for a link
+                raise DvcFileError(
+                    relpath, "is a symbolic link", "replace the link with the DVC file itself"
+                ) from None
+            raise DvcFileError(relpath, f"cannot be read ({exc.strerror})", _FIX) from None
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                return None
+            if not stat.S_ISREG(mode):
+                raise DvcFileError(relpath, "is not a regular file (a FIFO or device)", _FIX)
+            return dvc_text(handle.read(MAX_TEXT_BYTES + 1), relpath)
 
 
 class Overlay(WorkingTree):

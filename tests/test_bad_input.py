@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 from ledger.records.canonical import record_hash
-from tests.conftest import run_ledger
+from tests.conftest import LEDGER, run_ledger
 
 SOURCE = "records/dataset/sepsis-cohort/1.1.json"
 TARGET = "records/dataset/sepsis-cohort/1.2.json"
@@ -243,3 +245,40 @@ def test_an_unreadable_dvc_file(repo: Path) -> None:
         line.startswith(f"{SOURCE}#/snapshot/dvc_file: error L404 ") and "not valid YAML" in line
         for line in lines
     ), lines
+
+
+def _zero_link(dvc_file: Path) -> str:
+    dvc_file.unlink()
+    dvc_file.symlink_to("/dev/zero")
+    return "is a symbolic link"
+
+
+def _fifo(dvc_file: Path) -> str:
+    dvc_file.unlink()
+    os.mkfifo(dvc_file)
+    return "not a regular file"
+
+
+def _not_utf8(dvc_file: Path) -> str:
+    dvc_file.write_bytes(dvc_file.read_bytes() + b"# caf\xe9\n")
+    return "not UTF-8 text"
+
+
+def _huge(dvc_file: Path) -> str:
+    with dvc_file.open("ab") as handle:
+        handle.write(b"#" * (17 << 20) + b"\n")
+    return "so not a DVC file"
+
+
+@pytest.mark.parametrize("hostile", [_zero_link, _fifo, _not_utf8, _huge])
+def test_a_hostile_dvc_file_is_refused_not_read(repo: Path, hostile: Callable[[Path], str]) -> None:
+    """A DVC file that is a link to /dev/zero, a FIFO, not UTF-8 or huge: a clean L404 in
+    moments, never a hang, a read until memory runs out or a traceback."""
+    says = hostile(repo / "data/cohort.csv.dvc")
+    done = subprocess.run(
+        [LEDGER, "validate"], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    hits = [line for line in done.stdout.splitlines() if " error L404 " in line]
+    assert hits and all(line.startswith(f"{SOURCE}#/snapshot/dvc_file") for line in hits), hits
+    assert says in hits[0]

@@ -608,3 +608,15 @@ def test_a_reformatted_version_keeps_the_commit_that_recorded_it(repo: Path) -> 
     lineage = json.loads(run_ledger("lineage", "--all-versions", "--format", "json", cwd=repo).out)
     edges = {(e["source"], e["kind"]): e["target"] for e in lineage["edges"]}
     assert edges["record:dataset:sepsis-cohort@1.0", "recorded-in"] == f"commit:{recorded}"
+
+
+def test_a_committed_dvc_file_that_is_not_utf8_is_unreadable_as_in_the_working_tree(
+    repo: Path,
+) -> None:
+    """DVC reads its files as UTF-8; git's copy is judged as the working tree's is (L404),
+    not decoded with replacement characters into something that parses."""
+    dvc_file = repo / "data/cohort.csv.dvc"
+    dvc_file.write_bytes(dvc_file.read_bytes() + b"# caf\xe9\n")
+    commit(repo, "A Latin-1 comment")
+    [hit] = assert_caught(repo, "L404", COHORT_11)
+    assert "not UTF-8 text" in hit["message"]

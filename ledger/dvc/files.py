@@ -27,6 +27,27 @@ class DvcFileError(LedgerError):
         super().__init__(f"{source}: {problem}; {fix}")
 
 
+#: The largest DVC file ledger reads: DVC writes a few hundred bytes per output, so a file this
+#: size is not one (and a symlink to /dev/zero would otherwise be read until memory runs out).
+MAX_TEXT_BYTES = 1 << 24
+
+
+def dvc_text(data: bytes, source: str) -> str:
+    """A DVC file's text; DVC reads and writes them as UTF-8, and so must anyone else."""
+    if len(data) > MAX_TEXT_BYTES:
+        raise DvcFileError(
+            source, f"is over {MAX_TEXT_BYTES} bytes, so not a DVC file", "restore the DVC file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DvcFileError(
+            source,
+            f"is not UTF-8 text (byte {exc.start})",
+            "regenerate it with DVC (`dvc add` or `dvc repro`), which writes UTF-8",
+        ) from None
+
+
 @dataclass(frozen=True)
 class DvcOutput:
     """One ``outs`` (or ``deps``) entry of a ``.dvc`` file or a ``dvc.lock`` stage."""

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from ledger.dvc.files import dvc_text
 from ledger.git.commits import Commit
 from ledger.git.repository import Repository
 
@@ -97,7 +98,7 @@ class DvcTexts:
 
     def __init__(self, repo: Repository, history: History) -> None:
         self.repo, self.history = repo, history
-        self._texts: dict[str, str | None] = {}
+        self._texts: dict[str, bytes | None] = {}
 
     def name(self, sha: str, path: str) -> str | None:
         index = self.history.order.get(sha) if self.history.linear else None
@@ -110,8 +111,7 @@ class DvcTexts:
         names = {n for sha, path in wanted if (n := self.name(sha, path)) and n not in self._texts}
         found = self.repo.blobs(names)
         for name in names:
-            data = found.get(name)
-            self._texts[name] = None if data is None else data.decode("utf-8", "replace")
+            self._texts[name] = found.get(name)
 
     def text(self, sha: str, path: str) -> str | None:
         name = self.name(sha, path)
@@ -119,7 +119,8 @@ class DvcTexts:
             return None
         if name not in self._texts:
             self.preload([(sha, path)])
-        return self._texts[name]
+        data = self._texts[name]
+        return None if data is None else dvc_text(data, path)
 
     def at(self, sha: str, label: str | None = None) -> FilesAt:
         return FilesAt(self, sha, label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ledger.dvc.files import dvc_text
 from ledger.findings import finding
 from ledger.git.repository import SYMLINK_MODE, Listing, Repository
 from ledger.records.jsonload import Limits
@@ -23,7 +24,7 @@ class GitTree:
         self.label = "index" if rev is None else f"commit {rev[:12]}"
         # Folders already listed (a kept state knows its records folder): not asked again.
         self._listed: dict[str, Listing] = dict(listings or {})
-        self._texts: dict[str, str | None] = {}
+        self._texts: dict[str, bytes | None] = {}
 
     def listing(self, folder: str) -> Listing:
         """path -> (mode, object id) of every file below ``folder``."""
@@ -83,10 +84,10 @@ class GitTree:
         names = {p: f"{self.rev or ''}:{p}" for p in relpaths if p not in self._texts}
         found = self.repo.blobs(names.values())
         for path, name in names.items():
-            data = found.get(name)
-            self._texts[path] = None if data is None else data.decode("utf-8", "replace")
+            self._texts[path] = found.get(name)
 
     def read_text(self, relpath: str) -> str | None:
         if relpath not in self._texts:
             self.preload([relpath])
-        return self._texts[relpath]
+        data = self._texts[relpath]
+        return None if data is None else dvc_text(data, relpath)
