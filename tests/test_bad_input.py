@@ -282,3 +282,20 @@ def test_a_hostile_dvc_file_is_refused_not_read(repo: Path, hostile: Callable[[P
     hits = [line for line in done.stdout.splitlines() if " error L404 " in line]
     assert hits and all(line.startswith(f"{SOURCE}#/snapshot/dvc_file") for line in hits), hits
     assert says in hits[0]
+
+
+def test_text_built_to_make_the_phi_patterns_backtrack_is_read_in_bounded_time(
+    repo: Path,
+) -> None:
+    """A keyword, 200,000 digits and a character that forbids the word boundary made the MRN
+    pattern try every split of the digits (quadratic: hours); such text is now one pass."""
+    data = _valid_new_version(repo)
+    data["description"] = "MRN " + "1" * 200_000 + "_"
+    data["title"] = "x@" + "a." * 50_000 + "1"
+    data["purpose"] = "+" + "1 " * 50_000
+    _write(repo, data)
+    done = subprocess.run(
+        [LEDGER, "validate", "--format", "json"], cwd=repo, capture_output=True, timeout=120
+    )
+    assert done.returncode in (0, 1) and b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stdout[-2000:]

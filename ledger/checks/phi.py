@@ -73,13 +73,16 @@ PATTERNS: tuple[Pattern, ...] = (
         ("999-99-9999", "999 99 9999"),
     ),
     # Only after a keyword: a bare run of digits is as likely a count. Five or more digits,
-    # optionally after a short site prefix ("A1234567", "P-000123").
+    # optionally after a short site prefix ("A1234567", "P-000123"). The digits and what
+    # follows them are one atomic group: giving characters back can never put a word
+    # boundary inside a run of letters and digits, and trying to made "MRN " followed by
+    # 200,000 digits and "_" take quadratic time.
     Pattern(
         "mrn",
         _re(
             r"\b(?:mrn|medical[\s_]+record[\s_]+(?:number|no\b\.?|\#)"
             r"|patient[\s_-]*(?:id|identifier|number|no\b\.?))(?![a-z])"
-            r"[\s:#=.-]{0,3}(?P<v>[a-z]{0,3}-?\d{5,}[a-z0-9]*)\b"
+            r"[\s:#=.-]{0,3}(?P<v>[a-z]{0,3}-?(?>\d{5,}[a-z0-9]*))\b"
         ),
         _IDENTIFIER,
         ("mrn", "medical", "patient"),
