@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ledger.bulk import quiet_gc
@@ -455,7 +455,7 @@ class Ledger:
         )
         record_id = RecordId.parse(f"{kind}:{name}@{version}")
         relpath = record_id.relpath(self.config.records_dir)
-        target = self.root / relpath
+        target = self._inside(relpath)
         if target.exists() or target.is_symlink():
             raise RecordExistsError(
                 f"{relpath}: {record_id} already exists and versions are immutable; "
@@ -467,6 +467,20 @@ class Ledger:
             raise InvalidRecordsError(checked.findings)
         write_atomic(target, content)
         return target
+
+    def _inside(self, relpath: str) -> Path:
+        """Where a record file is written, refused when a folder on the way there is a
+        symbolic link: the file would land wherever the link points, outside what git sees."""
+        folder = self.root
+        for part in PurePosixPath(relpath).parts[:-1]:
+            folder = folder / part
+            if folder.is_symlink():
+                shown = folder.relative_to(self.root).as_posix()
+                raise UsageError(
+                    f"{shown} is a symbolic link, so {relpath} would be written outside the "
+                    "repository; replace the link with a folder"
+                )
+        return self.root / relpath
 
     def _fill_link_hashes(self, data: dict[str, object], record_id: RecordId) -> list[Finding]:
         """Pin every link that names only its target; a target that is not there is a finding."""

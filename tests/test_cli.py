@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ledger import __version__
 from tests.conftest import Result, git, run_ledger
@@ -110,6 +113,31 @@ def test_new_refuses_a_later_version_that_supersedes_nothing(repo: Path, tmp_pat
     assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json: error L307 ")
     assert "ledger new --supersedes" in result.err
     assert git("status", "--porcelain", cwd=repo) == ""
+
+
+@pytest.mark.parametrize("linked", ["records", "records/dataset", "records/dataset/elsewhere"])
+def test_new_never_writes_through_a_symlinked_folder(
+    repo: Path, tmp_path: Path, linked: str
+) -> None:
+    """A folder on the way to the record that is a link would put the file outside the
+    repository (where git never sees it); new refuses and writes nothing anywhere."""
+    outside = tmp_path / "outside"
+    folder = repo / linked
+    if folder.exists():
+        shutil.move(folder, outside)
+    else:
+        outside.mkdir()
+    folder.symlink_to(outside)
+    before = sorted(p.relative_to(outside) for p in outside.rglob("*"))
+    draft = _draft(repo, tmp_path)
+    result = run_ledger(
+        *("new", "dataset", "elsewhere", "--version", "1.0", "--from", str(draft)),
+        *("--snapshot", "data/cohort.csv.dvc"),
+        cwd=repo,
+    )
+    assert result.code == 2
+    assert f"{linked} is a symbolic link" in result.err and "outside the repository" in result.err
+    assert sorted(p.relative_to(outside) for p in outside.rglob("*")) == before
 
 
 def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> None:
