@@ -620,3 +620,23 @@ def test_a_committed_dvc_file_that_is_not_utf8_is_unreadable_as_in_the_working_t
     commit(repo, "A Latin-1 comment")
     [hit] = assert_caught(repo, "L404", COHORT_11)
     assert "not UTF-8 text" in hit["message"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda text: text.replace("size: ", "size: 1"), "size 1"),
+        (lambda text: text.replace("  hash: md5\n", ""), "no hash name"),
+    ],
+    ids=["size-only", "hash-name-dropped"],
+)
+def test_a_dvc_file_edit_that_keeps_the_md5_is_still_a_new_data_version(
+    repo: Path, edit: Any, says: str
+) -> None:
+    dvc_file = repo / "data/test.csv.dvc"
+    before = dvc_file.read_text()
+    dvc_file.write_text(edit(before))
+    assert dvc_file.read_text() != before
+    commit(repo, "Edit the test set's DVC file, md5 kept")
+    [hit] = assert_caught(repo, "L405", TEST_10)
+    assert says in hit["message"]

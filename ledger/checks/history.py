@@ -11,8 +11,15 @@ from collections.abc import Callable, Container, Iterable, Mapping
 
 from ledger.checks.record_file import RecordFacts
 from ledger.checks.tree import RecordFile, TreeRecords
-from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_file, parse_dvc_lock
-from ledger.dvc.snapshots import SnapshotRef, check_snapshot
+from ledger.dvc.files import (
+    DvcFileError,
+    DvcOutput,
+    dvc_text,
+    find_output,
+    parse_dvc_file,
+    parse_dvc_lock,
+)
+from ledger.dvc.snapshots import SnapshotRef, check_snapshot, data_version
 from ledger.findings import Finding, finding
 from ledger.git.commits import Commit
 from ledger.git.history import DvcTexts, History, Version, is_record_path
@@ -124,8 +131,9 @@ def output_key(snap: SnapshotRef) -> OutputKey:
     return snap.dvc_file, snap.stage, posixpath.normpath(snap.path)
 
 
-def _outputs_in(text: str, snap: SnapshotRef) -> DvcOutput | None:
+def _outputs_in(data: bytes, snap: SnapshotRef) -> DvcOutput | None:
     try:
+        text = dvc_text(data, snap.dvc_file)
         if posixpath.basename(snap.dvc_file) == "dvc.lock":
             stages = parse_dvc_lock(text, snap.dvc_file)
             outs = stages.get(snap.stage or "", ([], []))[1]
@@ -142,7 +150,7 @@ def unrecorded_data(
     """Data a record documents that later changed in DVC with no record of the new version.
     Each is reported at the latest version documenting the output (with ``only``, those
     reported at these files)."""
-    documented: dict[OutputKey, set[str]] = defaultdict(set)
+    documented: dict[OutputKey, set[tuple[object, ...]]] = defaultdict(set)
     since: dict[OutputKey, int] = {}  # when the output was first documented
     owner: dict[OutputKey, tuple[str, SnapshotRef]] = {}  # the latest version documenting it
     superseded = records.superseded
@@ -152,7 +160,7 @@ def unrecorded_data(
             continue
         for site in file.facts.snapshots:
             key = output_key(site.snapshot)
-            documented[key].add(site.snapshot.md5)
+            documented[key].add(data_version(site.snapshot))
             since[key] = min(versions[0].index, since.get(key, versions[0].index))
             if key not in owner or file.facts.claimed not in superseded:
                 owner[key] = (file.relpath, site.snapshot)
@@ -168,7 +176,7 @@ def unrecorded_data(
     ]
     texts = repo.blobs(v.blob for v, _ in later if v.blob)
     found: list[Finding] = []
-    reported: set[tuple[OutputKey, str]] = set()
+    reported: set[tuple[OutputKey, tuple[object, ...]]] = set()
     for version, path in sorted(later, key=lambda item: item[0].index):
         content = texts.get(version.blob or "")
         if content is None:
@@ -178,11 +186,13 @@ def unrecorded_data(
             relpath, snap = owner[key]
             if version.index <= since[key]:
                 continue
-            out = _outputs_in(content.decode("utf-8", "replace"), snap)
-            if out is None or out.md5 is None or out.md5 in documented[key]:
+            out = _outputs_in(content, snap)
+            # Any field that names the data counts: a DVC file whose size alone was edited,
+            # or whose hash name was dropped, no longer says what the record documented.
+            if out is None or out.md5 is None or data_version(out) in documented[key]:
                 continue
-            if (key, out.md5) not in reported:
-                reported.add((key, out.md5))
+            if (key, data_version(out)) not in reported:
+                reported.add((key, data_version(out)))
                 found.append(_unrecorded(relpath, out, commit))
     return found
 
@@ -192,7 +202,10 @@ def _unrecorded(relpath: str, out: DvcOutput, commit: Commit) -> Finding:
         "L405",
         relpath,
         "",
-        f"{out.repo_path} changed to md5 {out.md5} in commit {commit.sha[:12]} "
+        f"{out.repo_path} changed to md5 {out.md5}, size {out.size}"
+        + (f", {out.nfiles} files" if out.nfiles is not None else "")
+        + (f", hash {out.hash}" if out.hash is not None else ", no hash name")
+        + f" in commit {commit.sha[:12]} "
         f"({commit.author.name}, {commit.author_date}) and no record documents it",
         commit=commit.sha,
     )

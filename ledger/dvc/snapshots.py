@@ -25,7 +25,8 @@ from ledger.trees import FileSource, TreeView
 if TYPE_CHECKING:
     from ledger.records import Snapshot
 
-_COMPARED = ("md5", "hash", "size", "nfiles")
+#: What a snapshot and a DVC output must agree on: together they name one version of the data.
+COMPARED = ("md5", "hash", "size", "nfiles")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,12 @@ class SnapshotRef:
     def to_json(self) -> dict[str, Any]:
         """The snapshot as records write it (absent fields left out)."""
         return {k: v for k in self.__slots__ if (v := getattr(self, k)) is not None}
+
+
+def data_version(entry: SnapshotRef | DvcOutput) -> tuple[object, ...]:
+    """The fields that name one version of the data (``COMPARED``), of a snapshot or a DVC
+    output alike."""
+    return tuple(getattr(entry, name) for name in COMPARED)
 
 
 def dvc_outputs(view: FileSource, dvc_file: str, stage: str | None) -> list[DvcOutput] | None:
@@ -120,7 +127,7 @@ def check_snapshot(view: FileSource, path: str, pointer: str, snap: SnapshotRef)
         ]
     differences = [
         f"{name} {getattr(snap, name)!r} vs {getattr(out, name)!r}"
-        for name in _COMPARED
+        for name in COMPARED
         if getattr(snap, name) != getattr(out, name)
     ]
     if differences:
