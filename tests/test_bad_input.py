@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -299,3 +300,78 @@ def test_text_built_to_make_the_phi_patterns_backtrack_is_read_in_bounded_time(
     )
     assert done.returncode in (0, 1) and b"Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A child process's limit on the size of any file it writes (the kernel's RLIMIT_FSIZE:
+    a write beyond it fails with EFBIG, as on a full disk)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lineage", "--format", "json", "-o", "written/lineage.json"),
+        ("provenance", "-o", "written/provenance.json"),
+        ("export", "-o", "written/audit.zip"),
+    ],
+    ids=["lineage", "provenance", "export"],
+)
+def test_a_write_the_disk_refuses_is_a_clean_error_that_leaves_nothing(
+    repo: Path, args: tuple[str, ...]
+) -> None:
+    (repo / "written").mkdir()
+    done = subprocess.run(
+        [LEDGER, *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_file_size_limit(4096),
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"ledger: {args[-1]}: cannot be written (File too large)")
+    assert list((repo / "written").iterdir()) == []
+
+
+def test_new_on_a_full_disk_writes_nothing(repo: Path) -> None:
+    data = _valid_new_version(repo)
+    draft = repo.parent / "draft.json"
+    drop = ("kind", "schema_version", "name", "version", "snapshot", "supersedes")
+    draft.write_text(json.dumps({k: v for k, v in data.items() if k not in drop}))
+    done = subprocess.run(
+        [
+            *(LEDGER, "new", "dataset", "sepsis-cohort", "--version", "1.2", "--from", str(draft)),
+            *("--snapshot", "data/cohort.csv.dvc", "--supersedes", "sepsis-cohort@1.1"),
+            *("--reason", "Recount", "--change-type", "correction"),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_file_size_limit(1024),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "cannot be written (File too large)" in done.stderr
+    assert sorted(p.name for p in (repo / TARGET).parent.iterdir()) == ["1.0.json", "1.1.json"]
+
+
+@pytest.mark.parametrize("target", ["/dev/full", "/proc/lineage.json"])
+def test_an_output_path_that_is_a_device_or_on_a_read_only_file_system(
+    repo: Path, target: str
+) -> None:
+    before = os.lstat(target).st_mode if os.path.lexists(target) else None
+    result = run_ledger("lineage", "--format", "json", "-o", target, cwd=repo)
+    assert result.code == 2
+    assert result.err.startswith(f"ledger: {target}")
+    assert (os.lstat(target).st_mode if os.path.lexists(target) else None) == before
+
+
+def test_demo_into_a_folder_that_cannot_be_made_is_a_clean_error(tmp_path: Path) -> None:
+    result = run_ledger("demo", "/proc/ledger-demo", cwd=tmp_path)
+    assert result.code == 2
+    assert result.err.startswith("ledger: /proc/ledger-demo: cannot be written")

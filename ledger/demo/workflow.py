@@ -22,6 +22,7 @@ from ledger.api import Ledger
 from ledger.demo.content import dataset_fields, evaluation_fields, model_fields
 from ledger.errors import ToolMissingError, UsageError
 from ledger.initialize import init_repository
+from ledger.records.serialize import cannot_write
 
 REMOTE_DIR = ".dvc-remote"
 OUT_DIR = "out"  # the review and the audit export: products of the ledger, not committed
@@ -106,7 +107,10 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{directory} is not empty; give a new or empty folder")
     _check_tools()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(directory, exc) from None
     repo = _Repo(directory.resolve())
     repo.run("git", "init", "-q", "-b", "main")
     init_repository(repo.root)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from ledger.errors import RecordExistsError
+from ledger.errors import RecordExistsError, UsageError
 
 # Identity first, so a reader sees what a file is before what it says.
 _LEADING_KEYS = ("kind", "schema_version", "name", "version", "title", "description")
@@ -22,12 +24,31 @@ def dumps_record(data: dict[str, object]) -> bytes:
     return (json.dumps(ordered, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
+def cannot_write(path: Path, exc: OSError) -> UsageError:
+    """The error for a file that could not be written (a full disk, a read-only file system,
+    a folder that cannot hold files): the environment's matter, not a bug."""
+    return UsageError(
+        f"{path}: cannot be written ({exc.strerror or exc}); nothing was changed there: free "
+        "disk space, or write to a folder you can write to"
+    )
+
+
 def _temporary_beside(path: Path) -> tuple[int, str]:
     """A new temporary file in ``path``'s folder (so that renaming it over ``path`` is atomic),
     with the mode an ordinary file gets: mkstemp creates it private (0600), and a record is an
-    ordinary file, as git checks it out."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    ordinary file, as git checks it out. Only a regular file (or nothing) is replaced: renaming
+    over ``/dev/stdout`` or ``/dev/full`` would put a file where a link or a device was."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        if not stat.S_ISREG(path.lstat().st_mode):
+            raise UsageError(
+                f"{path} exists and is not a regular file (a link, a device or a folder), and "
+                "ledger only replaces files; give the path of a file to write"
+            )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
@@ -49,13 +70,14 @@ def write_atomic(path: Path, content: bytes, *, overwrite: bool = False) -> None
             Path(tmp).replace(path)
         else:
             # link() fails if the target exists, so two writers cannot both create one version.
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise RecordExistsError(
-                    f"{path}: this version already exists and versions are immutable; "
-                    "write a new version that supersedes it"
-                ) from None
+            os.link(tmp, path)
+    except FileExistsError:
+        raise RecordExistsError(
+            f"{path}: this version already exists and versions are immutable; "
+            "write a new version that supersedes it"
+        ) from None
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -64,11 +86,28 @@ def write_atomic(path: Path, content: bytes, *, overwrite: bool = False) -> None
 def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """A file to stream into that replaces ``path`` only when the block ends without error."""
     fd, tmp = _temporary_beside(path)
+    handle = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        try:
             yield handle
+        except OSError as exc:
+            if exc.errno not in _NO_ROOM:
+                raise  # raised by whatever produced the content
+            raise cannot_write(path, exc) from None
+        try:
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
+            handle.close()
+            Path(tmp).replace(path)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
     finally:
+        # Closing flushes what is buffered, which fails again on a full disk: the error
+        # raised above is the one to report.
+        with contextlib.suppress(OSError):
+            handle.close()
         Path(tmp).unlink(missing_ok=True)
+
+
+#: What a write into a file that was opened fine can still fail with.
+_NO_ROOM = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO))
