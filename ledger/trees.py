@@ -17,6 +17,7 @@ from typing import Protocol
 
 from ledger.dvc.files import MAX_TEXT_BYTES, DvcFileError, dvc_text
 from ledger.findings import Finding
+from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits, read_record_file
 
 _FIX = "put the DVC file there as DVC writes it (`dvc add` or `dvc repro`)"
@@ -70,7 +71,7 @@ class WorkingTree:
             relative = folder[len(root) :].replace(os.sep, "/")
             prefix = f"{relative}/" if relative else ""
             for name in files:
-                if name.endswith(".json"):
+                if is_json_name(name):
                     found[prefix + name] = None
         return dict(sorted(found.items()))
 

@@ -640,3 +640,16 @@ def test_a_dvc_file_edit_that_keeps_the_md5_is_still_a_new_data_version(
     commit(repo, "Edit the test set's DVC file, md5 kept")
     [hit] = assert_caught(repo, "L405", TEST_10)
     assert says in hit["message"]
+
+
+def test_a_record_saved_with_an_upper_case_suffix_is_read_and_found_out_of_place(
+    repo: Path,
+) -> None:
+    path, data = new_version(repo, EVAL_11, "1.2")
+    shouting = path.replace(".json", ".JSON")
+    save(repo, shouting, data)
+    validated = run_ledger("validate", cwd=repo)
+    assert validated.code == 1 and validated.out.startswith(f"{shouting}: error L201 ")
+    commit(repo, "A version saved as .JSON")
+    [hit] = assert_caught(repo, "L201", shouting)
+    assert path in hit["message"]

@@ -17,6 +17,7 @@ from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
 from ledger.config import Config
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
+from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits
 from ledger.trees import Read
 
@@ -31,7 +32,7 @@ class ZipTree:
 
     def record_files(self, records_dir: str) -> dict[str, str | None]:
         prefix = records_dir.rstrip("/") + "/"
-        return {p: None for p in sorted(self.files) if p.startswith(prefix) and p.endswith(".json")}
+        return {p: None for p in sorted(self.files) if p.startswith(prefix) and is_json_name(p)}
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
         return {p: (self.files[p], []) for p in relpaths}

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from ledger.dvc.files import dvc_text
 from ledger.git.commits import Commit
 from ledger.git.repository import Repository
+from ledger.records.identity import is_json_name
 
 DVC_NAMES = ("dvc.lock", "dvc.yaml")
 
 
 def is_record_path(path: str, records_dir: str) -> bool:
-    return path.startswith(records_dir.rstrip("/") + "/") and path.endswith(".json")
+    return path.startswith(records_dir.rstrip("/") + "/") and is_json_name(path)
 
 
 def is_dvc_path(path: str) -> bool:
@@ -29,7 +30,7 @@ def relevant(records_dir: str) -> Callable[[str], bool]:
     prefix = records_dir.rstrip("/") + "/"
 
     def keep(path: str) -> bool:
-        return (path.startswith(prefix) and path.endswith(".json")) or is_dvc_path(path)
+        return (path.startswith(prefix) and is_json_name(path)) or is_dvc_path(path)
 
     return keep
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from ledger.dvc.files import dvc_text
 from ledger.findings import finding
 from ledger.git.repository import SYMLINK_MODE, Listing, Repository
+from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits
 from ledger.trees import Read
 
@@ -43,7 +44,7 @@ class GitTree:
         return {
             p: sha if mode in _REGULAR else None
             for p, (mode, sha) in sorted(files.items())
-            if p.endswith(".json")
+            if is_json_name(p)
         }
 
     def _entry(self, relpath: str) -> tuple[str, str] | None:

@@ -26,6 +26,12 @@ _VERSION = re.compile(VERSION_PATTERN)
 _REF = re.compile(r"^(?:(?P<kind>[a-z]+):)?(?P<name>[^@:\s]+)@(?P<version>[^@\s]+)$")
 
 
+def is_json_name(path: str) -> bool:
+    """Whether a file is read as a record: any ``.json`` suffix, whatever its case, so that a
+    record saved as ``1.2.JSON`` is read (and found out of place) rather than never seen."""
+    return path[-5:].lower() == ".json"
+
+
 def is_name(value: str) -> bool:
     return bool(_NAME.match(value))
 
