@@ -6,7 +6,7 @@ import json
 import os
 import resource
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,14 +302,18 @@ def test_text_built_to_make_the_phi_patterns_backtrack_is_read_in_bounded_time(
     assert done.returncode == 0, done.stdout[-2000:]
 
 
-def _file_size_limit(limit: int) -> Callable[[], None]:
-    """A child process's limit on the size of any file it writes (the kernel's RLIMIT_FSIZE:
-    a write beyond it fails with EFBIG, as on a full disk)."""
+def _ledger_with_file_size_limit(
+    repo: Path, args: Sequence[str], limit: int
+) -> subprocess.CompletedProcess[str]:
+    """``ledger ARGS`` with the kernel's limit on the size of any file it writes (RLIMIT_FSIZE:
+    a write beyond it fails with EFBIG, as one fails on a full disk)."""
 
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    return apply
+    return subprocess.run(
+        [LEDGER, *args], cwd=repo, capture_output=True, text=True, timeout=300, preexec_fn=apply
+    )
 
 
 @pytest.mark.parametrize(
@@ -325,14 +329,7 @@ def test_a_write_the_disk_refuses_is_a_clean_error_that_leaves_nothing(
     repo: Path, args: tuple[str, ...]
 ) -> None:
     (repo / "written").mkdir()
-    done = subprocess.run(
-        [LEDGER, *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_file_size_limit(4096),
-    )
+    done = _ledger_with_file_size_limit(repo, args, 4096)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"ledger: {args[-1]}: cannot be written (File too large)")
     assert list((repo / "written").iterdir()) == []
@@ -343,18 +340,10 @@ def test_new_on_a_full_disk_writes_nothing(repo: Path) -> None:
     draft = repo.parent / "draft.json"
     drop = ("kind", "schema_version", "name", "version", "snapshot", "supersedes")
     draft.write_text(json.dumps({k: v for k, v in data.items() if k not in drop}))
-    done = subprocess.run(
-        [
-            *(LEDGER, "new", "dataset", "sepsis-cohort", "--version", "1.2", "--from", str(draft)),
-            *("--snapshot", "data/cohort.csv.dvc", "--supersedes", "sepsis-cohort@1.1"),
-            *("--reason", "Recount", "--change-type", "correction"),
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_file_size_limit(1024),
-    )
+    args = ("new", "dataset", "sepsis-cohort", "--version", "1.2", "--from", str(draft))
+    args += ("--snapshot", "data/cohort.csv.dvc", "--supersedes", "sepsis-cohort@1.1")
+    args += ("--reason", "Recount", "--change-type", "correction")
+    done = _ledger_with_file_size_limit(repo, args, 1024)
     assert done.returncode == 2, done.stderr
     assert "cannot be written (File too large)" in done.stderr
     assert sorted(p.name for p in (repo / TARGET).parent.iterdir()) == ["1.0.json", "1.1.json"]
