@@ -24,7 +24,7 @@ from ledger.config import load_config
 from ledger.records.canonical import record_hash
 from ledger.records.identity import RecordId
 from ledger.state.store import Store
-from tests.conftest import PROJECT, git, run_ledger
+from tests.conftest import LEDGER, PROJECT, git, run_ledger
 
 EVAL_11 = "records/evaluation/sepsis-risk-heldout/1.1.json"
 TEST_10 = "records/dataset/sepsis-test/1.0.json"
@@ -687,3 +687,29 @@ def test_ledger_workers_sets_how_many_worker_processes_run(
         "ledger: LEDGER_WORKERS='many' is not a whole number; fix: set it to the number of "
         "worker processes (0 or 1: none), or unset it"
     ]
+
+
+def test_a_store_that_cannot_be_written_is_not_kept_and_the_command_still_answers(
+    repo: Path,
+) -> None:
+    """A read-only clone or a full disk: writing the kept state fails (here the kernel's
+    file size limit makes every write past 1 kB fail), and verify answers as it does with
+    nothing kept, instead of failing on its cache."""
+    import resource
+
+    expected = run_ledger("verify", "--no-cache", "--format", "json", cwd=repo)
+    shutil.rmtree(repo / ".git/ledger", ignore_errors=True)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    done = subprocess.run(
+        [str(LEDGER), "verify", "--format", "json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_files,
+    )
+    assert (done.returncode, done.stdout) == (expected.code, expected.out), done.stderr
+    assert not list((repo / ".git/ledger").glob("state-*/rev-*"))

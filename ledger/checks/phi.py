@@ -75,8 +75,8 @@ PATTERNS: tuple[Pattern, ...] = (
     # Only after a keyword: a bare run of digits is as likely a count. Five or more digits,
     # optionally after a short site prefix ("A1234567", "P-000123"). The digits and what
     # follows them are one atomic group: giving characters back can never put a word
-    # boundary inside a run of letters and digits, and trying to made "MRN " followed by
-    # 200,000 digits and "_" take quadratic time.
+    # boundary inside a run of letters and digits, and trying every split made "MRN "
+    # followed by 200,000 digits and "_" take quadratic time.
     Pattern(
         "mrn",
         _re(

@@ -45,6 +45,7 @@ from ledger.checks import phi
 from ledger.checks.record_file import LinkFact, RecordFacts, SnapshotFact
 from ledger.config import Config
 from ledger.dvc.snapshots import SnapshotRef
+from ledger.errors import UsageError
 from ledger.findings import RULES, Finding, Severity
 from ledger.git.commits import Change, Commit, Person, Signature
 from ledger.records.identity import RecordId
@@ -230,7 +231,9 @@ class Store:
                 "verdicts": kept.verdicts,
             }
         )
-        with contextlib.suppress(OSError):
+        # A store that cannot be written (a read-only clone, a full disk) is simply not kept:
+        # write_atomic reports those as UsageError, which the command must not fail on here.
+        with contextlib.suppress(OSError, UsageError):
             self._prepare()
             write_atomic(self.folder / f"rev-{kept.commit}", _pack(payload), overwrite=True)
             for old in self.kept_commits()[KEEP_STATES:]:
