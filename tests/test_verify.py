@@ -653,3 +653,15 @@ def test_a_record_saved_with_an_upper_case_suffix_is_read_and_found_out_of_place
     commit(repo, "A version saved as .JSON")
     [hit] = assert_caught(repo, "L201", shouting)
     assert path in hit["message"]
+
+
+def test_a_made_up_sha256_beside_a_true_md5_is_caught_when_the_data_is_there(
+    repo: Path,
+) -> None:
+    path, data = new_version(repo, COHORT_11, "1.2")
+    data["snapshot"]["sha256"] = "ab" * 32  # md5, size and file are the true ones
+    save(repo, path, data)
+    commit(repo, "A snapshot with a made-up SHA-256")
+    assert verify(repo)[0] == 0  # git alone cannot tell: it holds no data
+    [hit] = assert_caught(repo, "L407", path, "--data")
+    assert hit["pointer"] == "/snapshot/sha256" and "ab" * 32 in hit["message"]

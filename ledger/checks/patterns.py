@@ -173,6 +173,7 @@ def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Fin
                     snap.md5,
                     snap.md5.endswith(".dir"),
                     in_workspace=file.facts.claimed not in superseded,
+                    sha256=snap.sha256,
                 )
             )
     return check_data(root, sites)

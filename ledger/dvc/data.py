@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ledger.dvc.content_hash import CacheObjectMissingError, ContentHashError, read_dir_manifest
+from ledger.dvc.content_hash import (
+    CacheObjectMissingError,
+    ContentHashError,
+    read_dir_manifest,
+    sha256_of,
+)
 from ledger.dvc.files import is_safe_relative
 from ledger.findings import Finding, Severity, finding
 
@@ -43,6 +48,8 @@ class SnapshotSite:
     # Superseded versions are no longer in the workspace, but their content must stay
     # retrievable from the cache and the remote.
     in_workspace: bool = True
+    #: The snapshot's SHA-256 (md5 alone is not collision resistant); "" checks none.
+    sha256: str = ""
 
     def __post_init__(self) -> None:
         # The md5 becomes a path in the cache, so a malformed one must never get that far.
@@ -103,9 +110,29 @@ def _workspace(root: Path, site: SnapshotSite, cache: Path) -> list[Finding]:
     except (OSError, ContentHashError) as error:
         return mismatch(f"{site.repo_path} cannot be hashed: {error}")
     if actual == site.md5:
-        return []
+        return _sha256_agrees(site, path)
     changes = _changes(cache, site.md5, entries) if site.is_dir else ""
     return mismatch(f"{site.repo_path} has md5 {actual}, the record says {site.md5}{changes}")
+
+
+def _sha256_agrees(site: SnapshotSite, path: Path) -> list[Finding]:
+    """The data whose md5 matches must also have the SHA-256 the record states: a made-up
+    SHA-256 beside a true md5 and size would otherwise stand, and the SHA-256 is there because
+    an md5 can be forged."""
+    if not site.sha256:
+        return []
+    try:
+        actual = sha256_of(path)
+    except (OSError, ContentHashError) as error:
+        return [finding("L407", site.record_path, site.pointer, f"{site.repo_path}: {error}")]
+    if actual == site.sha256:
+        return []
+    message = (
+        f"{site.repo_path} has SHA-256 {actual}, the record says {site.sha256}, though the md5 "
+        "agrees: the record's SHA-256 is not this data's"
+    )
+    fix = "write a new version whose snapshot ledger new computes from the data"
+    return [finding("L407", site.record_path, site.pointer + "/sha256", message, fix)]
 
 
 def _changes(cache: Path, recorded_md5: str, entries: list[dict[str, str]]) -> str:
