@@ -665,3 +665,70 @@ def test_a_made_up_sha256_beside_a_true_md5_is_caught_when_the_data_is_there(
     assert verify(repo)[0] == 0  # git alone cannot tell: it holds no data
     [hit] = assert_caught(repo, "L407", path, "--data")
     assert hit["pointer"] == "/snapshot/sha256" and "ab" * 32 in hit["message"]
+
+
+def _on_branches(repo: Path, side: Any, main: Any, branch: str = "side") -> None:
+    """``side`` on a branch and ``main`` on main, each committed (empty if it changes
+    nothing), then merged without a conflict: what each branch did stays in its commit."""
+    for name, change, start in ((branch, side, ("checkout", "-qb", branch)), ("main", main, ())):
+        git(*(start or ("checkout", "-q", "main")), cwd=repo)
+        change(repo)
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "--allow-empty", "-m", name, cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch, cwd=repo)
+
+
+def _version(number: str) -> Any:
+    def write(repo: Path) -> None:
+        path, data = new_version(repo, EVAL_11, number)
+        save(repo, path, data)
+
+    return write
+
+
+def _nothing(repo: Path) -> None:
+    pass
+
+
+def test_the_version_chain_rules_hold_across_a_merge(repo: Path) -> None:
+    """Two branches each add a successor of evaluation 1.1: merged, the record has two
+    current versions (L306 at both); a version added on a branch without a supersedes
+    link is L307 once merged."""
+    _on_branches(repo, _version("1.2"), _version("1.3"))
+    for number in ("1.2", "1.3"):
+        assert_caught(repo, "L306", EVAL_11.replace("1.1.json", f"{number}.json"))
+    lone = "records/dataset/sepsis-test/2.0.json"
+
+    def unlinked(repo: Path) -> None:
+        save(repo, lone, {**load(repo, TEST_10), "version": "2.0"})
+
+    _on_branches(repo, unlinked, _nothing, branch="other")
+    assert_caught(repo, "L307", lone)
+
+
+def test_a_branch_that_reformats_a_record_merges_without_l601(repo: Path) -> None:
+    _on_branches(repo, _reformat, _nothing)
+    assert not [f for f in verify(repo)[1] if f["code"] in ("L601", "L403")]
+    # A real edit on a branch is still caught once merged.
+    _on_branches(repo, _edit_title, _nothing, branch="other")
+    assert_caught(repo, "L601", EVAL_11)
+
+
+def test_data_checks_hold_across_a_merge(repo: Path) -> None:
+    """A size-only DVC edit on one branch (L405), a record saved as .JSON on the other
+    (L201), and a made-up SHA-256 (L407 with --data), all reached through a merge."""
+    shouting = EVAL_11.replace("1.1.json", "1.2.JSON")
+    cohort_12, data = new_version(repo, COHORT_11, "1.2")
+
+    def side(repo: Path) -> None:
+        dvc_file = repo / "data/test.csv.dvc"
+        dvc_file.write_text(dvc_file.read_text().replace("size: ", "size: 1"))
+        save(repo, cohort_12, {**data, "snapshot": {**data["snapshot"], "sha256": "ab" * 32}})
+
+    def main(repo: Path) -> None:
+        save(repo, shouting, new_version(repo, EVAL_11, "1.2")[1])
+
+    _on_branches(repo, side, main)
+    assert_caught(repo, "L405", TEST_10)
+    assert_caught(repo, "L201", shouting)
+    assert_caught(repo, "L407", cohort_12, "--data")

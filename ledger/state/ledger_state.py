@@ -144,12 +144,28 @@ class LedgerState:
         versions = self.history.versions(file.relpath)
         if not versions or versions[-1].blob is None:
             return None
-        at = len(versions) - 1
-        if at:
-            facts = self.facts_of(v.blob for v in versions if v.blob)
+        at = self._first_of_content.get(file.relpath, len(versions) - 1)
+        return self.history.commits[versions[at].index]
+
+    @functools.cached_property
+    def _first_of_content(self) -> dict[str, int]:
+        """For each record file committed more than once, the first of the versions at its
+        end that all hold the same record; the facts of every version come in one batch."""
+        changed = {
+            file.relpath: versions
+            for file in self.records.files
+            if len(versions := self.history.versions(file.relpath)) > 1
+        }
+        if not changed:
+            return {}
+        facts = self.facts_of(v.blob for versions in changed.values() for v in versions if v.blob)
+        first: dict[str, int] = {}
+        for path, versions in changed.items():
+            at = len(versions) - 1
             while at and same_record(versions[at - 1].blob, versions[at].blob, facts):
                 at -= 1
-        return self.history.commits[versions[at].index]
+            first[path] = at
+        return first
 
     def facts_of(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
         """Facts of any record blobs (earlier versions too), checked once and kept."""
