@@ -372,11 +372,12 @@ class Ledger:
         return [*done, install_hook(directory)] if hook else done
 
     @staticmethod
-    def verify_export(path: Path) -> Report:
-        """Check an audit export with nothing but the export."""
+    def verify_export(path: Path, expect_manifest: str | None = None) -> Report:
+        """Check an audit export with nothing but the export, and with ``expect_manifest``
+        its manifest against the SHA-256 its producer handed over separately."""
         from ledger.audit.verify_export import verify_export
 
-        return verify_export(path)
+        return verify_export(path, expect_manifest)
 
     @staticmethod
     def demo(directory: Path, echo: Callable[[str], None] = print) -> None:

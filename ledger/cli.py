@@ -404,13 +404,18 @@ def export(session: Session, rev: str, output: Path, fmt: str) -> None:
 
 @cli.command("verify-export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--expect-manifest",
+    metavar="SHA256",
+    help="The manifest SHA-256 the producer handed over (`ledger export` prints it).",
+)
 @REPORT
-def verify_export(file: Path, fmt: str) -> None:
+def verify_export(file: Path, expect_manifest: str | None, fmt: str) -> None:
     """Check an audit bundle offline, without the repository."""
     from ledger.api import Ledger
     from ledger.views.reports import validation_text
 
-    result = Ledger.verify_export(file)
+    result = Ledger.verify_export(file, expect_manifest)
     _report(validation_text, result, fmt)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)

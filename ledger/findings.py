@@ -295,6 +295,30 @@ RULES: dict[str, Rule] = _rules(
         "a FHIR Bundle in the export is not valid FHIR",
         "regenerate the export with `ledger export`",
     ),
+    Rule(
+        "L906",
+        "export-entry-unreadable",
+        "an entry of the export cannot be read (encrypted, an unknown compression, corrupt)",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L907",
+        "export-entry-ambiguous",
+        "an entry's name or type lets unzip tools extract something other than what was checked",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
+    Rule(
+        "L908",
+        "export-manifest-unexpected",
+        "the manifest's SHA-256 is not the one its producer handed over",
+        "ask the producer which export they sent; trust neither until the SHA-256 agrees",
+    ),
+    Rule(
+        "L909",
+        "export-copy-differs",
+        "a history or lineage file disagrees with the records or the manifest",
+        "use the export as it was produced; ask its producer for a fresh copy",
+    ),
     # Privacy.
     Rule(
         "L501",

@@ -67,11 +67,15 @@ network to check.
 ## How to verify
 
 1. `ledger verify-export {name}`: checks every file against the manifest, each record's
-   canonical hash (RFC 8785 JSON, SHA-256) and links, the records against the schemas, and the
-   FHIR Bundles. Exit code 0 means intact; 1 names each file that was added, removed or changed.
+   canonical hash (RFC 8785 JSON, SHA-256) and links, the records against the schemas, the
+   history and lineage files against the records, and the FHIR Bundles. Exit code 0 means
+   intact; 1 names each file that was added, removed, changed, unreadable or ambiguous (a
+   name twice, names that differ only in case, a link instead of a file).
 2. Without ledger: `sha256sum` each file and compare with `manifest.json`; a record's link
    `sha256` is the SHA-256 of the target record's RFC 8785 canonical JSON.
-3. Compare the SHA-256 of `manifest.json` with the one the producer gave you separately.
+3. Compare the SHA-256 of `manifest.json` with the one the producer gave you separately:
+   `ledger verify-export {name} --expect-manifest SHA256` does it for you. Without it, a
+   forger who rewrote the records, the history and the manifest together goes unseen.
 """
 
 

@@ -1,25 +1,44 @@
 """``ledger verify-export FILE.zip``: check an audit bundle with nothing but the bundle.
 
-No repository, no DVC, no network: every file against the manifest, every record's canonical
-hash, links and schema, and the FHIR Bundles. An added, removed or modified file is named.
+No repository, no DVC, no network: every file against the manifest (and the manifest against
+the SHA-256 its producer handed over, with ``--expect-manifest``), every record's canonical
+hash, links and schema, the copies of records in the history and lineage files, and the FHIR
+Bundles. An added, removed, modified, unreadable or ambiguous file is named.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zipfile
+import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from ledger.audit.archive import (
+    MANIFEST_LIMIT,
+    Archive,
+    Entry,
+    Keep,
+    open_zip,
+    printable,
+    read_archive,
+)
 from ledger.audit.export import MANIFEST, load_manifest
+from ledger.checks.record_file import blob_id
 from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
 from ledger.config import Config
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
 from ledger.records.identity import is_json_name
-from ledger.records.jsonload import Limits
+from ledger.records.jsonload import Limits, too_large
 from ledger.trees import Read
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+#: Copies of records the checks compare with the records; each file's history stays small.
+_HISTORY_LIMIT = 16 << 20
+_VIEWS = ("lineage/lineage.json", "verification/report.json")
+_FHIR = {"R5": "fhir/provenance-r5.json", "R4B": "fhir/provenance-r4b.json"}
 
 
 class ZipTree:
@@ -27,7 +46,7 @@ class ZipTree:
 
     label = "export"
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(self, files: dict[str, Read]) -> None:
         self.files = files
 
     def record_files(self, records_dir: str) -> dict[str, str | None]:
@@ -35,7 +54,7 @@ class ZipTree:
         return {p: None for p in sorted(self.files) if p.startswith(prefix) and is_json_name(p)}
 
     def read_records(self, relpaths: Iterable[str], limits: Limits) -> dict[str, Read]:
-        return {p: (self.files[p], []) for p in relpaths}
+        return {p: self.files[p] for p in relpaths}
 
     def preload(self, relpaths: Iterable[str]) -> None:
         pass  # nothing to read ahead: the files are in memory
@@ -44,84 +63,277 @@ class ZipTree:
         return None  # exports hold no DVC files; snapshots were verified when exporting
 
 
-def read_zip(path: Path) -> dict[str, bytes]:
+def expected_manifest(value: str | None) -> str | None:
+    """``--expect-manifest``, checked: the SHA-256 ``ledger export`` printed."""
+    if value is None:
+        return None
+    digest = value.strip().lower()
+    if not _SHA256.fullmatch(digest):
+        raise UsageError(
+            f"--expect-manifest {value!r} is not a SHA-256; give the 64 hex characters "
+            "`ledger export` printed as 'manifest sha256'"
+        )
+    return digest
+
+
+def verify_export(path: Path, expect_manifest: str | None = None) -> Report:
+    expect = expected_manifest(expect_manifest)
+    limits = Config().limits
+    with open_zip(path) as archive:
+        contents = read_archive(archive, _keep(limits))
     try:
-        with zipfile.ZipFile(path) as archive:
-            return {
-                info.filename: archive.read(info)
-                for info in archive.infolist()
-                if not info.is_dir()
-            }
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot be read as a zip file ({exc})") from None
+        return _verify(contents, limits, expect)
+    finally:
+        contents.close()
 
 
-def verify_export(path: Path) -> Report:
-    files = read_zip(path)
-    found: list[Finding] = []
-    manifest = load_manifest(files.get(MANIFEST, b""))
-    if manifest is None:
+def _keep(limits: Limits) -> Keep:
+    def keep(name: str) -> int | None:
+        if name == MANIFEST:
+            return MANIFEST_LIMIT
+        if name.startswith("records/"):
+            return limits.max_bytes
+        if name.startswith("history/"):
+            return _HISTORY_LIMIT
+        if name in _VIEWS or name in _FHIR.values():
+            return 1 << 62  # spooled to disk past a few megabytes
+        return None
+
+    return keep
+
+
+def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
+    found = list(contents.findings)
+    entries = contents.entries
+    # Names already reported as unreadable or ambiguous are not reported again as missing.
+    reported = contents.skipped
+    manifest_entry = entries.get(MANIFEST)
+    if expect is not None and manifest_entry is not None and manifest_entry.sha256 != expect:
         found.append(
             finding(
-                "L904", MANIFEST, "", "manifest.json is missing or not a ledger export manifest"
+                "L908",
+                MANIFEST,
+                "",
+                f"has SHA-256 {manifest_entry.sha256[:12]}…, the producer gave {expect[:12]}…",
             )
         )
-        return Report(checked=[], findings=found)
-    listed: dict[str, str] = manifest["files"]
-    for name in sorted(set(files) - set(listed) - {MANIFEST}):
-        found.append(finding("L901", name, "", "is not listed in the manifest"))
-    for name in sorted(set(listed) - set(files)):
-        found.append(finding("L902", name, "", "is listed in the manifest but missing"))
-    for name in sorted(set(listed) & set(files)):
-        actual = hashlib.sha256(files[name]).hexdigest()
+    manifest = None
+    if manifest_entry is not None and not manifest_entry.cut:
+        manifest = load_manifest(manifest_entry.data())
+    if manifest is None:
+        if MANIFEST not in reported:
+            why = "manifest.json is missing or not a ledger export manifest"
+            if manifest_entry is not None and manifest_entry.cut:
+                why = f"manifest.json is over {MANIFEST_LIMIT >> 20} MiB, more than any export's"
+            found.append(finding("L904", MANIFEST, "", why))
+        return Report(checked=[], findings=sorted(set(found), key=Finding.sort_key))
+    listed, records, problems = _manifest_parts(manifest)
+    found += problems
+    for name in sorted(set(entries) - set(listed) - {MANIFEST}):
+        found.append(finding("L901", printable(name), "", "is not listed in the manifest"))
+    for name in sorted(set(listed) - set(entries) - reported):
+        found.append(finding("L902", printable(name), "", "is listed in the manifest but missing"))
+    for name in sorted(set(listed) & set(entries)):
+        actual = entries[name].sha256
         if actual != listed[name]:
             found.append(
                 finding(
                     "L903",
                     name,
                     "",
-                    f"has SHA-256 {actual[:12]}…, the manifest says {str(listed[name])[:12]}…",
+                    f"has SHA-256 {actual[:12]}…, the manifest says {listed[name][:12]}…",
                 )
             )
-    present = {n: d for n, d in files.items() if n in listed}
-    config = Config()
-    records = load_records(ZipTree(present), "records", config.limits, FactsCache())
-    found += tree_findings(records, "records", None)
-    for ref, meta in sorted(manifest["records"].items()):
-        file = records.by_path.get(str(meta.get("path")))
+    # Files the manifest vouches for; the others are reported above and read no further.
+    vouched = {n: e for n, e in entries.items() if listed.get(n) == e.sha256}
+    present = {n: _record_read(e, limits) for n, e in entries.items() if n in listed}
+    tree = load_records(ZipTree(present), "records", limits, FactsCache())
+    found += tree_findings(tree, "records", None)
+    for ref, meta in sorted(records.items()):
+        file = tree.by_path.get(meta["path"])
+        if file is None and meta["path"] in reported:
+            continue
         if file is None or str(file.facts.claimed) != ref:
-            found.append(finding("L902", str(meta.get("path")), "", f"{ref} is not in the export"))
-        elif file.facts.sha256 != meta.get("sha256"):
+            found.append(finding("L902", meta["path"], "", f"{ref} is not in the export"))
+        elif file.facts.sha256 != meta["sha256"]:
             found.append(
                 finding(
                     "L903",
                     file.relpath,
                     "",
                     f"{ref} hashes to "
-                    f"{str(file.facts.sha256)[:12]}…, the manifest says "
-                    f"{str(meta.get('sha256'))[:12]}…",
+                    f"{str(file.facts.sha256)[:12]}…, the manifest says {meta['sha256'][:12]}…",
                 )
             )
-    found += _fhir(present)
+    blobs = {
+        ref: blob_id(entries[meta["path"]].data())
+        for ref, meta in records.items()
+        if meta["path"] in vouched
+    }
+    found += _copies(vouched, manifest["commit"], records, blobs, reported)
+    found += _fhir(vouched)
     return Report(
-        checked=[f.relpath for f in records.files],
+        checked=[f.relpath for f in tree.files],
         findings=sorted(set(found), key=Finding.sort_key),
     )
 
 
-def _fhir(files: dict[str, bytes]) -> list[Finding]:
+def _record_read(entry: Entry, limits: Limits) -> Read:
+    if entry.cut:
+        return None, too_large(entry.name, entry.size, limits)
+    return entry.data(), []
+
+
+def _manifest_parts(
+    manifest: dict[str, Any],
+) -> tuple[dict[str, str], dict[str, dict[str, str]], list[Finding]]:
+    """The files and records the manifest lists, with a finding for each malformed entry
+    (which is left out: a manifest that cannot vouch for something vouches for nothing)."""
+    found: list[Finding] = []
+
+    def bad(pointer: str, what: str) -> None:
+        found.append(finding("L904", MANIFEST, pointer, what))
+
+    if not isinstance(manifest.get("commit"), str) or not _COMMIT.fullmatch(manifest["commit"]):
+        bad("/commit", "is not a commit id (40 or 64 hex characters)")
+    listed: dict[str, str] = {}
+    for name, digest in manifest["files"].items():
+        if isinstance(digest, str) and _SHA256.fullmatch(digest):
+            listed[name] = digest
+        else:
+            bad(f"/files/{_escaped(name)}", "is not a SHA-256 (64 lower-case hex characters)")
+    records: dict[str, dict[str, str]] = {}
+    for ref, meta in manifest["records"].items():
+        if (
+            isinstance(meta, dict)
+            and isinstance(meta.get("path"), str)
+            and isinstance(meta.get("sha256"), str)
+            and _SHA256.fullmatch(meta["sha256"])
+        ):
+            records[ref] = {"path": meta["path"], "sha256": meta["sha256"]}
+        else:
+            bad(
+                f"/records/{_escaped(ref)}",
+                'is not {"path": <the record\'s file>, "sha256": <its canonical SHA-256>}',
+            )
+    return listed, records, found
+
+
+def _escaped(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _copies(
+    vouched: dict[str, Entry],
+    commit: object,
+    records: dict[str, dict[str, str]],
+    blobs: dict[str, str],
+    reported: set[str],
+) -> list[Finding]:
+    """The history and lineage files against the records: each is a copy of what the records
+    say (their identities, canonical hashes and git blob ids, and the commit), written by the
+    same export, so a forger who rewrote a record and its manifest entry must rewrite these
+    consistently too."""
+    found: list[Finding] = []
+
+    def differs(path: str, pointer: str, what: str) -> None:
+        found.append(finding("L909", path, pointer, what))
+
+    for name in _VIEWS:
+        if name not in vouched:
+            continue  # missing or changed: the manifest check names it
+        view = _json(vouched[name])
+        if not isinstance(view, dict):
+            differs(name, "", "is not the JSON object ledger writes there")
+        elif view.get("commit") != commit:
+            differs(name, "/commit", f"names commit {view.get('commit')}, the manifest {commit}")
+    lineage = _json(vouched.get("lineage/lineage.json"))
+    if isinstance(lineage, dict) and isinstance(lineage.get("nodes"), list):
+        shown: set[str] = set()
+        for at, node in enumerate(lineage["nodes"]):
+            if not isinstance(node, dict) or node.get("kind") != "record":
+                continue
+            ref = str(node.get("id", "")).removeprefix("record:")
+            where = f"/nodes/{at}"
+            shown.add(ref)
+            if ref not in records:
+                differs(
+                    "lineage/lineage.json", where, f"shows {ref}, which the export does not hold"
+                )
+                continue
+            if node.get("sha256") != records[ref]["sha256"]:
+                differs(
+                    "lineage/lineage.json",
+                    f"{where}/sha256",
+                    f"{ref}'s hash differs from its record's",
+                )
+            if ref in blobs and node.get("blob") != blobs[ref]:
+                differs(
+                    "lineage/lineage.json",
+                    f"{where}/blob",
+                    f"{ref}'s blob id differs from its record file's",
+                )
+        for ref in sorted(set(records) - shown):
+            differs("lineage/lineage.json", "/nodes", f"has no node for {ref}")
+    histories = {
+        "history/" + meta["path"].removeprefix("records/"): ref for ref, meta in records.items()
+    }
+    for name in sorted(n for n in vouched if n.startswith("history/") and n not in histories):
+        differs(name, "", "is the history of a record the export does not hold")
+    for name, ref in sorted(histories.items()):
+        entry = vouched.get(name)
+        if entry is None:
+            if name not in reported and name not in vouched:
+                differs(name, "", f"{ref} has no history in the export")
+            continue
+        found += _history(name, entry, ref, records[ref]["sha256"], blobs.get(ref))
+    return found
+
+
+def _history(name: str, entry: Entry, ref: str, sha256: str, blob: str | None) -> list[Finding]:
+    value = _json(entry)
+    if not isinstance(value, dict) or not isinstance(value.get("history"), list):
+        return [finding("L909", name, "", "is not a record's history (JSON with a history list)")]
+    found = []
+    if value.get("record") != ref:
+        found.append(finding("L909", name, "/record", f"names {value.get('record')}, not {ref}"))
+    steps = value["history"]
+    last = steps[-1] if steps and isinstance(steps[-1], dict) else None
+    where = f"/history/{len(steps) - 1}"
+    if last is None or last.get("action") == "deleted":
+        found.append(finding("L909", name, "/history", "does not end with the record's content"))
+    else:
+        if last.get("sha256") != sha256:
+            found.append(
+                finding("L909", name, f"{where}/sha256", f"ends with a content other than {ref}'s")
+            )
+        if blob is not None and last.get("blob") != blob:
+            found.append(
+                finding("L909", name, f"{where}/blob", f"ends with a file other than {ref}'s")
+            )
+    return found
+
+
+def _json(entry: Entry | None) -> object:
+    if entry is None or entry.cut:
+        return None
+    try:
+        return json.loads(entry.data())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _fhir(vouched: dict[str, Entry]) -> list[Finding]:
     from ledger.fhir.checks import bundle_problems
 
     found: list[Finding] = []
-    for version in ("R5", "R4B"):
-        name = f"fhir/provenance-{version.lower()}.json"
-        if name not in files:
-            continue  # the manifest check names it as removed
+    for version, name in _FHIR.items():
+        entry = vouched.get(name)
+        if entry is None:
+            continue  # the manifest check names it as removed or changed
         try:
-            bundle = json.loads(files[name])
-        except ValueError as exc:
+            bundle = json.loads(entry.data())
+        except (ValueError, UnicodeDecodeError) as exc:
             found.append(finding("L905", name, "", f"is not JSON: {exc}"))
             continue
         found += [

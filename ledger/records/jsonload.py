@@ -260,6 +260,11 @@ def load_json_bytes(
     return (None if lone else value), found
 
 
+def too_large(rel: str, size: int, limits: Limits) -> list[Finding]:
+    """The finding for a record file of ``size`` bytes, over the limit, left unread."""
+    return [finding("L007", rel, "", f"file is {size} bytes, over {_limit(limits)}")]
+
+
 def read_record_file(
     file: Path | str, rel: str, limits: Limits = Limits()
 ) -> tuple[bytes | None, list[Finding]]:
@@ -274,7 +279,7 @@ def read_record_file(
         what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         return _fail("L003", rel, f"cannot read the file: it is {what}", fix=_REGULAR)
     if info.st_size > limits.max_bytes:
-        return _fail("L007", rel, f"file is {info.st_size} bytes, over {_limit(limits)}")
+        return None, too_large(rel, info.st_size, limits)
     # O_NOFOLLOW and the bounded read close the gap between lstat and open: a file swapped for
     # a link (or a FIFO), or one that grew meanwhile, is refused instead of followed or read.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
