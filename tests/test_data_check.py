@@ -129,6 +129,50 @@ def test_a_deleted_remote_object_is_remote_missing(data_repo: Path) -> None:
     assert f"the DVC remote (.dvc-remote) has no {site.md5}" in found.message
 
 
+def _corrupt(path: Path) -> str:
+    """Overwrite a stored object in place, keeping its name and size; its new md5."""
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0x01
+    path.chmod(0o644)  # DVC stores objects read-only
+    path.write_bytes(bytes(data))
+    return _md5(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("store", "code", "label"),
+    [(".dvc/cache", "L408", "the DVC cache"), (".dvc-remote", "L409", "the DVC remote")],
+    ids=["cache", "remote"],
+)
+def test_a_stored_object_whose_bytes_changed_is_named(
+    data_repo: Path, store: str, code: str, label: str
+) -> None:
+    site = _sites(data_repo)["labels.csv"]
+    actual = _corrupt(_object(data_repo / store, site.md5))
+    found = _only(check_data(data_repo, [site]), code)
+    assert f"{label} ({store}) holds {site.md5} (labels.csv) corrupt" in found.message
+    assert f"its bytes hash to {actual}" in found.message
+    assert "delete the corrupt object" in found.hint
+
+
+def test_a_corrupt_file_object_of_a_folder_is_named(data_repo: Path) -> None:
+    site = _sites(data_repo)["train"]
+    _corrupt(_object(data_repo / ".dvc-remote", _md5(FILES["train/a.csv"])))
+    found = _only(check_data(data_repo, [site]), "L409")
+    assert f"holds corrupt copies of 1 of the 3 files of {site.md5} (train): a.csv" in found.message
+
+
+def test_an_object_shared_by_two_snapshots_is_hashed_once_and_named_for_both(
+    data_repo: Path,
+) -> None:
+    sites = _sites(data_repo)
+    _corrupt(_object(data_repo / ".dvc/cache", _md5(FILES["train/sub/shared.csv"])))
+    found = check_data(data_repo, [sites["train"], sites["test"]])
+    assert [(f.code, f.path) for f in found] == [
+        ("L408", sites["train"].record_path),
+        ("L408", sites["test"].record_path),
+    ]
+
+
 def test_a_cloud_remote_is_one_warning_and_never_contacted(
     data_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

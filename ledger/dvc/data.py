@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, cast
 from ledger.dvc.content_hash import (
     CacheObjectMissingError,
     ContentHashError,
+    dvc_md5_of,
     read_dir_manifest,
     sha256_of,
 )
@@ -59,19 +60,23 @@ class SnapshotSite:
 
 
 def check_data(root: Path, sites: Sequence[SnapshotSite]) -> list[Finding]:
-    """L407/L408/L409: the workspace, the cache and a local default remote hold each snapshot."""
+    """L407/L408/L409: the workspace, the cache and a local default remote hold each snapshot,
+    with bytes that hash to the recorded md5 (an object is named by the hash its bytes had when
+    it was stored, and a name proves nothing about what is stored under it now)."""
     root = root.resolve()
     config, problem = _config(root)
     cache, remote = _cache_dir(root, config), _remote(root, config)
     findings = [problem] if problem else []
     if sites and isinstance(remote, Finding):
         findings.append(remote)
+    seen = _Objects()
     for site in sites:
         if site.in_workspace:
             findings += _workspace(root, site, cache)
-        findings += _store(site, cache, "L408", f"the DVC cache ({_show(root, cache)})")
+        findings += _store(site, cache, "L408", f"the DVC cache ({_show(root, cache)})", seen)
         if isinstance(remote, Path):
-            findings += _store(site, remote, "L409", f"the DVC remote ({_show(root, remote)})")
+            label = f"the DVC remote ({_show(root, remote)})"
+            findings += _store(site, remote, "L409", label, seen)
     return findings
 
 
@@ -149,28 +154,76 @@ def _changes(cache: Path, recorded_md5: str, entries: list[dict[str, str]]) -> s
     return ": " + "; ".join(f"{name} {_few(paths)}" for name, paths in groups.items() if paths)
 
 
-def _store(site: SnapshotSite, base: Path, code: str, label: str) -> list[Finding]:
-    def missing(message: str) -> list[Finding]:
-        return [finding(code, site.record_path, site.pointer, f"{label} {message}")]
+def _store(site: SnapshotSite, base: Path, code: str, label: str, seen: _Objects) -> list[Finding]:
+    def wrong(message: str, fix: str = "") -> list[Finding]:
+        return [finding(code, site.record_path, site.pointer, f"{label} {message}", fix)]
 
+    repair = _REPAIR[code]
     if not site.is_dir:
-        return [] if _has(base, site.md5) else missing(f"has no {site.md5} ({site.repo_path})")
+        state = seen.state(base, site.md5)
+        if state == _MISSING:
+            return wrong(f"has no {site.md5} ({site.repo_path})")
+        if state:
+            return wrong(f"holds {site.md5} ({site.repo_path}) corrupt: {state}", repair)
+        return []
     try:
         entries = read_dir_manifest(base, site.md5)
     except CacheObjectMissingError:
-        return missing(f"has no .dir object {site.md5} ({site.repo_path})")
+        return wrong(f"has no .dir object {site.md5} ({site.repo_path})")
     except ContentHashError as error:
-        return missing(f"holds an unreadable .dir object: {error}")
-    absent = [f"{e['relpath']} {e['md5']}" for e in entries if not _has(base, e["md5"])]
-    if not absent:
-        return []
-    of = f"{len(absent)} of the {len(entries)} files of {site.md5} ({site.repo_path})"
-    return missing(f"lacks {of}: {_few(absent)}")
+        return wrong(f"holds an unreadable .dir object: {error}", repair)
+    absent, corrupt = [], []
+    for e in entries:
+        state = seen.state(base, e["md5"])
+        if state == _MISSING:
+            absent.append(f"{e['relpath']} {e['md5']}")
+        elif state:
+            corrupt.append(f"{e['relpath']} ({state})")
+    found = []
+    if absent:
+        of = f"{len(absent)} of the {len(entries)} files of {site.md5} ({site.repo_path})"
+        found += wrong(f"lacks {of}: {_few(absent)}")
+    if corrupt:
+        of = f"{len(corrupt)} of the {len(entries)} files of {site.md5} ({site.repo_path})"
+        found += wrong(f"holds corrupt copies of {of}: {_few(corrupt)}", repair)
+    return found
 
 
-def _has(base: Path, md5: str) -> bool:
+_MISSING = "missing"
+_REPAIR = {
+    "L408": "delete the corrupt object from the cache and run `dvc fetch`",
+    "L409": "delete the corrupt object from the remote and `dvc push` from an intact cache",
+}
+
+
+class _Objects:
+    """What each store holds under an md5, each object hashed once per check: snapshots
+    (versions of one dataset, say) share most of their files."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Path, str], str] = {}
+
+    def state(self, base: Path, md5: str) -> str:
+        """ "" when the object is there and its bytes have that md5, else what is wrong."""
+        key = (base, md5)
+        if key not in self._known:
+            self._known[key] = _object_state(base, md5)
+        return self._known[key]
+
+
+def _object_state(base: Path, md5: str) -> str:
     # A manifest entry is only as trustworthy as the cache it came from: never follow a bad md5.
-    return bool(_MD5.match(md5)) and (base / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    if not _MD5.match(md5) or md5.endswith(".dir"):
+        return _MISSING
+    path = base / "files" / "md5" / md5[:2] / md5[2:]
+    if not path.is_file():
+        return _MISSING
+    # The name says what the bytes were; only hashing them says what they are now.
+    try:
+        actual = dvc_md5_of(path)
+    except (OSError, ContentHashError) as error:
+        return f"it cannot be read: {error}"
+    return "" if actual == md5 else f"its bytes hash to {actual}"
 
 
 def _dvc_md5(root: Path, path: Path) -> tuple[str, list[dict[str, str]]]:
