@@ -8,7 +8,7 @@ from ledger.config import CONFIG_FILE, DEFAULT_CONFIG
 from ledger.errors import NotAGitRepositoryError, UsageError
 from ledger.git.repository import find_repository_root, init_repository_at
 from ledger.records.schemas import write_schemas
-from ledger.records.serialize import write_atomic
+from ledger.records.serialize import TEMPORARY_PATTERN, write_atomic
 
 
 def init_repository(directory: Path) -> list[str]:
@@ -39,8 +39,30 @@ def init_repository(directory: Path) -> list[str]:
         done.append("created records/")
     write_schemas(root / "schemas")
     done.append("wrote schemas/ (the published JSON Schemas of the record kinds)")
+    if ignore_temporary_files(root):
+        done.append(f"added {TEMPORARY_PATTERN} to .gitignore (files of interrupted writes)")
     done.append("next: `ledger new dataset NAME --version 1.0 --from draft.json --snapshot X.dvc`")
     return done
+
+
+def ignore_temporary_files(root: Path) -> bool:
+    """Have git ignore the temporary files of writes interrupted by a crash or ``kill -9``, so
+    that ``git add -A`` never commits a half-written record; whether .gitignore changed."""
+    gitignore = root / ".gitignore"
+    try:
+        text = gitignore.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"{gitignore}: cannot be read ({exc}); add {TEMPORARY_PATTERN} to it"
+        ) from None
+    if TEMPORARY_PATTERN in text.splitlines():
+        return False
+    separator = "" if not text or text.endswith("\n") else "\n"
+    line = f"# interrupted writes of ledger\n{TEMPORARY_PATTERN}\n"
+    write_atomic(gitignore, f"{text}{separator}{line}".encode(), overwrite=True)
+    return True
 
 
 HOOK_MARKER = "# installed by `ledger init --hook`"

@@ -364,3 +364,66 @@ def test_demo_into_a_folder_that_cannot_be_made_is_a_clean_error(tmp_path: Path)
     result = run_ledger("demo", "/proc/ledger-demo", cwd=tmp_path)
     assert result.code == 2
     assert result.err.startswith("ledger: /proc/ledger-demo: cannot be written")
+
+
+_KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from ledger.records.serialize import atomic_writer
+with atomic_writer(Path(sys.argv[1])) as stream:
+    stream.write(b'{"kind": "dataset", "na')
+    stream.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_write_killed_midway_is_never_committed_and_is_swept_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """``kill -9`` while a record is written leaves its temporary file: git ignores it (ledger
+    init told it to), and the next write of that record removes it, while the temporary file
+    of a writer that still runs is left alone."""
+    import signal
+    import sys
+
+    from ledger.records.serialize import write_atomic
+
+    repo = tmp_path / "proj"
+    assert run_ledger("init", str(repo), cwd=tmp_path).code == 0
+    target = repo / "records/dataset/killed/1.0.json"
+    target.parent.mkdir(parents=True)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_MID_WRITE, str(target)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    (leftover,) = _leftovers(target.parent)
+    assert leftover.startswith(".1.0.json.ledger-") and not target.exists()
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--name-only"], cwd=repo, capture_output=True, text=True
+    ).stdout
+    assert leftover not in staged and "ledger.toml" in staged
+
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = target.parent / f".1.0.json.ledger-{running.pid}-abc123.tmp"
+        alive.write_bytes(b"in flight")
+        write_atomic(target, b"{}\n")
+        assert _leftovers(target.parent) == [alive.name]
+    finally:
+        running.kill()
+        running.wait()
+    assert target.read_bytes() == b"{}\n"
+
+
+def test_init_adds_the_temporary_pattern_to_gitignore_once(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("/build/")  # no final newline
+    assert run_ledger("init", str(repo), cwd=tmp_path).code == 0
+    assert run_ledger("init", str(repo), cwd=tmp_path).code == 0
+    lines = (repo / ".gitignore").read_text().splitlines()
+    assert lines[0] == "/build/" and lines.count(".*.ledger-*.tmp") == 1

@@ -118,9 +118,8 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
     repo.dvc("remote", "add", "-d", "local", REMOTE_DIR)  # relative to the repository
     (repo.root / "scripts").mkdir()
     (repo.root / "scripts" / "pipeline.py").write_text(PIPELINE, encoding="utf-8")
-    (repo.root / ".gitignore").write_text(
-        f"/{REMOTE_DIR}/\n/{OUT_DIR}/\n__pycache__/\n", encoding="utf-8"
-    )
+    with (repo.root / ".gitignore").open("a", encoding="utf-8") as ignored:
+        ignored.write(f"/{REMOTE_DIR}/\n/{OUT_DIR}/\n__pycache__/\n")
     repo.commit(DATA_ENGINEER, "Set up the sepsis-risk project with git, DVC and ledger")
     book = Ledger(repo.root)
     echo(f"building the demo repository in {directory}")

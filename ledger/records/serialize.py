@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import stat
@@ -13,6 +14,13 @@ from pathlib import Path
 from typing import IO
 
 from ledger.errors import RecordExistsError, UsageError
+
+#: Temporary files are ``.NAME.ledger-PID-RANDOM.tmp`` beside the file they become. A writer
+#: killed mid-write (``kill -9``) leaves one: ``ledger init`` has git ignore them, so that
+#: ``git add -A`` does not commit it, and the next write of NAME removes those whose writer is
+#: gone.
+TEMPORARY_PATTERN = ".*.ledger-*.tmp"
+_TEMPORARY_INFIX = ".ledger-"
 
 # Identity first, so a reader sees what a file is before what it says.
 _LEADING_KEYS = ("kind", "schema_version", "name", "version", "title", "description")
@@ -46,13 +54,36 @@ def _temporary_beside(path: Path) -> tuple[int, str]:
             )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _sweep(path)
+        prefix = f".{path.name}{_TEMPORARY_INFIX}{os.getpid()}-"
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise cannot_write(path, exc) from None
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
     return fd, tmp
+
+
+def _sweep(path: Path) -> None:
+    """Remove the temporary files of ``path`` left by writers that no longer run. A writer
+    still running (another ``ledger new`` racing this one) keeps its file."""
+    start = len(path.name) + 1 + len(_TEMPORARY_INFIX)
+    pattern = f".{glob.escape(path.name)}{_TEMPORARY_INFIX}*.tmp"
+    for leftover in path.parent.glob(pattern):
+        pid = leftover.name[start:].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # it exists under another user (or cannot be asked): leave its file
+    return True
 
 
 def write_atomic(path: Path, content: bytes, *, overwrite: bool = False) -> None:
