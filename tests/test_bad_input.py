@@ -427,3 +427,30 @@ def test_init_adds_the_temporary_pattern_to_gitignore_once(tmp_path: Path) -> No
     assert run_ledger("init", str(repo), cwd=tmp_path).code == 0
     lines = (repo / ".gitignore").read_text().splitlines()
     assert lines[0] == "/build/" and lines.count(".*.ledger-*.tmp") == 1
+
+
+@pytest.mark.parametrize("name", ["con", "nul.v2", "lpt1", "aux.backup"])
+def test_a_name_windows_reserves_is_refused_where_it_is_written(repo: Path, name: str) -> None:
+    """A folder named ``con`` or ``nul.v2`` cannot exist on Windows: a clone there would lack
+    the record. The schema, the typed model and the command line all refuse it."""
+    data = _valid_new_version(repo)
+    data.update(name=name, version="1.0")
+    del data["supersedes"]
+    _write(repo, data, f"records/dataset/{name}/1.0.json")
+    result = run_ledger("validate", "--format", "json", cwd=repo)
+    assert result.code == 1
+    reserved = [
+        f
+        for f in json.loads(result.out)["findings"]
+        if f["pointer"] == "/name" and "Windows reserves" in f["message"]
+    ]
+    assert [f["code"] for f in reserved] == ["L105"], result.out
+    shown = run_ledger("show", f"dataset:{name}@1.0", cwd=repo)
+    assert shown.code == 2 and "Windows reserves" in shown.err
+
+
+def test_names_that_only_start_like_a_device_are_accepted() -> None:
+    from ledger.records.identity import is_name
+
+    assert all(is_name(n) for n in ("console", "nullable", "com10", "auxiliary", "lpt-1", "prn2x"))
+    assert not any(is_name(n) for n in ("con", "prn.x", "com0", "lpt9.a.b"))

@@ -24,7 +24,7 @@ from ledger.records.common import (
     REF_PATTERN,
     SHA256_PATTERN,
 )
-from ledger.records.identity import Kind
+from ledger.records.identity import RESERVED_NAME_HINT, RESERVED_NAME_PATTERN, Kind
 from ledger.records.schemas import BASE_URI, generate_schemas, schema_filename
 
 _PATTERN_NAMES = {
@@ -159,6 +159,8 @@ def _convert(error: ValidationError, path: str) -> Iterator[Finding]:
                 str(error.validator_value), f"text matching {error.validator_value}"
             )
             yield finding("L105", path, pointer, f"{_show(instance)} is not {expected}")
+        case "not" if error.validator_value == {"pattern": RESERVED_NAME_PATTERN}:
+            yield finding("L105", path, pointer, f"{_show(instance)} {RESERVED_NAME_HINT}")
         case "minLength":
             yield finding(
                 "L105",

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from ledger.records.identity import NAME_PATTERN, VERSION_PATTERN
+from ledger.records.identity import (
+    NAME_PATTERN,
+    RESERVED_NAME_HINT,
+    RESERVED_NAME_PATTERN,
+    VERSION_PATTERN,
+    is_reserved_name,
+)
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MD5_PATTERN = r"^[0-9a-f]{32}(\.dir)?$"
@@ -28,6 +34,20 @@ DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 EXTENSION_KEY_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]([/:][A-Za-z0-9_.-]+)*$"
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+def _not_reserved(name: str) -> str:
+    if is_reserved_name(name):
+        raise ValueError(f"{name!r} {RESERVED_NAME_HINT}")
+    return name
+
+
+RecordName = Annotated[
+    str,
+    StringConstraints(pattern=NAME_PATTERN),
+    AfterValidator(_not_reserved),
+    Field(json_schema_extra={"not": {"pattern": RESERVED_NAME_PATTERN}}),
+]
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 RefStr = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
 DateStr = Annotated[str, StringConstraints(pattern=DATE_PATTERN)]
@@ -132,7 +152,7 @@ class Envelope(Strict):
     """Fields every record has. Who recorded it and when come from git, never from here."""
 
     schema_version: Literal[1] = Field(description="Version of the record format.")
-    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    name: RecordName
     version: Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
     title: NonEmptyStr
     description: NonEmptyStr

@@ -21,7 +21,15 @@ NAME_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
 # Numeric dot-separated versions (1.0, 1.0.2) with an optional pre-release tag (2.0-rc.1), so
 # that versions order the way people read them.
 VERSION_PATTERN: Final = r"^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)){1,2}(?:-[0-9a-z][0-9a-z.]*)?$"
+# Device names Windows reserves, with any extension: a folder called "con" or "nul.v2" cannot
+# exist there, so a record under such a name could not be checked out on a colleague's machine.
+RESERVED_NAME_PATTERN: Final = r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$"
+RESERVED_NAME_HINT: Final = (
+    "is a device name Windows reserves (con, prn, aux, nul, com0-com9, lpt0-lpt9, with or "
+    "without an extension), so its folder cannot exist there; choose another name"
+)
 _NAME = re.compile(NAME_PATTERN)
+_RESERVED = re.compile(RESERVED_NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
 _REF = re.compile(r"^(?:(?P<kind>[a-z]+):)?(?P<name>[^@:\s]+)@(?P<version>[^@\s]+)$")
 
@@ -33,7 +41,11 @@ def is_json_name(path: str) -> bool:
 
 
 def is_name(value: str) -> bool:
-    return bool(_NAME.match(value))
+    return bool(_NAME.match(value)) and not is_reserved_name(value)
+
+
+def is_reserved_name(value: str) -> bool:
+    return bool(_RESERVED.match(value))
 
 
 def is_version(value: str) -> bool:
@@ -92,6 +104,8 @@ def parse_partial(ref: str) -> PartialRef:
     kind, name, version = match.group("kind"), match.group("name"), match.group("version")
     if kind is not None and kind not in KINDS:
         raise UsageError(f"{ref!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if is_reserved_name(name):
+        raise UsageError(f"{ref!r}: {name!r} {RESERVED_NAME_HINT}")
     if not is_name(name):
         raise UsageError(
             f"{ref!r}: {name!r} is not a record name; use lower-case letters, digits, '.', '_' "
