@@ -59,6 +59,12 @@ _DATE = (
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
     rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})(?!\d)"
 )
+# Words of role mailboxes: RFC 2142's, and the teams records name as contacts.
+_ROLE = (
+    r"(?:info|sales|support|abuse|noc|security|postmaster|hostmaster|webmaster|admin|help"
+    r"|helpdesk|contact|office|team|group|lab|labs|research|data|science|ml|ai|dev|ops|it"
+    r"|noreply|no-reply|privacy|dpo|compliance|quality|regulatory|governance|irb|ethics)"
+)
 _BIRTH_DATE = "an exact date of birth"
 _IDENTIFIER = "a medical record number or patient identifier"
 
@@ -89,20 +95,29 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     # The local part may not follow '/' or a word character, so "ssh://git@host" (a login in
     # a URL) is not an address; a domain followed by ':' is scp syntax ("git@github.com:org").
+    # A role address ("ai-lab@", "data.team@", RFC 2142's "info@", "security@") reaches a
+    # team, not a person, and records name one as a contact: its local part is role words
+    # only. Each word must end at a separator or '@', so the words are read one way only.
     Pattern(
         "email",
-        _re(r"(?<![\w.%+/-])[\w.%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w:-])"),
+        _re(
+            rf"(?<![\w.%+/-])(?!{_ROLE}(?:[._+-]{_ROLE})*@)"
+            r"[\w.%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w:-])"
+        ),
         "an e-mail address",
         ("@",),
     ),
     # US numbers need parentheses, dashes or a +1 prefix: "256 512 1024" are layer sizes and
-    # "555.123.4567" is too close to a version. International numbers need a '+', separated
-    # groups and 9-15 digits in all (E.164), which no version, range or metric has.
+    # "555.123.4567" is too close to a version. Dashed groups that are all powers of two
+    # ("256-512-1024") are layer sizes too: no phone number is made of them in practice.
+    # International numbers need a '+', separated groups and 9-15 digits in all (E.164),
+    # which no version, range or metric has.
     Pattern(
         "phone",
         _re(
             r"(?<![\w+-])(?P<v>(?:\+?1[\s-]?)?\(\d{3}\)\s?\d{3}[\s-]\d{4}"
-            r"|(?:\+?1[\s-])?[2-9]\d{2}-\d{3}-\d{4}"
+            r"|(?:\+?1[\s-])?(?!(?:256|512)-(?:128|256|512)-(?:1024|2048|4096|8192)(?![\w-]))"
+            r"[2-9]\d{2}-\d{3}-\d{4}"
             r"|\+1[\s-]?\d{3}[\s-]\d{3}[\s-]\d{4}"
             r"|\+(?=(?:[\s()-]*\d){9,15}(?![\s()-]*\d))[1-9]\d{0,2}(?:[\s-]\(?\d{1,8}\)?){1,5}"
             r")(?![\w-])"
