@@ -732,3 +732,34 @@ def test_data_checks_hold_across_a_merge(repo: Path) -> None:
     assert_caught(repo, "L405", TEST_10)
     assert_caught(repo, "L201", shouting)
     assert_caught(repo, "L407", cohort_12, "--data")
+
+
+def test_a_commit_with_a_time_zone_python_cannot_hold_is_read_as_git_shows_it(
+    repo: Path,
+) -> None:
+    """git stores any four digits as a zone (``hash-object --literally`` writes +9959, which
+    ``git log`` shows as +99:59); Python's time zones end at 24 hours, and reading such a
+    commit crashed verify and log."""
+    path, data = new_version(repo, EVAL_11, "1.2")
+    save(repo, path, data)
+    git("add", path, cwd=repo)
+    git("commit", "-q", "-m", "Evaluate again", cwd=repo)
+    body = git("cat-file", "commit", "HEAD", cwd=repo)
+    odd = "\n".join(
+        line.rsplit(" ", 1)[0] + " +9959" if line.startswith(("author ", "committer ")) else line
+        for line in body.split("\n")
+    )
+    forged = subprocess.run(
+        ["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+        cwd=repo,
+        input=odd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    git("update-ref", "HEAD", forged, cwd=repo)
+    shown = git("log", "-1", "--format=%aI", cwd=repo).strip()
+    assert shown.endswith("+99:59")
+    assert run_ledger("verify", cwd=repo).code == 0
+    history = json.loads(run_ledger("log", path, "--format", "json", cwd=repo).out)["history"]
+    assert history[-1]["commit"]["author_date"] == shown

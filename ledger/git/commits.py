@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from ledger.errors import UsageError
 
 ZERO = "0" * 40
 
@@ -200,12 +202,17 @@ def _iso_date(seconds: bytes | None, tz: bytes | None) -> str:
         return ""
     sign = -1 if tz and tz.startswith(b"-") else 1
     minutes = int(tz[1:3]) * 60 + int(tz[3:5]) if tz else 0
-    zone = timezone(timedelta(minutes=sign * minutes)) if minutes else UTC
+    # The wall-clock time in the author's zone, computed by hand: git stores any four digits
+    # (a commit made with `hash-object --literally` can say +9959), and Python's time zones
+    # end at 24 hours.
     try:
-        moment = datetime.fromtimestamp(int(seconds), zone)
+        moment = datetime.fromtimestamp(int(seconds) + sign * minutes * 60, UTC)
     except (OverflowError, OSError, ValueError):
         return ""
-    return moment.isoformat()
+    zone = (
+        f"{'-' if sign < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}" if minutes else "+00:00"
+    )
+    return moment.replace(tzinfo=None).isoformat() + zone
 
 
 def _decode(data: bytes, encoding: str) -> str:
@@ -257,6 +264,8 @@ def parse_raw_log(tokens: Iterable[bytes]) -> Iterator[WalkedCommit]:
 def parse_raw_changes(tokens: Iterable[bytes]) -> list[Change]:
     """Parse ``git diff-tree --raw -z`` of two trees: each change's metadata, then its path."""
     fields = [token for token in tokens if token]
+    if len(fields) % 2:
+        raise _unreadable("a change without its path", fields[-1])
     return [
         _change(meta, raw.decode("utf-8", errors="surrogateescape"))
         for meta, raw in zip(fields[::2], fields[1::2], strict=True)
@@ -266,10 +275,22 @@ def parse_raw_changes(tokens: Iterable[bytes]) -> list[Change]:
 def _change(meta: bytes, path: str) -> Change:
     colons = len(meta) - len(meta.lstrip(b":"))
     fields = meta[colons:].decode("ascii", "replace").split()
+    # One mode and one blob per side (a merge's combined diff has a side per parent), then
+    # the status.
+    if colons == 0 or len(fields) != 2 * colons + 3:
+        raise _unreadable("a change", meta)
     modes, blobs, status = fields[: colons + 1], fields[colons + 1 : 2 * colons + 2], fields[-1]
     old, new = blobs[0], blobs[-1]
     return Change(
         status[0], path, None if old == ZERO else old, None if new == ZERO else new, modes[-1]
+    )
+
+
+def _unreadable(what: str, token: bytes) -> UsageError:
+    """git's own output in a shape ledger does not know: another program answered as git."""
+    return UsageError(
+        f"git printed {what} that ledger cannot read ({token[:80]!r}); check that `git` on the "
+        "PATH is git itself (git --version)"
     )
 
 
