@@ -5,6 +5,7 @@ trees."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,17 @@ def test_record_files_patched_by_a_tree_difference_are_the_files_git_lists(repo:
         assert listing_after(earlier, changes, "./records/") == listing
         assert "records/dataset/odd\nname\t\udcff.json" in listing
         assert listing_after(listing, session.tree_changes(after, after), "records") == listing
+
+
+def test_an_object_name_with_spaces_that_git_lacks_is_absent_not_a_crash(tmp_path: Path) -> None:
+    """git answers "<name> missing", repeating a name that may hold spaces (a DVC output
+    "scans (2024).csv"); one space made the answer look like "<oid> <type> <size>"."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "with space.txt").write_text("here\n")
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "one"], cwd=tmp_path, check=True)
+    with Repository(tmp_path) as session:
+        found = session.cat.read_many(
+            ["HEAD:with space.txt", "HEAD:scans (2024).csv", "HEAD:a b c missing", "HEAD:x"]
+        )
+    assert found == [("blob", b"here\n"), None, None, None]

@@ -105,10 +105,18 @@ class CatFile:
             writer.start()
         answers: dict[str, tuple[str, bytes] | None] = {}
         for name in wanted:
-            header = stdout.readline().split()
-            if len(header) != 3:
-                answers[name] = None  # "<name> missing" or "<name> ambiguous"
+            line = stdout.readline()
+            # "<name> missing" and "<name> ambiguous" repeat the name, which may hold spaces
+            # (a DVC output "scans (2024)/x.csv"); an object found is "<oid> <type> <size>".
+            if line.rstrip(b"\n").rpartition(b" ")[2] in (b"missing", b"ambiguous"):
+                answers[name] = None
                 continue
+            header = line.split()
+            if len(header) != 3 or not header[2].isdigit():
+                raise UsageError(
+                    f"git cat-file answered {line[:80]!r} for {name!r}, which ledger cannot "
+                    "read; check that `git` on the PATH is git itself (git --version)"
+                )
             answers[name] = (header[1].decode(), stdout.read(int(header[2]) + 1)[:-1])
         if writer is not None:
             writer.join()
