@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -763,3 +764,39 @@ def test_a_commit_with_a_time_zone_python_cannot_hold_is_read_as_git_shows_it(
     assert run_ledger("verify", cwd=repo).code == 0
     history = json.loads(run_ledger("log", path, "--format", "json", cwd=repo).out)["history"]
     assert history[-1]["commit"]["author_date"] == shown
+
+
+def test_separator_bytes_in_names_and_messages_shift_no_field(repo: Path) -> None:
+    """git accepts 0x1E and 0x1F (record and unit separators) in names and messages; a
+    parser that split on them shifted fields, so a tampering commit passed unreported and
+    0x1E crashed verify. Fields come NUL-separated or from the commit object itself."""
+    odd = "Eve\x1fMal\x1elory"  # inside the name: git trims the ends
+    env = {**os.environ, "GIT_AUTHOR_NAME": odd, "GIT_COMMITTER_NAME": odd}
+
+    def commit_oddly(message: str) -> None:
+        git("add", "-A", cwd=repo)
+        subprocess.run(
+            ["git", "commit", "-q", "-F", "-"],
+            cwd=repo,
+            env=env,
+            input=message,
+            check=True,
+            text=True,
+        )
+
+    path, data = new_version(repo, EVAL_11, "1.2")
+    save(repo, path, data)
+    commit_oddly("Add\x1e a version\x1f\n\nLedger-Reason: because\x1e\x1f\n")
+    edited = load(repo, EVAL_11)
+    save(repo, EVAL_11, {**edited, "title": edited["title"] + " (quietly)"})
+    commit_oddly("Tidy\x1e\x1f")
+    hits = assert_caught(repo, "L601", EVAL_11)
+    head = git("rev-parse", "HEAD", cwd=repo).strip()
+    assert [h["commit"] for h in hits] == [head]
+    history = json.loads(run_ledger("log", path, "--format", "json", cwd=repo).out)["history"]
+    (added,) = history
+    assert added["commit"]["author"]["name"] == odd
+    assert added["commit"]["reason"] == "because\x1e\x1f"
+    report = json.loads(run_ledger("verify", "--format", "json", cwd=repo).out)
+    unsigned = {f["commit"] for f in report["findings"] if f["code"] == "L801"}
+    assert {head, git("rev-parse", "HEAD~1", cwd=repo).strip()} <= unsigned

@@ -304,6 +304,7 @@ class Verdict:
     trailers: tuple[tuple[str, str], ...]
 
 
+_BLANKS = " \t\r"
 VERDICT_FORMAT = "%H%x00%G?%x00%GK%x00%GS%x00%(trailers:unfold)"
 
 
@@ -315,9 +316,11 @@ def parse_verdicts(out: bytes) -> dict[str, Verdict]:
         sha, letter, key, signer, trailers = (
             f.decode("utf-8", "replace") for f in fields[at : at + 5]
         )
+        # Lines end at "\n" only, and only blanks are trimmed: Python's splitlines() and
+        # strip() also take 0x1C-0x1F for line breaks and blanks, which git keeps in a value.
         pairs = tuple(
-            (k.strip(), v.strip())
-            for k, _, v in (line.partition(":") for line in trailers.splitlines() if ":" in line)
+            (k.strip(_BLANKS), v.strip(_BLANKS))
+            for k, _, v in (line.partition(":") for line in trailers.split("\n") if ":" in line)
         )
         verdicts[sha.strip()] = Verdict(Signature.from_letter(letter), signer, key, pairs)
     return verdicts
