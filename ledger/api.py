@@ -32,7 +32,7 @@ from ledger.checks.tree import (
 from ledger.config import Config, load_config
 from ledger.errors import InvalidRecordsError, RecordExistsError, RecordNotFoundError, UsageError
 from ledger.findings import Finding, finding
-from ledger.git.repository import Repository, find_repository_root
+from ledger.git.repository import Listing, Repository, find_repository_root
 from ledger.git.trees import GitTree
 from ledger.kinds import spec
 from ledger.records.identity import KINDS, RecordId, parse_partial
@@ -200,11 +200,23 @@ class Ledger:
         return self._check(GitTree(self.repository, None), None, None)
 
     def _check(self, view: Any, only: Sequence[str] | None, progress: Progress | None) -> Report:
-        records = load_records(
-            view, self.config.records_dir, self.config.limits, self.cache, only or (), progress
-        )
+        from ledger.checks.patterns import new_data_findings
+
+        folder = self.config.records_dir
+        records = load_records(view, folder, self.config.limits, self.cache, only or (), progress)
         self.cache.close()  # the workers that checked the files, if they were many
-        return report(records, tree_findings(records, self.config.records_dir, view), only)
+        found = tree_findings(records, folder, view)
+        committed = {blob for _, blob in self._committed(folder).values()}
+        found += new_data_findings(self.root, view, records, committed)
+        return report(records, found, only)
+
+    def _committed(self, folder: str) -> Listing:
+        """The record files at HEAD (none before the first commit)."""
+        try:
+            head = self.repository.resolve("HEAD")
+        except UsageError:
+            return {}
+        return self.repository.list_tree(head, folder)
 
     def verify(
         self,

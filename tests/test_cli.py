@@ -276,3 +276,33 @@ def test_new_finds_the_output_of_a_stage_with_its_own_working_folder(
         "cp ../data/test.csv out.csv",
     )
     assert snapshot["path"] == "out.csv"
+
+
+def test_a_made_up_snapshot_sha256_is_refused_before_it_is_committed(
+    repo: Path, tmp_path: Path
+) -> None:
+    """md5 and size from the DVC file, a SHA-256 written by hand: validate and the gate hash
+    the data of records not committed yet (the data is at hand then) and name the SHA-256."""
+    result = _new(
+        repo,
+        _draft(repo, tmp_path),
+        "1.2",
+        "--supersedes",
+        "sepsis-cohort@1.1",
+        "--reason",
+        "Recount after review",
+        "--change-type",
+        "correction",
+    )
+    assert result.code == 0, result.err
+    target = repo / "records/dataset/sepsis-cohort/1.2.json"
+    assert run_ledger("validate", cwd=repo).code == 0
+    record = json.loads(target.read_text())
+    true_sha = record["snapshot"]["sha256"]
+    record["snapshot"]["sha256"] = ("0" if true_sha[0] != "0" else "1") + true_sha[1:]
+    target.write_text(json.dumps(record, indent=2) + "\n")
+    for args in (("validate",), ("validate", "--staged")):
+        git("add", "-A", cwd=repo)
+        found = json.loads(run_ledger(*args, "--format", "json", cwd=repo).out)["findings"]
+        assert [(f["code"], f["pointer"]) for f in found] == [("L407", "/snapshot/sha256")], args
+        assert f"has SHA-256 {true_sha}" in found[0]["message"]

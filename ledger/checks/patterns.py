@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.checks.record_file import LinkFact
 from ledger.checks.tree import RecordFile, TreeRecords
@@ -19,6 +20,9 @@ from ledger.dvc.files import DvcFileError, DvcOutput, find_output, parse_dvc_loc
 from ledger.dvc.snapshots import SnapshotRef, dvc_outputs, dvc_paths
 from ledger.findings import Finding, Severity, finding
 from ledger.trees import FileSource
+
+if TYPE_CHECKING:
+    from ledger.dvc.data import SnapshotSite
 
 
 def _targets(
@@ -154,12 +158,34 @@ def leakage_findings(root: Path, records: TreeRecords) -> list[Finding]:
 
 def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Finding]:
     """``verify --data``: the workspace, the DVC cache and the remote hold what records say."""
-    from ledger.dvc.data import SnapshotSite, check_data
+    from ledger.dvc.data import check_data
 
+    return check_data(root, _sites(dvc, records, records.valid()))
+
+
+def new_data_findings(
+    root: Path, dvc: FileSource, records: TreeRecords, committed: Container[str]
+) -> list[Finding]:
+    """For records not committed yet (blob ids not in ``committed``): a snapshot's SHA-256
+    against the data in the workspace, where the data there has the recorded md5. ``ledger
+    new`` computes it; one written by hand could be made up beside a true md5 and size, and
+    the gate is the last point where the data is sure to be at hand."""
+    from ledger.dvc.data import workspace_sha256
+
+    fresh = [f for f in records.valid() if f.blob not in committed and f.facts.snapshots]
+    return workspace_sha256(root, _sites(dvc, records, fresh)) if fresh else []
+
+
+def _sites(
+    dvc: FileSource, records: TreeRecords, files: Iterable[RecordFile]
+) -> list[SnapshotSite]:
+    from ledger.dvc.data import SnapshotSite
+
+    chosen = list(files)
     superseded = records.superseded
-    dvc.preload(dvc_paths(s.snapshot for f in records.valid() for s in f.facts.snapshots))
+    dvc.preload(dvc_paths(s.snapshot for f in chosen for s in f.facts.snapshots))
     sites: list[SnapshotSite] = []
-    for file in records.valid():
+    for file in chosen:
         for site in file.facts.snapshots:
             snap = site.snapshot
             if snap.hash is None:
@@ -176,4 +202,4 @@ def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Fin
                     sha256=snap.sha256,
                 )
             )
-    return check_data(root, sites)
+    return sites

@@ -80,6 +80,27 @@ def check_data(root: Path, sites: Sequence[SnapshotSite]) -> list[Finding]:
     return findings
 
 
+def workspace_sha256(root: Path, sites: Sequence[SnapshotSite]) -> list[Finding]:
+    """L407 for each snapshot whose data is in the workspace with the recorded md5 but has
+    another SHA-256. Data that is absent or changed since says nothing about the SHA-256, so
+    it is passed over here (``verify --data`` reports it)."""
+    root = root.resolve()
+    found: list[Finding] = []
+    for site in sites:
+        if not site.sha256 or not site.in_workspace or not is_safe_relative(site.repo_path):
+            continue
+        path = root / site.repo_path
+        if path.is_symlink() or not path.exists() or path.is_dir() != site.is_dir:
+            continue
+        try:
+            actual, _ = _dvc_md5(root, path)
+        except (OSError, ContentHashError):
+            continue
+        if actual == site.md5:
+            found += _sha256_agrees(site, path)
+    return found
+
+
 def shared_files(root: Path, md5_a: str, md5_b: str) -> set[str] | None:
     """File md5s two snapshots have in common; None when a needed manifest is not in the cache."""
     if md5_a == md5_b:
