@@ -224,7 +224,9 @@ _TOKENS = st.lists(
     st.one_of(
         _SHA,
         st.builds(lambda a, b: a + b" " + b, _SHA, _SHA),
-        st.sampled_from([b":100644 100644 " + b"0" * 40 + b" " + b"1" * 40 + b" M", b"::x", b":"]),
+        st.sampled_from(
+            [b":100644 100644 " + b"0" * 40 + b" " + b"1" * 40 + b" M", b"::x", b":", b" \t"]
+        ),
         st.binary(max_size=30),
     ),
     max_size=20,

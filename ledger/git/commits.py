@@ -256,6 +256,8 @@ def parse_raw_log(tokens: Iterable[bytes]) -> Iterator[WalkedCommit]:
         if sha:
             yield WalkedCommit(sha, parents, tuple(changes))
         ids = token.decode("ascii", "replace").split()
+        if not ids:
+            raise _unreadable("a commit line", token)
         sha, parents, changes = ids[0], tuple(ids[1:]), []
     if sha:
         yield WalkedCommit(sha, parents, tuple(changes))
