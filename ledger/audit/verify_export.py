@@ -88,6 +88,8 @@ def verify_export(path: Path, expect_manifest: str | None = None) -> Report:
 
 
 def _keep(limits: Limits) -> Keep:
+    """What of each entry the checks read: the files they parse, each up to a limit."""
+
     def keep(name: str) -> int | None:
         if name == MANIFEST:
             return MANIFEST_LIMIT
@@ -146,7 +148,11 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
             )
     # Files the manifest vouches for; the others are reported above and read no further.
     vouched = {n: e for n, e in entries.items() if listed.get(n) == e.sha256}
-    present = {n: _record_read(e, limits) for n, e in entries.items() if n in listed}
+    present = {
+        n: _record_read(e, limits)
+        for n, e in entries.items()
+        if n in listed and n.startswith("records/")
+    }
     tree = load_records(ZipTree(present), "records", limits, FactsCache())
     found += tree_findings(tree, "records", None)
     for ref, meta in sorted(records.items()):
@@ -166,9 +172,9 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
                 )
             )
     blobs = {
-        ref: blob_id(entries[meta["path"]].data())
+        ref: blob_id(data)
         for ref, meta in records.items()
-        if meta["path"] in vouched
+        if meta["path"] in vouched and (data := present.get(meta["path"], (None, []))[0])
     }
     found += _copies(vouched, manifest["commit"], records, blobs, reported)
     found += _fhir(vouched)
