@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,3 +75,34 @@ def repo(demo_repo: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(demo_repo, copy, symlinks=True)
     return copy
+
+
+COHORT_11 = "records/dataset/sepsis-cohort/1.1.json"
+#: ``ledger new`` options making the next cohort version supersede v1.1.
+SUPERSEDE_COHORT_11 = (
+    "--supersedes",
+    "sepsis-cohort@1.1",
+    "--reason",
+    "Recount after review",
+    "--change-type",
+    "correction",
+)
+
+
+def cohort_draft(repo: Path, folder: Path, drop: tuple[str, ...] = ()) -> Path:
+    """A draft for dataset v1.2: v1.1's documentation without identity, snapshot and links."""
+    data = json.loads((repo / COHORT_11).read_text())
+    for key in ("kind", "schema_version", "name", "version", "snapshot", "supersedes", *drop):
+        data.pop(key, None)
+    path = folder / "draft.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's audit export, written once per test module."""
+    out = tmp_path_factory.mktemp("export") / "audit.zip"
+    result = run_ledger("export", "-o", str(out), cwd=demo_repo)
+    assert result.code == 0, result.err
+    return out

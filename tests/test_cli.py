@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 
 from ledger import __version__
-from tests.conftest import Result, git, run_ledger
-
-COHORT = "records/dataset/sepsis-cohort/1.1.json"
+from tests.conftest import (
+    COHORT_11,
+    SUPERSEDE_COHORT_11,
+    Result,
+    cohort_draft,
+    git,
+    run_ledger,
+)
 
 
 def test_version_and_help(tmp_path: Path) -> None:
@@ -38,16 +43,6 @@ def test_init_sets_up_records_schemas_and_configuration(tmp_path: Path) -> None:
     assert run_ledger("validate", cwd=proj).out.strip() == "ok: 0 record(s) valid"
 
 
-def _draft(repo: Path, tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
-    """A draft for dataset v1.2: v1.1's documentation without identity, snapshot and links."""
-    data = json.loads((repo / COHORT).read_text())
-    for key in ("kind", "schema_version", "name", "version", "snapshot", "supersedes", *drop):
-        data.pop(key, None)
-    path = tmp_path / "draft.json"
-    path.write_text(json.dumps(data))
-    return path
-
-
 def _new(repo: Path, draft: str | Path, version: str, *options: str) -> Result:
     """``ledger new`` for the next cohort version, its snapshot from data/cohort.csv.dvc."""
     return run_ledger(
@@ -66,17 +61,12 @@ def _new(repo: Path, draft: str | Path, version: str, *options: str) -> Result:
 
 
 def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> None:
-    draft = _draft(repo, tmp_path)
+    draft = cohort_draft(repo, tmp_path)
     result = _new(
         repo,
         str(draft),
         "1.2",
-        "--supersedes",
-        "sepsis-cohort@1.1",
-        "--reason",
-        "Recount after review",
-        "--change-type",
-        "correction",
+        *SUPERSEDE_COHORT_11,
     )
     assert result.code == 0, result.err
     assert result.out.strip() == "wrote records/dataset/sepsis-cohort/1.2.json"
@@ -92,15 +82,15 @@ def test_new_fills_the_snapshot_and_link_hashes(repo: Path, tmp_path: Path) -> N
 
 
 def test_new_refuses_to_overwrite_a_version(repo: Path, tmp_path: Path) -> None:
-    before = (repo / COHORT).read_bytes()
-    result = _new(repo, _draft(repo, tmp_path), "1.1")
+    before = (repo / COHORT_11).read_bytes()
+    result = _new(repo, cohort_draft(repo, tmp_path), "1.1")
     assert result.code == 1
     assert "already exists and versions are immutable" in result.err
-    assert (repo / COHORT).read_bytes() == before
+    assert (repo / COHORT_11).read_bytes() == before
 
 
 def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = _new(repo, _draft(repo, tmp_path, drop=("cohort",)), "1.2")
+    result = _new(repo, cohort_draft(repo, tmp_path, drop=("cohort",)), "1.2")
     assert result.code == 1
     assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json#/cohort: error L102")
     assert not (repo / "records/dataset/sepsis-cohort/1.2.json").exists()
@@ -108,7 +98,7 @@ def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None
 
 
 def test_new_refuses_a_later_version_that_supersedes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = _new(repo, _draft(repo, tmp_path), "1.2")
+    result = _new(repo, cohort_draft(repo, tmp_path), "1.2")
     assert result.code == 1
     assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json: error L307 ")
     assert "ledger new --supersedes" in result.err
@@ -129,7 +119,7 @@ def test_new_never_writes_through_a_symlinked_folder(
         outside.mkdir()
     folder.symlink_to(outside)
     before = sorted(p.relative_to(outside) for p in outside.rglob("*"))
-    draft = _draft(repo, tmp_path)
+    draft = cohort_draft(repo, tmp_path)
     result = run_ledger(
         *("new", "dataset", "elsewhere", "--version", "1.0", "--from", str(draft)),
         *("--snapshot", "data/cohort.csv.dvc"),
@@ -143,7 +133,7 @@ def test_new_never_writes_through_a_symlinked_folder(
 def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> None:
     result = _new(
         repo,
-        _draft(repo, tmp_path),
+        cohort_draft(repo, tmp_path),
         "1.2",
         "--supersedes",
         "dataset:sepsis-cohort@0.9",
@@ -160,7 +150,7 @@ def test_new_with_a_dangling_link_writes_nothing(repo: Path, tmp_path: Path) -> 
 def test_new_refuses_data_changed_since_dvc_add(repo: Path, tmp_path: Path) -> None:
     with (repo / "data/cohort.csv").open("a") as handle:
         handle.write("50,F,north,80.0,16.0,37.0,8.0,1.2,120.0,0\n")
-    result = _new(repo, _draft(repo, tmp_path), "1.2")
+    result = _new(repo, cohort_draft(repo, tmp_path), "1.2")
     assert result.code == 2
     assert "changed since DVC recorded it" in result.err
 
@@ -168,13 +158,13 @@ def test_new_refuses_data_changed_since_dvc_add(repo: Path, tmp_path: Path) -> N
 def test_show_accepts_every_ref_form(demo_repo: Path) -> None:
     outputs = {
         ref: run_ledger("show", ref, "--format", "json", cwd=demo_repo).out
-        for ref in ("dataset:sepsis-cohort@1.1", "sepsis-cohort@1.1", COHORT)
+        for ref in ("dataset:sepsis-cohort@1.1", "sepsis-cohort@1.1", COHORT_11)
     }
     assert len(set(outputs.values())) == 1
-    shown = json.loads(outputs[COHORT])
-    assert shown["id"] == "dataset:sepsis-cohort@1.1" and shown["path"] == COHORT
+    shown = json.loads(outputs[COHORT_11])
+    assert shown["id"] == "dataset:sepsis-cohort@1.1" and shown["path"] == COHORT_11
     text = run_ledger("show", "sepsis-cohort@1.1", cwd=demo_repo).out
-    assert text.startswith("dataset:sepsis-cohort@1.1\npath:   " + COHORT)
+    assert text.startswith("dataset:sepsis-cohort@1.1\npath:   " + COHORT_11)
 
 
 def test_show_of_a_missing_record_is_a_usage_error(demo_repo: Path) -> None:
@@ -192,14 +182,14 @@ def test_validate_json_report(demo_repo: Path) -> None:
 
 def test_validate_named_paths_reports_only_those(repo: Path) -> None:
     (repo / "records/dataset/sepsis-cohort/bad.json").write_text("{")
-    only = run_ledger("validate", COHORT, cwd=repo)
+    only = run_ledger("validate", COHORT_11, cwd=repo)
     assert only.code == 0, only.out
     everything = run_ledger("validate", cwd=repo)
     assert everything.code == 1
 
 
 def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path) -> None:
-    draft = json.loads(_draft(repo, tmp_path).read_text())
+    draft = json.loads(cohort_draft(repo, tmp_path).read_text())
     link = ("dataset:sepsis-cohort@1.1", "Recount after review", "correction")
     draft["supersedes"] = dict(zip(("ref", "reason", "change_type"), link, strict=True))
     script = (
@@ -212,7 +202,7 @@ def test_python_api_writes_the_same_record_as_the_cli(repo: Path, tmp_path: Path
     via_api = (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes()
     (repo / "records/dataset/sepsis-cohort/1.2.json").unlink()
     options = ("--supersedes", link[0], "--reason", link[1], "--change-type", link[2])
-    assert _new(repo, _draft(repo, tmp_path), "1.2", *options).code == 0
+    assert _new(repo, cohort_draft(repo, tmp_path), "1.2", *options).code == 0
     assert (repo / "records/dataset/sepsis-cohort/1.2.json").read_bytes() == via_api
 
 
@@ -230,7 +220,7 @@ def _snapshot_of_stage(repo: Path, tmp_path: Path, stage: str, *spec: str) -> di
         "--version",
         "1.0",
         "--from",
-        str(_draft(repo, tmp_path)),
+        str(cohort_draft(repo, tmp_path)),
         "--snapshot",
         "dvc.lock",
         "--stage",
@@ -285,14 +275,9 @@ def test_a_made_up_snapshot_sha256_is_refused_before_it_is_committed(
     the data of records not committed yet (the data is at hand then) and name the SHA-256."""
     result = _new(
         repo,
-        _draft(repo, tmp_path),
+        cohort_draft(repo, tmp_path),
         "1.2",
-        "--supersedes",
-        "sepsis-cohort@1.1",
-        "--reason",
-        "Recount after review",
-        "--change-type",
-        "correction",
+        *SUPERSEDE_COHORT_11,
     )
     assert result.code == 0, result.err
     target = repo / "records/dataset/sepsis-cohort/1.2.json"

@@ -27,14 +27,6 @@ REF = "dataset:sepsis-test@1.0"
 Entries = list[tuple[zipfile.ZipInfo, bytes]]
 
 
-@pytest.fixture(scope="module")
-def exported(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("hostile") / "audit.zip"
-    result = run_ledger("export", "-o", str(out), cwd=demo_repo)
-    assert result.code == 0, result.err
-    return out
-
-
 def _entries(path: Path) -> Entries:
     with zipfile.ZipFile(path) as archive:
         return [(info, archive.read(info)) for info in archive.infolist()]

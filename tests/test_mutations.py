@@ -174,15 +174,10 @@ def _apply(repo: Path, history: str, edit: Edit) -> str:
     git("reset", "-q", "--hard", "demo-head", cwd=repo)
     git("clean", "-qfdx", "records", "data", "models", cwd=repo)
     if history == "linear":
-        done = edit(repo)
-        git("add", "-A", cwd=repo)
-        git("commit", "-q", "-m", "Routine update", cwd=repo)
-        return done
+        return _committed(repo, edit, "Routine update")
     git("checkout", "-q", "-B", "side", cwd=repo)
     if history == "side-branch":
-        done = edit(repo)
-        git("add", "-A", cwd=repo)
-        git("commit", "-q", "-m", "Side work", cwd=repo)
+        done = _committed(repo, edit, "Side work")
     else:
         git("commit", "-q", "--allow-empty", "-m", "Side work", cwd=repo)
     git("checkout", "-q", "main-line", cwd=repo)
@@ -193,6 +188,13 @@ def _apply(repo: Path, history: str, edit: Edit) -> str:
         done = edit(repo)
         git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Merge side", cwd=repo)
+    return done
+
+
+def _committed(repo: Path, edit: Edit, message: str) -> str:
+    done = edit(repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
     return done
 
 

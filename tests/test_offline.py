@@ -7,7 +7,6 @@ alone would miss git and other programs. Together they show that nothing was tri
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ledger.cli import cli
-from tests.conftest import LEDGER, git
+from tests.conftest import LEDGER, SUPERSEDE_COHORT_11, cohort_draft, git
 
 _SITECUSTOMIZE = """
 import os, socket, sys
@@ -34,7 +33,6 @@ def _record(event, args):
 sys.addaudithook(_record)
 """
 
-COHORT = "records/dataset/sepsis-cohort/1.1.json"
 EVAL_10 = "evaluation:sepsis-risk-heldout@1.0"
 EVAL_11 = "evaluation:sepsis-risk-heldout@1.1"
 
@@ -46,15 +44,6 @@ def _namespace() -> list[str]:
         return []
     probe = subprocess.run([unshare, "-n", "true"], capture_output=True)
     return [unshare, "-n"] if probe.returncode == 0 else []
-
-
-def _draft(repo: Path, folder: Path) -> Path:
-    data = json.loads((repo / COHORT).read_text())
-    for key in ("kind", "schema_version", "name", "version", "snapshot", "supersedes"):
-        data.pop(key)
-    draft = folder / "draft.json"
-    draft.write_text(json.dumps(data))
-    return draft
 
 
 def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
@@ -72,15 +61,10 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
                 "--version",
                 "1.2",
                 "--from",
-                str(_draft(repo, work)),
+                str(cohort_draft(repo, work)),
                 "--snapshot",
                 "data/cohort.csv.dvc",
-                "--supersedes",
-                "sepsis-cohort@1.1",
-                "--reason",
-                "Recount after review",
-                "--change-type",
-                "correction",
+                *SUPERSEDE_COHORT_11,
             ]
         ],
         "validate": [["validate"], ["validate", "--staged"]],

@@ -90,14 +90,6 @@ def test_compare_refuses_datasets(demo_repo: Path) -> None:
     assert result.code == 2
 
 
-@pytest.fixture(scope="module")
-def exported(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "audit.zip"
-    result = run_ledger("export", "-o", str(out), cwd=demo_repo)
-    assert result.code == 0, result.err
-    return out
-
-
 def test_two_exports_are_identical(demo_repo: Path, exported: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     assert run_ledger("export", "--rev", "HEAD", "-o", str(again), cwd=demo_repo).code == 0
