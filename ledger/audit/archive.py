@@ -100,17 +100,6 @@ def read_archive(archive: zipfile.ZipFile, keep: Keep) -> Archive:
     return result
 
 
-def read_one(archive: zipfile.ZipFile, name: str, limit: int) -> Entry | None:
-    """The single entry called ``name`` (None when there is none, or more than one)."""
-    infos = [info for info in archive.infolist() if info.filename == name]
-    if len(infos) != 1 or _is_folder(infos[0]):
-        return None
-    try:
-        return _read(archive, infos[0], limit)
-    except _Unreadable:
-        return None
-
-
 class _Unreadable(Exception):
     pass
 
@@ -135,10 +124,17 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None) ->
                         spool.write(block[:room])
                     cut = cut or len(block) > room
                 size += len(block)
-    except NotImplementedError as exc:  # compression methods 1 (shrink), 98 (PPMd), 99 (AES)
-        _drop(spool)
-        raise _Unreadable(f"cannot be read: {exc}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, OSError, ValueError) as exc:
+    # NotImplementedError: compression methods 1 (shrink), 98 (PPMd), 99 (AES); the others:
+    # corrupt data, a bad CRC, a truncated entry, headers that disagree.
+    except (
+        NotImplementedError,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        RuntimeError,
+        OSError,
+        ValueError,
+    ) as exc:
         _drop(spool)
         raise _Unreadable(f"cannot be read: {exc}") from None
     return Entry(info.filename, digest.hexdigest(), size, spool, cut)
