@@ -207,7 +207,7 @@ class Ledger:
         self.cache.close()  # the workers that checked the files, if they were many
         found = tree_findings(records, folder, view)
         committed = {blob for _, blob in self._committed(folder).values()}
-        found += new_data_findings(self.root, view, records, committed)
+        found += new_data_findings(self.root, view, records, committed, only)
         return report(records, found, only)
 
     def _committed(self, folder: str) -> Listing:

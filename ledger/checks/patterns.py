@@ -164,15 +164,24 @@ def data_findings(root: Path, dvc: FileSource, records: TreeRecords) -> list[Fin
 
 
 def new_data_findings(
-    root: Path, dvc: FileSource, records: TreeRecords, committed: Container[str]
+    root: Path,
+    dvc: FileSource,
+    records: TreeRecords,
+    committed: Container[str],
+    only: Container[str] | None = None,
 ) -> list[Finding]:
     """For records not committed yet (blob ids not in ``committed``): a snapshot's SHA-256
     against the data in the workspace, where the data there has the recorded md5. ``ledger
     new`` computes it; one written by hand could be made up beside a true md5 and size, and
-    the gate is the last point where the data is sure to be at hand."""
+    the gate is the last point where the data is sure to be at hand. With ``only``, of those
+    files."""
     from ledger.dvc.data import workspace_sha256
 
-    fresh = [f for f in records.valid() if f.blob not in committed and f.facts.snapshots]
+    fresh = [
+        f
+        for f in records.valid()
+        if f.blob not in committed and f.facts.snapshots and (only is None or f.relpath in only)
+    ]
     return workspace_sha256(root, _sites(dvc, records, fresh)) if fresh else []
 
 

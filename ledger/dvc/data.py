@@ -225,7 +225,8 @@ class _Objects:
         self._known: dict[tuple[Path, str], str] = {}
 
     def state(self, base: Path, md5: str) -> str:
-        """ "" when the object is there and its bytes have that md5, else what is wrong."""
+        """The empty string when the object is there and its bytes have that md5, else what
+        is wrong with it."""
         key = (base, md5)
         if key not in self._known:
             self._known[key] = _object_state(base, md5)

@@ -73,7 +73,8 @@ def _sweep(path: Path) -> None:
     for leftover in path.parent.glob(pattern):
         pid = leftover.name[start:].split("-", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
-            leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # best effort: never the reason a write fails
+                leftover.unlink()
 
 
 def _running(pid: int) -> bool:
