@@ -257,3 +257,31 @@ def test_shared_files_is_none_without_the_manifest(data_repo: Path) -> None:
 def test_a_site_with_a_malformed_md5_is_refused() -> None:
     with pytest.raises(ValueError, match="is no directory md5"):
         SnapshotSite("r.json", "/snapshot", "data", "../../etc/passwd.dir", True)
+
+
+def test_a_file_many_records_describe_is_hashed_once_for_their_sha256(
+    data_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions of one dataset often describe the same file: the gate hashes it once."""
+    import dataclasses
+
+    from ledger.dvc import data
+
+    calls: list[Path] = []
+    real = data.sha256_of
+
+    def counting(path: Path) -> str:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(data, "sha256_of", counting)
+    site = _sites(data_repo)["labels.csv"]
+    made_up = [
+        dataclasses.replace(site, record_path=f"records/v{n}.json", sha256="0" * 64)
+        for n in range(3)
+    ]
+    found = data.workspace_sha256(data_repo, made_up)
+    assert [(f.code, f.path, f.pointer) for f in found] == [
+        ("L407", f"records/v{n}.json", "/snapshot/sha256") for n in range(3)
+    ]
+    assert len(calls) == 1

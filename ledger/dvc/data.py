@@ -86,18 +86,21 @@ def workspace_sha256(root: Path, sites: Sequence[SnapshotSite]) -> list[Finding]
     it is passed over here (``verify --data`` reports it)."""
     root = root.resolve()
     found: list[Finding] = []
+    md5s: dict[Path, str] = {}  # each file hashed once, however many records describe it
+    sha256s: dict[Path, str] = {}
     for site in sites:
         if not site.sha256 or not site.in_workspace or not is_safe_relative(site.repo_path):
             continue
         path = root / site.repo_path
         if path.is_symlink() or not path.exists() or path.is_dir() != site.is_dir:
             continue
-        try:
-            actual, _ = _dvc_md5(root, path)
-        except (OSError, ContentHashError):
-            continue
-        if actual == site.md5:
-            found += _sha256_agrees(site, path)
+        if path not in md5s:
+            try:
+                md5s[path] = _dvc_md5(root, path)[0]
+            except (OSError, ContentHashError):
+                md5s[path] = ""
+        if md5s[path] == site.md5:
+            found += _sha256_agrees(site, path, sha256s)
     return found
 
 
@@ -141,16 +144,20 @@ def _workspace(root: Path, site: SnapshotSite, cache: Path) -> list[Finding]:
     return mismatch(f"{site.repo_path} has md5 {actual}, the record says {site.md5}{changes}")
 
 
-def _sha256_agrees(site: SnapshotSite, path: Path) -> list[Finding]:
+def _sha256_agrees(
+    site: SnapshotSite, path: Path, known: dict[Path, str] | None = None
+) -> list[Finding]:
     """The data whose md5 matches must also have the SHA-256 the record states: a made-up
     SHA-256 beside a true md5 and size would otherwise stand, and the SHA-256 is there because
-    an md5 can be forged."""
+    an md5 can be forged. ``known`` holds the SHA-256 of files hashed already."""
     if not site.sha256:
         return []
     try:
-        actual = sha256_of(path)
+        actual = known[path] if known is not None and path in known else sha256_of(path)
     except (OSError, ContentHashError) as error:
         return [finding("L407", site.record_path, site.pointer, f"{site.repo_path}: {error}")]
+    if known is not None:
+        known[path] = actual
     if actual == site.sha256:
         return []
     message = (
