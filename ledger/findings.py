@@ -316,7 +316,7 @@ RULES: dict[str, Rule] = _rules(
     Rule(
         "L909",
         "export-copy-differs",
-        "a history or lineage file disagrees with the records or the manifest",
+        "a history, lineage or FHIR file disagrees with the records or the manifest",
         "use the export as it was produced; ask its producer for a fresh copy",
     ),
     # Privacy.

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256
 from tests.conftest import LEDGER, run_ledger
 
 RECORD = "records/dataset/sepsis-test/1.0.json"
@@ -312,6 +313,18 @@ def _lineage_with(entries: Entries, field: str, value: str) -> bytes:
     return json.dumps(lineage).encode()
 
 
+def _fhir_with(entries: Entries, value: str) -> bytes:
+    """The R5 Bundle with the record hash identifying the dataset's resource replaced."""
+    bundle = json.loads(_content(entries, "fhir/provenance-r5.json"))
+    for item in bundle["entry"]:
+        identifiers = item["resource"].get("identifier", [])
+        if {"system": SID_RECORD, "value": REF} in identifiers:
+            for ident in identifiers:
+                if ident["system"] == SID_RECORD_SHA256:
+                    ident["value"] = value
+    return json.dumps(bundle).encode()
+
+
 def _history_with(entries: Entries, field: str, value: str) -> bytes:
     name = "history/" + RECORD.removeprefix("records/")
     history = json.loads(_content(entries, name))
@@ -349,8 +362,13 @@ def _history_with(entries: Entries, field: str, value: str) -> bytes:
             "verification/report.json",
             "/commit",
         ),
+        (
+            lambda e: {"fhir/provenance-r5.json": _fhir_with(e, "f" * 64)},
+            "fhir/provenance-r5.json",
+            "/identifier/1",
+        ),
     ],
-    ids=["lineage-hash", "lineage-blob", "history-hash", "history-blob", "report-commit"],
+    ids=["lineage-hash", "lineage-blob", "history-hash", "history-blob", "report-commit", "fhir"],
 )
 def test_copies_that_disagree_with_the_records_are_named(
     exported: Path, tmp_path: Path, build: Any, name: str, pointer: str
@@ -387,7 +405,12 @@ def test_a_rewritten_record_with_a_rewritten_manifest_is_caught_by_its_copies(
     code, findings = _verify(forged)
     assert code == 1
     paths = {f["path"] for f in findings if f["code"] == "L909"}
-    assert paths == {"lineage/lineage.json", "history/evaluation/sepsis-risk-heldout/1.1.json"}
+    assert paths == {
+        "lineage/lineage.json",
+        "history/evaluation/sepsis-risk-heldout/1.1.json",
+        "fhir/provenance-r5.json",
+        "fhir/provenance-r4b.json",
+    }
     assert not [f for f in findings if f["code"] != "L909"], findings
 
 

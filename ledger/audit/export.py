@@ -68,7 +68,7 @@ network to check.
 
 1. `ledger verify-export {name}`: checks every file against the manifest, each record's
    canonical hash (RFC 8785 JSON, SHA-256) and links, the records against the schemas, the
-   history and lineage files against the records, and the FHIR Bundles. Exit code 0 means
+   history, lineage and FHIR files against the records, and the FHIR Bundles. Exit code 0 means
    intact; 1 names each file that was added, removed, changed, unreadable or ambiguous (a
    name twice, names that differ only in case, a link instead of a file).
 2. Without ledger: `sha256sum` each file and compare with `manifest.json`; a record's link

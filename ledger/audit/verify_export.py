@@ -2,8 +2,8 @@
 
 No repository, no DVC, no network: every file against the manifest (and the manifest against
 the SHA-256 its producer handed over, with ``--expect-manifest``), every record's canonical
-hash, links and schema, the copies of records in the history and lineage files, and the FHIR
-Bundles. An added, removed, modified, unreadable or ambiguous file is named.
+hash, links and schema, the copies of records in the history, lineage and FHIR files, and
+the FHIR Bundles. An added, removed, modified, unreadable or ambiguous file is named.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
         if meta["path"] in vouched and (data := present.get(meta["path"], (None, []))[0])
     }
     found += _copies(vouched, manifest["commit"], records, blobs, reported)
-    found += _fhir(vouched)
+    found += _fhir(vouched, records)
     return Report(
         checked=[f.relpath for f in tree.files],
         findings=sorted(set(found), key=Finding.sort_key),
@@ -239,7 +239,7 @@ def _copies(
     """The history and lineage files against the records: each is a copy of what the records
     say (their identities, canonical hashes and git blob ids, and the commit), written by the
     same export, so a forger who rewrote a record and its manifest entry must rewrite these
-    consistently too."""
+    consistently too (and the FHIR Bundles, ``_mapped_records``)."""
     found: list[Finding] = []
 
     def differs(path: str, pointer: str, what: str) -> None:
@@ -329,7 +329,9 @@ def _json(entry: Entry | None) -> object:
         return None
 
 
-def _fhir(vouched: dict[str, Entry]) -> list[Finding]:
+def _fhir(vouched: dict[str, Entry], records: dict[str, dict[str, str]]) -> list[Finding]:
+    """Each FHIR Bundle: valid FHIR of its version, and its record resources copies of the
+    records (the identity and canonical hash each one is identified by)."""
     from ledger.fhir.checks import bundle_problems
 
     found: list[Finding] = []
@@ -345,4 +347,47 @@ def _fhir(vouched: dict[str, Entry]) -> list[Finding]:
         found += [
             finding("L905", name, "", problem) for problem in bundle_problems(bundle, version)
         ]
+        found += _mapped_records(name, bundle, records)
+    return found
+
+
+def _mapped_records(name: str, bundle: object, records: dict[str, dict[str, str]]) -> list[Finding]:
+    """L909 for a record resource whose identifiers name another hash than the record's, or
+    a record the export does not hold, and for a record no resource maps."""
+    from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256
+
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    if not isinstance(entries, list):
+        return []  # bundle_problems says what is wrong with it
+    found: list[Finding] = []
+    mapped: set[str] = set()
+    for at, item in enumerate(entries):
+        resource = item.get("resource") if isinstance(item, dict) else None
+        identifiers = resource.get("identifier") if isinstance(resource, dict) else None
+        if not isinstance(identifiers, list):
+            continue
+        named = {
+            ident.get("system"): (index, ident.get("value"))
+            for index, ident in enumerate(identifiers)
+            if isinstance(ident, dict)
+        }
+        if SID_RECORD not in named:
+            continue
+        ref = str(named[SID_RECORD][1])
+        where = f"/entry/{at}/resource/identifier"
+        mapped.add(ref)
+        if ref not in records:
+            found.append(
+                finding("L909", name, where, f"maps {ref}, which the export does not hold")
+            )
+            continue
+        index, digest = named.get(SID_RECORD_SHA256, (len(identifiers), None))
+        if digest != records[ref]["sha256"]:
+            found.append(
+                finding("L909", name, f"{where}/{index}", f"{ref}'s hash differs from its record's")
+            )
+    found += [
+        finding("L909", name, "/entry", f"has no resource for {ref}")
+        for ref in sorted(set(records) - mapped)
+    ]
     return found
