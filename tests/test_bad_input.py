@@ -445,6 +445,8 @@ def test_a_name_windows_reserves_is_refused_where_it_is_written(repo: Path, name
         if f["pointer"] == "/name" and "Windows reserves" in f["message"]
     ]
     assert [f["code"] for f in reserved] == ["L105"], result.out
+    # The name has no place, and its own finding says why: no second one about the place.
+    assert not [f for f in json.loads(result.out)["findings"] if f["code"] == "L201"]
     shown = run_ledger("show", f"dataset:{name}@1.0", cwd=repo)
     assert shown.code == 2 and "Windows reserves" in shown.err
 

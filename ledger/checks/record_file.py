@@ -89,7 +89,13 @@ class RecordFacts:
         if claimed is not None and claimed.relpath(records_dir) != relpath:
             message = f"the record is {claimed}, whose place is {claimed.relpath(records_dir)}"
             found.append(finding("L201", relpath, "", message))
-        elif claimed is None and self.kind and id_from_relpath(relpath, records_dir) is None:
+        elif (
+            claimed is None
+            and self.kind
+            and id_from_relpath(relpath, records_dir) is None
+            # A name that is not one has no place: its own finding says why.
+            and not any(f.code == "L105" and f.pointer == "/name" for f in self.problems)
+        ):
             found.append(
                 finding(
                     "L201",
