@@ -93,10 +93,11 @@ class Since:
         names = {(c.kind, c.name) for c in claimed}
         for file in records.files:
             facts = file.facts
+            own = facts.claimed
+            # Another version of a changed record's name (its identity among them).
             if (
-                facts.claimed in claimed
-                or facts.claimed in superseded
-                or (facts.claimed is not None and (facts.claimed.kind, facts.claimed.name) in names)
+                (own is not None and (own.kind, own.name) in names)
+                or own in superseded
                 or any(link.target in claimed for link in facts.links)
             ):
                 hit.add(file.relpath)
