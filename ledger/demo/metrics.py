@@ -1,8 +1,6 @@
-"""Evaluation metrics computed from scratch: sensitivity, specificity, AUROC, with 95 % CIs.
-
-Proportions get Wilson score intervals (well-behaved near 0 and 1, unlike the Wald interval);
-AUROC is the Mann-Whitney statistic with DeLong's variance, via the midrank algorithm of
-Sun & Xu (2014), O(n log n). Reported numbers are rounded to 4 decimals.
+"""The demo's evaluation: sensitivity, specificity and AUROC with 95 % CIs, overall and by
+sex and age band, from the statistics of ``ledger.measure.binary`` (Wilson score intervals,
+DeLong's variance). Reported numbers are rounded to 4 decimals.
 """
 
 from __future__ import annotations
@@ -14,6 +12,8 @@ from statistics import NormalDist
 from typing import Protocol
 
 from ledger.demo.cohort import Row
+from ledger.measure.binary import delong as positives_delong
+from ledger.measure.binary import wilson_interval
 
 CONFIDENCE_LEVEL = 0.95
 Z_95 = NormalDist().inv_cdf(0.5 + CONFIDENCE_LEVEL / 2)
@@ -83,36 +83,6 @@ class Evaluation:
     subgroups: tuple[Subgroup, ...]
 
 
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (unrounded)."""
-    if trials <= 0 or not 0 <= successes <= trials:
-        raise ValueError("need 0 <= successes <= trials and trials > 0")
-    p = successes / trials
-    z2 = z * z
-    denominator = 1 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    # At 0 or n successes the exact bound is 0 or 1; floating point would leave ~1e-17.
-    lower = 0.0 if successes == 0 else max(0.0, centre - half)
-    upper = 1.0 if successes == trials else min(1.0, centre + half)
-    return lower, upper
-
-
-def _midranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in range(start, end + 1):
-            ranks[order[k]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
 def _split(scores: Sequence[float], labels: Sequence[int]) -> tuple[list[float], list[float]]:
     if len(scores) != len(labels):
         raise ValueError("scores and labels differ in length")
@@ -125,38 +95,14 @@ def _split(scores: Sequence[float], labels: Sequence[int]) -> tuple[list[float],
     return positives, negatives
 
 
-def _structural_components(
-    positives: list[float], negatives: list[float]
-) -> tuple[float, list[float], list[float]]:
-    m, n = len(positives), len(negatives)
-    within_pos = _midranks(positives)
-    within_neg = _midranks(negatives)
-    overall = _midranks(positives + negatives)
-    # A positive's overall rank minus its rank among positives counts the negatives below it
-    # (ties half): that is its DeLong component V10 times n; likewise for negatives.
-    v10 = [(overall[i] - within_pos[i]) / n for i in range(m)]
-    v01 = [1 - (overall[m + j] - within_neg[j]) / m for j in range(n)]
-    auc = math.fsum(v10) / m
-    return auc, v10, v01
-
-
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """Area under the ROC curve, P(score of event > score of non-event) + P(tie) / 2."""
-    return _structural_components(*_split(scores, labels))[0]
-
-
-def _sample_variance(values: list[float]) -> float:
-    mean = math.fsum(values) / len(values)
-    return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return delong(scores, labels)[0]
 
 
 def delong(scores: Sequence[float], labels: Sequence[int]) -> tuple[float, float | None]:
     """AUROC and its DeLong variance; the variance is ``None`` with < 2 events or non-events."""
-    positives, negatives = _split(scores, labels)
-    auc, v10, v01 = _structural_components(positives, negatives)
-    if len(v10) < 2 or len(v01) < 2:
-        return auc, None
-    return auc, _sample_variance(v10) / len(v10) + _sample_variance(v01) / len(v01)
+    return positives_delong(*_split(scores, labels))
 
 
 def delong_interval(
