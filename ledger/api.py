@@ -210,6 +210,10 @@ class Ledger:
         found += new_data_findings(self.root, view, records, committed, only)
         return report(records, found, only)
 
+    def committed_records(self) -> Listing:
+        """The record files at HEAD, by path (none before the first commit)."""
+        return self._committed(self.config.records_dir)
+
     def _committed(self, folder: str) -> Listing:
         """The record files at HEAD (none before the first commit)."""
         try:
@@ -446,7 +450,7 @@ class Ledger:
             if not names:
                 raise UsageError(f"a {kind} has no DVC snapshot; link its datasets instead")
             data[names[0]] = self.snapshot(snapshot, stage, output)
-        problems = self._fill_link_hashes(data, record_id)
+        problems = self.pin_links(data, record_id)
         if problems:
             raise InvalidRecordsError(problems)
         return data
@@ -495,8 +499,9 @@ class Ledger:
                 )
         return self.root / relpath
 
-    def _fill_link_hashes(self, data: dict[str, object], record_id: RecordId) -> list[Finding]:
-        """Pin every link that names only its target; a target that is not there is a finding."""
+    def pin_links(self, data: dict[str, Any], record_id: RecordId) -> list[Finding]:
+        """Pin every link of ``data`` that names only its target, in place, to the target's
+        hash in the working tree; a target that is not there is a finding."""
         problems: list[Finding] = []
         relpath = record_id.relpath(self.config.records_dir)
         for _, pointer, link in spec(record_id.kind).link_sites(data):

@@ -229,6 +229,20 @@ class Repository:
         out = self.git("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, "--")
         return parse_raw_changes(out.split(b"\0"))
 
+    def uncommitted(self) -> list[str]:
+        """Paths whose working-tree content differs from HEAD, untracked ones included and
+        ignored ones not (``git status``), sorted."""
+        out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all")
+        fields = iter(out.decode(errors="surrogateescape").split("\0"))
+        paths: list[str] = []
+        for entry in fields:
+            if len(entry) < 4:
+                continue
+            paths.append(entry[3:])
+            if entry[0] in "RC":
+                next(fields, None)  # a rename's or copy's source follows as its own field
+        return sorted(paths)
+
     def reachable(self, rev: str) -> set[str]:
         """Every commit reachable from ``rev``."""
         return set(self.git("rev-list", rev, "--").decode().split())

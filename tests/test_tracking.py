@@ -1,0 +1,218 @@
+"""ledger.tracking: records written from training and evaluation code, in a real git + DVC
+repository (a copy of the demo's), refused early, and never half-written."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.errors import InvalidRecordsError, RecordExistsError, UsageError
+from ledger.tracking import Run, binary_metrics, track
+from tests.conftest import git, run_ledger
+
+DVC = str(Path(sys.executable).with_name("dvc"))
+EVALUATION = "records/evaluation/sepsis-risk-heldout/1.1.json"
+
+
+def _documentation(repo: Path, relpath: str, *drop: str) -> dict[str, Any]:
+    """An existing record's fields without its identity and the named fields."""
+    data = json.loads((repo / relpath).read_text())
+    skip = {"kind", "schema_version", "name", "version", "supersedes", *drop}
+    return {k: v for k, v in data.items() if k not in skip}
+
+
+def _scores(n: int = 300) -> tuple[list[int], list[float], list[str]]:
+    rng = random.Random(4)
+    labels = [int(rng.random() < 0.2) for _ in range(n)]
+    scores = [min(0.99, max(0.01, rng.random() * 0.6 + 0.35 * y)) for y in labels]
+    sex = [rng.choice("FM") for _ in range(n)]
+    return labels, scores, sex
+
+
+def _evaluation_fields(repo: Path) -> dict[str, Any]:
+    return _documentation(repo, EVALUATION, "model", "datasets", "metrics", "subgroup_metrics")
+
+
+def _track_evaluation(repo: Path, name: str = "sepsis-risk-recheck", **kwargs: Any) -> track:
+    return track(
+        "evaluation",
+        name,
+        "1.0",
+        evaluates="model:sepsis-risk@1.1",
+        tested_on=["dataset:sepsis-test@1.0"],
+        fields=_evaluation_fields(repo),
+        root=repo,
+        **kwargs,
+    )
+
+
+def test_a_tracked_evaluation_is_written_whole_and_verifies(repo: Path) -> None:
+    labels, scores, sex = _scores()
+    with _track_evaluation(repo) as run:
+        run.log_evaluation(binary_metrics(labels, scores, 0.3, subgroups={"sex": sex}))
+    written = repo / "records/evaluation/sepsis-risk-recheck/1.0.json"
+    record = json.loads(written.read_text())
+    assert record["model"]["ref"] == "model:sepsis-risk@1.1" and record["model"]["sha256"]
+    assert [m["name"] for m in record["metrics"]][:3] == ["sensitivity", "specificity", "auroc"]
+    assert {s["group"] for s in record["subgroup_metrics"]} == {"F", "M"}
+    assert run_ledger("validate", cwd=repo).code == 0
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "Record the re-check", cwd=repo)
+    assert run_ledger("verify", cwd=repo).code == 0
+
+
+def test_the_decorator_form_records_each_call(repo: Path) -> None:
+    labels, scores, _ = _scores()
+
+    @_track_evaluation(repo, name="sepsis-risk-decorated")
+    def evaluate(threshold: float, run: Run) -> str:
+        run.log_evaluation(binary_metrics(labels, scores, threshold))
+        return run.ref
+
+    assert evaluate(0.3) == "evaluation:sepsis-risk-decorated@1.0"
+    record = json.loads((repo / "records/evaluation/sepsis-risk-decorated/1.0.json").read_text())
+    assert record["subgroup_metrics"] == {
+        "not_applicable": "no subgroup columns were given to the evaluation"
+    }
+
+
+def test_an_existing_version_is_refused_before_the_block_runs(repo: Path) -> None:
+    ran = False
+    with pytest.raises(RecordExistsError, match="already exists"):  # noqa: SIM117
+        with track("evaluation", "sepsis-risk-heldout", "1.1", root=repo):
+            ran = True
+    assert not ran
+
+
+def test_a_link_that_does_not_resolve_is_refused_at_entry(repo: Path) -> None:
+    with pytest.raises(InvalidRecordsError) as caught:  # noqa: SIM117
+        with track("evaluation", "x", "1.0", evaluates="model:nope@1.0", root=repo):
+            pytest.fail("the block must not run")
+    assert [f.code for f in caught.value.findings] == ["L301"]
+    assert "model:nope@1.0" in caught.value.message
+
+
+def test_a_wrong_value_is_refused_where_it_is_logged(repo: Path) -> None:
+    with _track_evaluation(repo) as run:
+        with pytest.raises(InvalidRecordsError) as caught:
+            run.set(setup={"outcome": "maybe"})
+        assert [(f.code, f.pointer) for f in caught.value.findings] == [("L105", "/setup/outcome")]
+        with pytest.raises(InvalidRecordsError) as caught:
+            run.set(limitations=["Reviewed with the patient John Smith, MRN 12345678"])
+        assert {f.code for f in caught.value.findings} == {"L501"}
+        assert all(f.path == "evaluation:sepsis-risk-recheck@1.0" for f in caught.value.findings)
+        with pytest.raises(UsageError, match="log_params is for model records"):
+            run.log_params({"C": 1.0})
+        labels, scores, _ = _scores()
+        run.log_evaluation(binary_metrics(labels, scores, 0.3))
+    assert (repo / "records/evaluation/sepsis-risk-recheck/1.0.json").is_file()
+
+
+def test_an_exception_writes_nothing_and_saves_the_draft(repo: Path) -> None:
+    labels, scores, _ = _scores()
+    with pytest.raises(RuntimeError) as caught:  # noqa: SIM117
+        with _track_evaluation(repo) as run:
+            run.log_evaluation(binary_metrics(labels, scores, 0.3))
+            raise RuntimeError("the GPU fell over")
+    assert not (repo / "records/evaluation/sepsis-risk-recheck").exists()
+    draft = repo / ".ledger/drafts/evaluation-sepsis-risk-recheck-1.0.json"
+    assert json.loads(draft.read_text()) == run.fields
+    note = caught.value.__notes__[0]
+    assert "nothing was recorded for evaluation:sepsis-risk-recheck@1.0" in note
+    assert ".ledger/drafts/evaluation-sepsis-risk-recheck-1.0.json" in note
+    # The draft is what `ledger new --from` takes: the saved work is not lost.
+    done = run_ledger(
+        "new",
+        "evaluation",
+        "sepsis-risk-recheck",
+        "--version",
+        "1.0",
+        "--from",
+        str(draft),
+        cwd=repo,
+    )
+    assert done.code == 0, done.err
+
+
+def test_an_incomplete_record_names_the_draft_and_each_missing_field(repo: Path) -> None:
+    fields = _evaluation_fields(repo)
+    del fields["test_population"], fields["limitations"]
+    with pytest.raises(InvalidRecordsError) as caught:  # noqa: SIM117
+        with track(
+            "evaluation",
+            "sepsis-risk-recheck",
+            "1.0",
+            evaluates="model:sepsis-risk@1.1",
+            tested_on=["dataset:sepsis-test@1.0"],
+            fields=fields,
+            root=repo,
+        ):
+            pass
+    shown = ".ledger/drafts/evaluation-sepsis-risk-recheck-1.0.json"
+    assert {(f.path, f.code, f.pointer) for f in caught.value.findings} >= {
+        (shown, "L102", "/metrics"),
+        (shown, "L102", "/test_population"),
+        (shown, "L102", "/limitations"),
+    }
+    assert not (repo / "records/evaluation/sepsis-risk-recheck").exists()
+    assert (repo / shown).is_file()
+
+
+TRAIN = """\
+import json, sys
+from ledger.tracking import track
+
+fields = json.loads(open(sys.argv[1]).read())
+with track("model", "sepsis-risk", "1.2", fields=fields, supersedes="model:sepsis-risk@1.1",
+           reason="Recalibrated on the tuning split", change_type="recalibration",
+           snapshot="models/recalibrated.json.dvc", framework="pydantic") as run:
+    run.log_params({"C": 0.5, "penalty": "l2"})
+"""
+
+
+def test_a_training_script_records_its_environment_and_itself(repo: Path) -> None:
+    (repo / "models/recalibrated.json").write_text('{"weights": [0.5, 0.25]}\n')
+    subprocess.run([DVC, "add", "-q", "models/recalibrated.json"], cwd=repo, check=True)
+    fields = _documentation(
+        repo,
+        "records/model/sepsis-risk/1.1.json",
+        "artifact",
+        "dependencies",
+        "framework",
+        "hyperparameters",
+    )
+    fields["training"] = {
+        k: v for k, v in fields["training"].items() if k not in ("environment", "code")
+    }
+    (repo / "scripts/recalibrate.py").write_text(TRAIN)
+    draft = repo.parent / "fields.json"
+    draft.write_text(json.dumps(fields))
+    done = subprocess.run(
+        [sys.executable, "scripts/recalibrate.py", str(draft)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "UncommittedCodeWarning" in done.stderr and "scripts/recalibrate.py" in done.stderr
+    record = json.loads((repo / "records/model/sepsis-risk/1.2.json").read_text())
+    assert record["framework"] == {"name": "pydantic", "version": metadata.version("pydantic")}
+    names = {d["name"] for d in record["dependencies"]}
+    assert {"pydantic", "jsonschema", "healthcare-ai-ledger"} <= names
+    assert record["training"]["code"] == {"path": "scripts/recalibrate.py"}
+    head = git("rev-parse", "HEAD", cwd=repo).strip()
+    description = record["training"]["environment"]["description"]
+    assert f"code at commit {head[:12]} with 3 uncommitted file(s)" in description
+    assert record["hyperparameters"] == {"C": 0.5, "penalty": "l2"}
+    assert record["artifact"]["dvc_file"] == "models/recalibrated.json.dvc"
+    assert record["supersedes"]["sha256"]
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "Recalibrate", cwd=repo)
+    assert run_ledger("verify", cwd=repo).code == 0
