@@ -43,9 +43,12 @@ _MISSING = "L102"  # a required field not given yet: allowed until the block end
 class Run:
     """The record being collected in a ``track`` block. Each call checks what it adds."""
 
-    def __init__(self, record_id: RecordId, fields: dict[str, Any], environment: Environment):
+    def __init__(
+        self, record_id: RecordId, fields: dict[str, Any], environment: Environment | None
+    ) -> None:
         self.id = record_id
         self.fields = fields
+        #: What a model's record states of the software that trained it (None for the others).
         self.environment = environment
         #: Metrics left out by the evaluation helpers, and why; written to ``limitations``.
         self.notes: list[str] = []
@@ -160,6 +163,8 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         if kind not in KINDS:
             raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         self.id = RecordId.parse(f"{kind}:{name}@{version}")
+        if framework is not None and kind != "model":
+            raise UsageError(f"framework is for model records; {self.id} is a {kind}")
         self._fields = dict(fields or {})
         self._links = functools.partial(
             apply_options,
@@ -218,14 +223,16 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
 
     def _start(self, book: Ledger) -> Run:
         relpath = self.id.relpath(book.config.records_dir)
-        if (book.root / relpath).exists() or relpath in book.committed_records():
+        target = book.root / relpath
+        if target.exists() or target.is_symlink() or relpath in book.committed_records():
             raise RecordExistsError(
                 f"{relpath}: {self.id} already exists and versions are immutable; "
                 "track a new version (and let it supersede this one)"
             )
         fields = self._links(self._fields)
-        environment = capture(book.repository, book.config.records_dir)
-        if self.id.kind == "model":
+        environment = None
+        if self.id.kind == "model":  # the one kind whose record states its environment
+            environment = capture(book.repository, book.config.records_dir)
             fields = _merged(_model_environment(book, environment, self._framework), fields)
         problems = book.pin_links(fields, self.id)
         if problems:
