@@ -141,6 +141,15 @@ def test_an_exception_writes_nothing_and_saves_the_draft(repo: Path) -> None:
     assert done.code == 0, done.err
 
 
+def test_a_draft_may_be_saved_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    draft = tmp_path / "elsewhere" / "draft.json"
+    with pytest.raises(InvalidRecordsError) as caught:  # noqa: SIM117
+        with track("evaluation", "x", "1.0", root=repo, draft=draft):
+            pass
+    assert {f.path for f in caught.value.findings} == {str(draft)}
+    assert str(draft) in caught.value.__notes__[0] and draft.is_file()
+
+
 def test_an_incomplete_record_names_the_draft_and_each_missing_field(repo: Path) -> None:
     fields = _evaluation_fields(repo)
     del fields["test_population"], fields["limitations"]

@@ -250,8 +250,7 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
             saved = self._save_draft(book, run)
             if isinstance(error, InvalidRecordsError):
                 # The findings name the draft to fix, not a record file that does not exist.
-                draft = self._draft_path(book)
-                shown = book.relpath(draft)
+                shown = _shown(book, self._draft_path(book))
                 moved = [dataclasses.replace(f, path=shown) for f in error.findings]
                 raised = InvalidRecordsError(moved)
                 raised.add_note(f"ledger: {saved}")
@@ -274,7 +273,7 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
             write_atomic(path, dumps_record(copy.deepcopy(run.fields)), overwrite=True)
         except (OSError, LedgerError) as exc:
             return f"the draft could not be saved at {path} ({exc})"
-        shown = book.relpath(path)
+        shown = _shown(book, path)
         snapshot = "".join(
             f" --{option} {value}" for option, value in self._snapshot.items() if value
         )
@@ -283,6 +282,14 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
             f"`ledger new {self.id.kind} {self.id.name} --version {self.id.version} "
             f"--from {shown}{snapshot}`"
         )
+
+
+def _shown(book: Ledger, path: Path) -> str:
+    """A draft's path as the user reads it: from the repository root when it lies inside."""
+    try:
+        return book.relpath(path)
+    except UsageError:
+        return str(path)
 
 
 def _identity(record_id: RecordId) -> dict[str, Any]:
