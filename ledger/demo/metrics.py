@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ledger.demo.cohort import Row
 from ledger.measure.binary import delong as positives_delong
+from ledger.measure.binary import delong_interval as positives_delong_interval
 from ledger.measure.binary import wilson_interval
 
 CONFIDENCE_LEVEL = 0.95
@@ -109,11 +110,7 @@ def delong_interval(
     scores: Sequence[float], labels: Sequence[int], z: float = Z_95
 ) -> tuple[float, tuple[float, float] | None]:
     """AUROC and its DeLong Wald interval clipped to [0, 1] (unrounded)."""
-    auc, variance = delong(scores, labels)
-    if variance is None:
-        return auc, None
-    half = z * math.sqrt(variance)
-    return auc, (max(0.0, auc - half), min(1.0, auc + half))
+    return positives_delong_interval(*_split(scores, labels), z)
 
 
 def _r(value: float) -> float:

@@ -161,6 +161,17 @@ def delong(positives: list[float], negatives: list[float]) -> tuple[float, float
     return auc, _sample_variance(v10) / m + _sample_variance(v01) / n
 
 
+def delong_interval(
+    positives: list[float], negatives: list[float], z: float = Z_95
+) -> tuple[float, tuple[float, float] | None]:
+    """AUROC and its DeLong Wald interval clipped to [0, 1] (None without a variance)."""
+    auc, variance = delong(positives, negatives)
+    if variance is None:
+        return auc, None
+    half = z * math.sqrt(variance)
+    return auc, (max(0.0, auc - half), min(1.0, auc + half))
+
+
 def _sample_variance(values: list[float]) -> float:
     mean = math.fsum(values) / len(values)
     return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
@@ -277,11 +288,7 @@ class _Metrics:
             return found
         positives = [s for s, y in zip(scores, labels, strict=True) if y]
         negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
-        auc, variance = delong(positives, negatives)
-        auc_ci = None
-        if variance is not None:
-            half = self.z * math.sqrt(variance)
-            auc_ci = (max(0.0, auc - half), min(1.0, auc + half))
+        auc, auc_ci = delong_interval(positives, negatives, self.z)
         found.append(metric("auroc", auc, auc_ci, DELONG, "fewer than two events or non-events"))
         if self.probabilities:
             found += self._calibration(labels, scores, where, notes, metric)

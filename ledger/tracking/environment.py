@@ -19,7 +19,6 @@ import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import PurePosixPath
-from typing import Any
 
 from ledger.errors import UsageError
 from ledger.git.repository import Repository
@@ -63,15 +62,6 @@ class Environment:
                 f"{name!r} is not an installed distribution; give the name pip knows it by "
                 "(for example scikit-learn, not sklearn)"
             ) from None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "python": self.python,
-            "platform": self.platform,
-            "packages": dict(self.packages),
-            "commit": self.commit,
-            "uncommitted": list(self.uncommitted),
-        }
 
 
 def capture(repository: Repository, records_dir: str) -> Environment:
