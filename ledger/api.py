@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -455,6 +455,47 @@ class Ledger:
             raise InvalidRecordsError(problems)
         return data
 
+    def check_new_record(
+        self,
+        kind: str,
+        name: str,
+        version: str,
+        fields: Mapping[str, Any],
+        *,
+        snapshot: str | None = None,
+        stage: str | None = None,
+        output: str | None = None,
+        source: str | None = None,
+    ) -> tuple[Path, bytes]:
+        """Every check of ``new_record``, nothing written: where the record would go and its
+        bytes. With ``source`` (the draft the fields came from), the problems found in the
+        new record name that draft, the file to fix, not a record file that does not exist."""
+        try:
+            data = self.build_record(
+                kind, name, version, fields, snapshot=snapshot, stage=stage, output=output
+            )
+            record_id = RecordId.parse(f"{kind}:{name}@{version}")
+            relpath = record_id.relpath(self.config.records_dir)
+            target = self._inside(relpath)
+            if target.exists() or target.is_symlink():
+                raise RecordExistsError(
+                    f"{relpath}: {record_id} already exists and versions are immutable; "
+                    "write a new version that supersedes it"
+                )
+            content = dumps_record(data)
+            checked = self._check(Overlay(self.root, {relpath: content}), [relpath], None)
+            if not checked.ok:
+                raise InvalidRecordsError(checked.findings)
+        except InvalidRecordsError as error:
+            if source is None:
+                raise
+            # build_record parsed the identity before it found anything to report.
+            relpath = RecordId.parse(f"{kind}:{name}@{version}").relpath(self.config.records_dir)
+            raise InvalidRecordsError(
+                [replace(f, path=source) if f.path == relpath else f for f in error.findings]
+            ) from None
+        return target, content
+
     def new_record(
         self,
         kind: str,
@@ -465,23 +506,19 @@ class Ledger:
         snapshot: str | None = None,
         stage: str | None = None,
         output: str | None = None,
+        source: str | None = None,
     ) -> Path:
         """Check and write a new record version; nothing is written if anything is wrong."""
-        data = self.build_record(
-            kind, name, version, fields, snapshot=snapshot, stage=stage, output=output
+        target, content = self.check_new_record(
+            kind,
+            name,
+            version,
+            fields,
+            snapshot=snapshot,
+            stage=stage,
+            output=output,
+            source=source,
         )
-        record_id = RecordId.parse(f"{kind}:{name}@{version}")
-        relpath = record_id.relpath(self.config.records_dir)
-        target = self._inside(relpath)
-        if target.exists() or target.is_symlink():
-            raise RecordExistsError(
-                f"{relpath}: {record_id} already exists and versions are immutable; "
-                "write a new version that supersedes it"
-            )
-        content = dumps_record(data)
-        checked = self._check(Overlay(self.root, {relpath: content}), [relpath], None)
-        if not checked.ok:
-            raise InvalidRecordsError(checked.findings)
         write_atomic(target, content)
         return target
 

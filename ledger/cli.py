@@ -184,7 +184,11 @@ def init(directory: Path, hook: bool) -> None:
 @click.option("--supersedes", metavar="REF", help="The earlier version this one replaces.")
 @click.option("--reason", help="Why this version supersedes the earlier one.")
 @click.option("--change-type", default=None, help="Kind of change, e.g. data-update, retrain.")
-@click.option("--dry-run", is_flag=True, help="Print the record instead of writing it.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the record as new would, and print it instead of writing it.",
+)
 @pass_session
 def new(
     session: Session,
@@ -205,7 +209,6 @@ def new(
 ) -> None:
     """Write a new record KIND NAME@VERSION from a draft, filling DVC snapshots and link hashes."""
     from ledger.records.drafts import apply_options, load_draft
-    from ledger.records.serialize import dumps_record
 
     book = session.book
     fields = apply_options(
@@ -218,10 +221,10 @@ def new(
         reason=reason,
         change_type=change_type,
     )
-    options = {"snapshot": dvc_file, "stage": stage, "output": output}
+    options = {"snapshot": dvc_file, "stage": stage, "output": output, "source": str(draft)}
     if dry_run:
-        record = book.build_record(kind, name, version, fields, **options)
-        click.echo(dumps_record(record).decode(), nl=False)
+        _, content = book.check_new_record(kind, name, version, fields, **options)
+        click.echo(content.decode(), nl=False)
         return
     path = book.new_record(kind, name, version, fields, **options)
     click.echo(f"wrote {book.relpath(path)}")

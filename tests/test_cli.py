@@ -90,17 +90,34 @@ def test_new_refuses_to_overwrite_a_version(repo: Path, tmp_path: Path) -> None:
 
 
 def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = _new(repo, cohort_draft(repo, tmp_path, drop=("cohort",)), "1.2")
+    draft = cohort_draft(repo, tmp_path, drop=("cohort",))
+    result = _new(repo, draft, "1.2")
     assert result.code == 1
-    assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json#/cohort: error L102")
+    # The draft is the file to fix; the record's path does not exist yet.
+    assert result.err.startswith(f"{draft}#/cohort: error L102")
+    assert "it is an object with unit, size, age, sex, subgroups, outcome" in result.err
     assert not (repo / "records/dataset/sepsis-cohort/1.2.json").exists()
     assert git("status", "--porcelain", cwd=repo) == ""
 
 
+def test_dry_run_checks_as_new_does_and_writes_nothing(repo: Path, tmp_path: Path) -> None:
+    bad = cohort_draft(repo, tmp_path, drop=("cohort", "governance"))
+    new = _new(repo, bad, "1.2", *SUPERSEDE_COHORT_11)
+    dry = _new(repo, bad, "1.2", *SUPERSEDE_COHORT_11, "--dry-run")
+    assert (dry.code, dry.err, dry.out) == (new.code, new.err, "")
+    assert dry.code == 1 and f"{bad}#/governance: error L102" in dry.err
+    good = cohort_draft(repo, tmp_path)
+    dry = _new(repo, good, "1.2", *SUPERSEDE_COHORT_11, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert json.loads(dry.out)["version"] == "1.2"
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
 def test_new_refuses_a_later_version_that_supersedes_nothing(repo: Path, tmp_path: Path) -> None:
-    result = _new(repo, cohort_draft(repo, tmp_path), "1.2")
+    draft = cohort_draft(repo, tmp_path)
+    result = _new(repo, draft, "1.2")
     assert result.code == 1
-    assert result.err.startswith("records/dataset/sepsis-cohort/1.2.json: error L307 ")
+    assert result.err.startswith(f"{draft}: error L307 ")
     assert "ledger new --supersedes" in result.err
     assert git("status", "--porcelain", cwd=repo) == ""
 

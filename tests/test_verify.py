@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ledger.api import Ledger
 from ledger.config import load_config
 from ledger.records.canonical import record_hash
 from ledger.state.store import Store
@@ -158,12 +159,8 @@ def _model_from_stage(repo: Path, dependency: str) -> tuple[str, dict[str, Any]]
     dvc(repo, "stage", "add", "-n", "train", "-d", dependency, "-o", "models/m2.json", command)
     dvc(repo, "repro", "train")
     path, data = new_version(repo, MODEL_11, "1.2")
-    made = run_ledger(
-        *("new", "model", "x", "--version", "1.0", "--from", str(_draft_file(repo, data))),
-        *("--snapshot", "dvc.lock", "--stage", "train", "--dry-run"),
-        cwd=repo,
-    )
-    data["artifact"] = json.loads(made.out)["artifact"]
+    with Ledger.open(repo) as book:
+        data["artifact"] = book.snapshot("dvc.lock", "train")
     return path, data
 
 
@@ -215,17 +212,6 @@ def test_unrecorded_data_is_reported_at_whichever_record_documents_it_last(repo:
     git("rm", "-q", copy, cwd=repo)
     commit(repo, "Drop the copy")
     assert_caught(repo, "L405", COHORT_11)
-
-
-def _draft_file(repo: Path, data: dict[str, Any]) -> Path:
-    draft = {
-        k: v
-        for k, v in data.items()
-        if k not in ("kind", "schema_version", "name", "version", "artifact")
-    }
-    path = repo.parent / "draft.json"
-    path.write_text(json.dumps(draft))
-    return path
 
 
 def test_record_changed_in_place_and_stale_links(repo: Path) -> None:

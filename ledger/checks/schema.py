@@ -119,11 +119,12 @@ def _convert(error: ValidationError, path: str) -> Iterator[Finding]:
             )
         case "required":
             missing = str(error.message).split("'")[1]
+            wanted = (error.schema.get("properties") or {}).get(missing, {})
             yield finding(
                 "L102",
                 path,
                 pointer_of([*error.absolute_path, missing]),
-                f"required field {missing!r} is missing",
+                f"required field {missing!r} is missing{_shape(wanted)}",
             )
         case "additionalProperties" | "unevaluatedProperties":
             allowed = set((error.schema.get("properties") or {}).keys())
@@ -192,6 +193,34 @@ def _convert(error: ValidationError, path: str) -> Iterator[Finding]:
             )
         case _:
             yield finding("L105", path, pointer, str(error.message))
+
+
+@functools.cache
+def _definitions() -> dict[str, Any]:
+    """Every named object of the published schemas (pydantic names them uniquely)."""
+    return {
+        name: definition
+        for schema in generate_schemas().values()
+        for name, definition in schema.get("$defs", {}).items()
+    }
+
+
+def _required_keys(schema: Any) -> list[str]:
+    if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+        schema = _definitions().get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return list(schema.get("required", [])) if isinstance(schema, dict) else []
+
+
+def _shape(schema: Any) -> str:
+    """What a missing field must hold, when it is an object: the keys it needs, so that a
+    draft is completed in one pass instead of one nesting level per attempt."""
+    branches = schema.get("anyOf", [schema]) if isinstance(schema, dict) else []
+    keys = [k for b in branches if (k := _required_keys(b)) and k != ["not_applicable"]]
+    if len(keys) != 1:
+        return ""
+    optional = any(_required_keys(b) == ["not_applicable"] for b in branches)
+    alternative = ' (or {"not_applicable": "<reason>"})' if optional else ""
+    return f"; it is an object with {', '.join(keys[0])}{alternative}"
 
 
 def _alternatives(error: ValidationError) -> str:

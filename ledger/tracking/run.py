@@ -13,7 +13,6 @@ saved as a draft that ``ledger new --from`` accepts, and the error says where.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import inspect
 import sys
@@ -244,18 +243,18 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         fields = run.fields
         if run.notes:
             fields = {**fields, "limitations": _with_notes(fields.get("limitations"), run.notes)}
+        shown = _shown(book, self._draft_path(book))
         try:
-            book.new_record(self.id.kind, self.id.name, self.id.version, fields, **self._snapshot)
+            book.new_record(
+                self.id.kind,
+                self.id.name,
+                self.id.version,
+                fields,
+                **self._snapshot,
+                source=shown,  # the findings name the draft to fix
+            )
         except LedgerError as error:
-            saved = self._save_draft(book, run)
-            if isinstance(error, InvalidRecordsError):
-                # The findings name the draft to fix, not a record file that does not exist.
-                shown = _shown(book, self._draft_path(book))
-                moved = [dataclasses.replace(f, path=shown) for f in error.findings]
-                raised = InvalidRecordsError(moved)
-                raised.add_note(f"ledger: {saved}")
-                raise raised from None
-            error.add_note(f"ledger: {saved}")
+            error.add_note(f"ledger: {self._save_draft(book, run)}")
             raise
         self._draft_path(book).unlink(missing_ok=True)  # an earlier attempt's, now recorded
 
