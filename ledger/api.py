@@ -13,7 +13,6 @@ at a commit is read once per session; every view derives from it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -35,6 +34,7 @@ from ledger.findings import Finding, finding
 from ledger.git.repository import Listing, Repository, find_repository_root
 from ledger.git.trees import GitTree
 from ledger.kinds import spec
+from ledger.records.drafts import inherited, merge_fields
 from ledger.records.identity import KINDS, RecordId, parse_partial
 from ledger.records.jsonload import load_json_bytes
 from ledger.records.serialize import dumps_record, write_atomic
@@ -444,7 +444,7 @@ class Ledger:
                 f"the draft sets {', '.join(clashes)}; identity comes from the "
                 "command line, remove it from the draft"
             )
-        data.update(copy.deepcopy(dict(fields)))
+        data.update(merge_fields(self._earlier_fields(kind, fields), fields))
         if snapshot is not None:
             names = spec(kind).snapshots
             if not names:
@@ -535,6 +535,21 @@ class Ledger:
                     "repository; replace the link with a folder"
                 )
         return self.root / relpath
+
+    def _earlier_fields(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """What a superseding version takes from the version it names (nothing when that
+        version cannot be read: the link's own finding says why)."""
+        supersedes = fields.get("supersedes")
+        ref = supersedes.get("ref") if isinstance(supersedes, Mapping) else None
+        if not isinstance(ref, str):
+            return {}
+        try:
+            earlier = self.show(ref)
+        except (RecordNotFoundError, UsageError):
+            return {}
+        if earlier.record_id.kind != kind:
+            return {}
+        return inherited(kind, earlier.content)
 
     def pin_links(self, data: dict[str, Any], record_id: RecordId) -> list[Finding]:
         """Pin every link of ``data`` that names only its target, in place, to the target's

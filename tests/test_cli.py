@@ -101,16 +101,43 @@ def test_new_with_a_bad_draft_writes_nothing(repo: Path, tmp_path: Path) -> None
 
 
 def test_dry_run_checks_as_new_does_and_writes_nothing(repo: Path, tmp_path: Path) -> None:
-    bad = cohort_draft(repo, tmp_path, drop=("cohort", "governance"))
+    bad = cohort_draft(repo, tmp_path, drop=("cohort", "splits"))
     new = _new(repo, bad, "1.2", *SUPERSEDE_COHORT_11)
     dry = _new(repo, bad, "1.2", *SUPERSEDE_COHORT_11, "--dry-run")
     assert (dry.code, dry.err, dry.out) == (new.code, new.err, "")
-    assert dry.code == 1 and f"{bad}#/governance: error L102" in dry.err
+    assert dry.code == 1 and f"{bad}#/splits: error L102" in dry.err
     good = cohort_draft(repo, tmp_path)
     dry = _new(repo, good, "1.2", *SUPERSEDE_COHORT_11, "--dry-run")
     assert dry.code == 0, dry.err
     assert json.loads(dry.out)["version"] == "1.2"
     assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_a_superseding_version_takes_the_documentation_it_leaves_out(
+    repo: Path, tmp_path: Path
+) -> None:
+    earlier = json.loads((repo / COHORT_11).read_text())
+    measured = {key: earlier[key] for key in ("cohort", "splits", "quality_checks")}
+    measured["cohort"]["missing_data"] = "None after the recount"  # the draft's, not 1.1's
+    draft = tmp_path / "measured.json"
+    draft.write_text(json.dumps(measured))
+    result = _new(repo, draft, "1.2", *SUPERSEDE_COHORT_11)
+    assert result.code == 0, result.err
+    written = json.loads((repo / "records/dataset/sepsis-cohort/1.2.json").read_text())
+    for key in ("title", "source", "selection", "governance", "known_biases", "uses"):
+        assert written[key] == earlier[key], key
+    assert written["cohort"]["missing_data"] == "None after the recount"
+    assert written["supersedes"]["reason"] == "Recount after review"
+    assert run_ledger("validate", cwd=repo).code == 0
+
+
+def test_what_a_version_measures_is_never_taken_over(repo: Path, tmp_path: Path) -> None:
+    draft = tmp_path / "title.json"
+    draft.write_text(json.dumps({"title": "Recounted cohort"}))
+    result = _new(repo, draft, "1.2", *SUPERSEDE_COHORT_11)
+    assert result.code == 1
+    missing = {line.split(":")[0] for line in result.err.splitlines()}
+    assert missing == {f"{draft}#/cohort", f"{draft}#/splits", f"{draft}#/quality_checks"}
 
 
 def test_new_refuses_a_later_version_that_supersedes_nothing(repo: Path, tmp_path: Path) -> None:

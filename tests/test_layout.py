@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -87,10 +88,30 @@ def test_every_kind_is_declared_in_full() -> None:
 
 def test_a_kind_cannot_leave_out_a_declaration() -> None:
     fields = {f.name for f in dataclasses.fields(KindSpec)}
-    assert fields == {"kind", "model_path", "links", "snapshots", "compared", "lineage", "fhir"}
+    assert fields == {
+        "kind",
+        "model_path",
+        "links",
+        "snapshots",
+        "measured",
+        "compared",
+        "lineage",
+        "fhir",
+    }
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(KindSpec))
     with pytest.raises(TypeError):
         KindSpec(kind="dataset", model_path=spec("dataset").model_path)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_measured_field_is_a_field_of_the_kind(kind: str) -> None:
+    for path in spec(kind).measured:
+        model = spec(kind).model
+        *parents, last = path.split(".")
+        for name in parents:
+            annotation = model.model_fields[name].annotation
+            model = next(a for a in (annotation, *get_args(annotation)) if isinstance(a, type))
+        assert last in model.model_fields, path
 
 
 def test_an_unknown_kind_is_never_mapped_as_another() -> None:

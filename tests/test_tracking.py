@@ -218,10 +218,39 @@ def test_a_training_script_records_its_environment_and_itself(repo: Path) -> Non
     assert record["training"]["code"] == {"path": "scripts/recalibrate.py"}
     head = git("rev-parse", "HEAD", cwd=repo).strip()
     description = record["training"]["environment"]["description"]
-    assert f"code at commit {head[:12]} with 3 uncommitted file(s)" in description
+    # The script is uncommitted code; the .dvc file and .gitignore DVC wrote are not.
+    assert f"code at commit {head[:12]} with 1 uncommitted file(s)" in description
     assert record["hyperparameters"] == {"C": 0.5, "penalty": "l2"}
     assert record["artifact"]["dvc_file"] == "models/recalibrated.json.dvc"
     assert record["supersedes"]["sha256"]
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Recalibrate", cwd=repo)
     assert run_ledger("verify", cwd=repo).code == 0
+
+
+def test_a_retrained_model_logs_only_what_changed(repo: Path) -> None:
+    (repo / "models/retrained.json").write_text('{"weights": [0.4, 0.3]}\n')
+    subprocess.run([DVC, "add", "-q", "models/retrained.json"], cwd=repo, check=True)
+    with track(
+        "model",
+        "sepsis-risk",
+        "1.2",
+        supersedes="model:sepsis-risk@1.1",
+        reason="Retrained with a smaller penalty",
+        change_type="retrain",
+        trained_on=["dataset:sepsis-cohort@1.1"],
+        snapshot="models/retrained.json.dvc",
+        framework="pydantic",
+        fields={"training": {"seeds": [11], "code": {"path": "scripts/pipeline.py"}}},
+        root=repo,
+    ) as run:
+        run.log_params({"l2": 0.001})
+    earlier = json.loads((repo / "records/model/sepsis-risk/1.1.json").read_text())
+    record = json.loads((repo / "records/model/sepsis-risk/1.2.json").read_text())
+    for key in ("title", "intended_use", "outputs", "known_risks", "model_type"):
+        assert record[key] == earlier[key], key
+    assert record["training"]["procedure"] == earlier["training"]["procedure"]
+    # Measured fields are this run's own: no hyperparameter of 1.1 is carried over.
+    assert record["hyperparameters"] == {"l2": 0.001}
+    assert record["training"]["seeds"] == [11]
+    assert record["training"]["environment"] != earlier["training"]["environment"]

@@ -10,6 +10,7 @@ DATASET = KindSpec(
     model_path="ledger.records.dataset:DatasetRecord",
     links=(LinkDecl(("supersedes",), "supersedes", None),),
     snapshots=("snapshot",),
+    measured=("cohort", "splits", "quality_checks"),
     # What makes two versions of training data different, when two models are compared.
     compared={
         "data": (

@@ -15,6 +15,14 @@ EVALUATION = KindSpec(
         LinkDecl(("baseline",), "compared-with", "evaluation"),
     ),
     snapshots=(),
+    measured=(
+        "metrics",
+        "subgroup_metrics",
+        "test_population.size",
+        "test_population.events",
+        "setup.outcome",
+        "setup.seeds",
+    ),
     # Metric definitions and thresholds are compared metric by metric (ledger.views.compare).
     compared={"evaluation conditions": ("test_population", "setup")},
     lineage=LineageStyle(

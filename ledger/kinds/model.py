@@ -13,6 +13,14 @@ MODEL = KindSpec(
         LinkDecl(("training", "datasets", "*"), "trained-on", "dataset"),
     ),
     snapshots=("artifact",),
+    measured=(
+        "hyperparameters",
+        "framework",
+        "dependencies",
+        "training.code",
+        "training.seeds",
+        "training.environment",
+    ),
     # Configuration is what was chosen; training data is data, documentation is neither.
     compared={
         "model configuration": (

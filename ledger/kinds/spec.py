@@ -87,6 +87,9 @@ class KindSpec:
     model_path: str
     links: tuple[LinkDecl, ...]
     snapshots: tuple[str, ...]
+    # What a version states of its own data or run (dotted paths): a version that supersedes
+    # another states them afresh, never takes them over (``ledger.records.drafts.inherited``).
+    measured: tuple[str, ...]
     compared: Mapping[Group, tuple[str, ...]]
     lineage: LineageStyle
     fhir: FhirMapping

@@ -1,12 +1,15 @@
-"""Turning ledger new options into record fields (links given by REF)."""
+"""Turning ledger new options into record fields (links given by REF), and the fields a
+superseding version takes from the version it replaces."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidRecordsError, UsageError
+from ledger.kinds import spec
 from ledger.records.jsonload import Limits, load_json_file
 
 
@@ -60,3 +63,58 @@ def apply_options(
     elif reason or change_type:
         raise UsageError("--reason and --change-type go with --supersedes")
     return fields
+
+
+def merge_fields(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``: objects merged key by key, any other value replaced. Keys keep
+    ``extra``'s order, then come those only ``base`` has, so a complete draft is written as
+    it was given."""
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        known = base.get(key)
+        if isinstance(value, Mapping) and isinstance(known, Mapping):
+            out[key] = merge_fields(known, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    for key, value in base.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def inherited(kind: str, earlier: Mapping[str, Any]) -> dict[str, Any]:
+    """The documentation fields a new version of ``kind`` takes from the version it
+    supersedes, for those its draft leaves out: everything but the identity, the sign-offs and
+    outside references, the links and DVC snapshots (a new version names its own), and what the
+    kind declares as measured (a new version's numbers are its own). The record written is
+    complete on its own: nothing is inherited when it is read."""
+    declared = spec(kind)
+    dropped = {
+        ("kind",),
+        ("schema_version",),
+        ("name",),
+        ("version",),
+        ("approvals",),
+        ("external_refs",),
+        *((field,) for field in declared.snapshots),
+        *(
+            decl.path[: decl.path.index("*")] if "*" in decl.path else decl.path
+            for decl in declared.links
+        ),
+        *(tuple(path.split(".")) for path in declared.measured),
+    }
+    return _without(earlier, dropped, ())
+
+
+def _without(
+    content: Mapping[str, Any], dropped: set[tuple[str, ...]], at: tuple[str, ...]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in content.items():
+        path = (*at, key)
+        if path in dropped:
+            continue
+        out[key] = (
+            _without(value, dropped, path) if isinstance(value, Mapping) else copy.deepcopy(value)
+        )
+    return out

@@ -67,8 +67,9 @@ class Environment:
 def capture(repository: Repository, records_dir: str) -> Environment:
     """The environment of this process and the state of ``repository``'s working tree.
 
-    Files under ``records_dir`` do not count as uncommitted code: records waiting for their
-    commit are the ledger's own business.
+    Files under ``records_dir`` do not count as uncommitted code (records waiting for their
+    commit are the ledger's own business), nor do the files DVC writes as it tracks an output
+    (``.dvc`` files, ``dvc.lock``, ``.gitignore``): training changes them every time.
     """
     try:
         commit: str | None = repository.resolve("HEAD")
@@ -76,7 +77,9 @@ def capture(repository: Repository, records_dir: str) -> Environment:
         commit = None
     folder = PurePosixPath(records_dir)
     changed = tuple(
-        path for path in repository.uncommitted() if not PurePosixPath(path).is_relative_to(folder)
+        path
+        for path in repository.uncommitted()
+        if not PurePosixPath(path).is_relative_to(folder) and not _written_by_dvc(path)
     )
     if changed:
         shown = ", ".join(changed[:5]) + (
@@ -95,6 +98,11 @@ def capture(repository: Repository, records_dir: str) -> Environment:
         commit=commit,
         uncommitted=changed,
     )
+
+
+def _written_by_dvc(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.endswith(".dvc") or name in ("dvc.lock", ".gitignore")
 
 
 def imported_distributions() -> tuple[tuple[str, str], ...]:

@@ -26,7 +26,7 @@ from ledger.checks.schema import schema_findings
 from ledger.errors import InvalidRecordsError, LedgerError, RecordExistsError, UsageError
 from ledger.findings import Finding
 from ledger.measure.binary import BinaryEvaluation
-from ledger.records.drafts import apply_options
+from ledger.records.drafts import apply_options, merge_fields
 from ledger.records.identity import KINDS, RecordId
 from ledger.records.serialize import dumps_record, write_atomic
 from ledger.tracking.environment import Environment, capture
@@ -62,7 +62,7 @@ class Run:
 
     def update(self, fields: Mapping[str, Any]) -> None:
         """Merge fields into the record: objects key by key, any other value replaced."""
-        merged = _merged(self.fields, fields)
+        merged = merge_fields(self.fields, fields)
         check_partial(self.id, merged)
         self.fields = merged
 
@@ -232,7 +232,7 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         environment = None
         if self.id.kind == "model":  # the one kind whose record states its environment
             environment = capture(book.repository, book.config.records_dir)
-            fields = _merged(_model_environment(book, environment, self._framework), fields)
+            fields = merge_fields(_model_environment(book, environment, self._framework), fields)
         problems = book.pin_links(fields, self.id)
         if problems:
             raise InvalidRecordsError(problems)
@@ -298,17 +298,6 @@ def _identity(record_id: RecordId) -> dict[str, Any]:
         "name": record_id.name,
         "version": record_id.version,
     }
-
-
-def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``: objects merged key by key, anything else replaced."""
-    out = copy.deepcopy(dict(base))
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _with_notes(limitations: Any, notes: list[str]) -> Any:
