@@ -404,6 +404,21 @@ class Ledger:
 
     # --- writing records -------------------------------------------------------------------
 
+    def draft(self, kind: str, like: str | None = None) -> str:
+        """A YAML draft of a ``kind`` record, every field commented from the schema; with
+        ``like`` (a REF), prefilled from that version as it stands in the working tree."""
+        from ledger.records.yaml_drafts import render_draft
+
+        if kind not in KINDS:
+            raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        earlier = None
+        if like is not None:
+            shown = self.show(like)
+            if shown.record_id.kind != kind:
+                raise UsageError(f"{like} is a {shown.record_id.kind}, not a {kind}")
+            earlier = shown.content
+        return render_draft(kind, earlier)
+
     def link(self, ref: str) -> dict[str, str]:
         """A hash link to the record ``ref`` names, as it stands in the working tree."""
         shown = self.resolve(ref)

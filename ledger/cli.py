@@ -154,6 +154,16 @@ def init(directory: Path, hook: bool) -> None:
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["dataset", "model", "evaluation"]))
+@click.option("--like", metavar="REF", help="Prefill from this version (e.g. NAME@latest's).")
+@OUTPUT
+@pass_session
+def draft(session: Session, kind: str, like: str | None, output: Path | None) -> None:
+    """A YAML draft of a KIND record for ledger new --from: every field, commented."""
+    _emit([session.book.draft(kind, like)], output)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["dataset", "model", "evaluation"]))
 @click.argument("name")
 @click.option("--version", "version", required=True, help="Version of the new record, e.g. 1.0.")
 @click.option(
@@ -161,7 +171,7 @@ def init(directory: Path, hook: bool) -> None:
     "draft",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="JSON file with the record's documentation fields.",
+    help="JSON or YAML draft of the record's documentation fields (ledger draft writes one).",
 )
 @click.option("--snapshot", "dvc_file", help="The .dvc file or dvc.lock the data comes from.")
 @click.option("--stage", help="dvc.lock stage that produced the output.")

@@ -41,7 +41,10 @@ def init_repository(directory: Path) -> list[str]:
     done.append("wrote schemas/ (the published JSON Schemas of the record kinds)")
     if ignore_temporary_files(root):
         done.append(f"added {TEMPORARY_PATTERN} to .gitignore (files of interrupted writes)")
-    done.append("next: `ledger new dataset NAME --version 1.0 --from draft.json --snapshot X.dvc`")
+    done.append(
+        "next: `ledger draft dataset -o draft.yaml`, fill it in, then "
+        "`ledger new dataset NAME --version 1.0 --from draft.yaml --snapshot X.dvc`"
+    )
     return done
 
 

@@ -67,6 +67,7 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
                 *SUPERSEDE_COHORT_11,
             ]
         ],
+        "draft": [["draft", "dataset", "--like", "sepsis-cohort@1.1", "-o", str(work / "d.yaml")]],
         "validate": [["validate"], ["validate", "--staged"]],
         "show": [["show", EVAL_11], ["show", EVAL_11, "--rev", "HEAD"]],
         "log": [["log", EVAL_11]],

@@ -14,12 +14,22 @@ from ledger.records.jsonload import Limits, load_json_file
 
 
 def load_draft(path: Path, limits: Limits) -> dict[str, Any]:
-    """The record fields a draft file gives; its problems as findings when it is no draft."""
-    data, problems = load_json_file(path, str(path), limits)
+    """The record fields a draft file gives, JSON or (``.yaml``, ``.yml``) YAML; its problems
+    as findings when it is no draft."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from ledger.records.yaml_drafts import read_yaml_draft
+
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        data, problems = read_yaml_draft(raw, str(path), limits)
+    else:
+        data, problems = load_json_file(path, str(path), limits)
     if problems:
         raise InvalidRecordsError(problems)
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: the draft must be a JSON object of record fields")
+        raise UsageError(f"{path}: the draft must be an object of record fields")
     return data
 
 
