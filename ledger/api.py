@@ -29,8 +29,14 @@ from ledger.checks.tree import (
     tree_findings,
 )
 from ledger.config import Config, load_config
-from ledger.errors import InvalidRecordsError, RecordExistsError, RecordNotFoundError, UsageError
-from ledger.findings import Finding, finding
+from ledger.errors import (
+    InvalidRecordsError,
+    LedgerError,
+    RecordExistsError,
+    RecordNotFoundError,
+    UsageError,
+)
+from ledger.findings import Finding, Severity, finding
 from ledger.git.repository import Listing, Repository, find_repository_root
 from ledger.git.trees import GitTree
 from ledger.kinds import spec
@@ -201,6 +207,7 @@ class Ledger:
 
     def _check(self, view: Any, only: Sequence[str] | None, progress: Progress | None) -> Report:
         from ledger.checks.patterns import new_data_findings
+        from ledger.records.pending import pending_findings
 
         folder = self.config.records_dir
         records = load_records(view, folder, self.config.limits, self.cache, only or (), progress)
@@ -208,6 +215,7 @@ class Ledger:
         found = tree_findings(records, folder, view)
         committed = {blob for _, blob in self._committed(folder).values()}
         found += new_data_findings(self.root, view, records, committed, only)
+        found += pending_findings(self.root)
         return report(records, found, only)
 
     def committed_records(self) -> Listing:
@@ -232,13 +240,21 @@ class Ledger:
     ) -> VerifyReport:
         """Integrity of the committed ledger at ``rev``: links, DVC snapshots, history,
         signatures, and with ``data`` the workspace, DVC cache and remote."""
+        from ledger.records.pending import pending_findings
         from ledger.views.reports import VerifyReport
 
         state = self.state(rev, progress)
         return VerifyReport(
             commit=state.commit,
             checked=[f.relpath for f in state.records.files],
-            findings=state.verify_findings(self.root, require_signed=require_signed, data=data),
+            findings=sorted(
+                {
+                    *state.verify_findings(self.root, require_signed=require_signed, data=data),
+                    # Records the working tree left pending: a run whose record was never written.
+                    *pending_findings(self.root),
+                },
+                key=Finding.sort_key,
+            ),
             commits=list(state.history.record_commits(self.config.records_dir)),
         )
 
@@ -481,10 +497,13 @@ class Ledger:
         stage: str | None = None,
         output: str | None = None,
         source: str | None = None,
+        pending: bool = False,
     ) -> tuple[Path, bytes]:
         """Every check of ``new_record``, nothing written: where the record would go and its
         bytes. With ``source`` (the draft the fields came from), the problems found in the
-        new record name that draft, the file to fix, not a record file that does not exist."""
+        new record name that draft, the file to fix, not a record file that does not exist.
+        With ``pending``, the record's DVC snapshot is still to come (``ledger.records.pending``):
+        everything else is checked."""
         try:
             data = self.build_record(
                 kind, name, version, fields, snapshot=snapshot, stage=stage, output=output
@@ -499,8 +518,12 @@ class Ledger:
                 )
             content = dumps_record(data)
             checked = self._check(Overlay(self.root, {relpath: content}), [relpath], None)
-            if not checked.ok:
-                raise InvalidRecordsError(checked.findings)
+            found = checked.findings
+            if pending:
+                waiting = {f"/{name}" for name in spec(kind).snapshots}
+                found = [f for f in found if f.code != "L102" or f.pointer not in waiting]
+            if any(f.severity is Severity.ERROR for f in found):
+                raise InvalidRecordsError(found)
         except InvalidRecordsError as error:
             if source is None:
                 raise
@@ -536,6 +559,40 @@ class Ledger:
         )
         write_atomic(target, content)
         return target
+
+    def complete(self) -> tuple[list[Path], list[Finding]]:
+        """``ledger complete``: write the records DVC stages left pending, each snapshot taken
+        from dvc.lock now that the run is over; the records written, and the problems of those
+        that could not be (they stay pending)."""
+        from ledger.records.pending import pending_files, read_pending
+
+        written: list[Path] = []
+        problems: list[Finding] = []
+        for path in pending_files(self.root):
+            shown = self.relpath(path)
+            try:
+                waiting = read_pending(path, shown, self.config.limits)
+                written.append(
+                    self.new_record(
+                        waiting.kind,
+                        waiting.name,
+                        waiting.version,
+                        waiting.fields,
+                        snapshot=waiting.dvc_file,
+                        stage=waiting.stage,
+                        output=waiting.output,
+                        source=shown,
+                    )
+                )
+            except InvalidRecordsError as error:
+                problems += error.findings
+                continue
+            except LedgerError as error:  # the data changed since dvc.lock recorded it, ...
+                message = f"cannot be completed: {error.message}"
+                problems.append(finding("L410", shown, "", message))
+                continue
+            path.unlink()
+        return written, problems
 
     def _inside(self, relpath: str) -> Path:
         """Where a record file is written, refused when a folder on the way there is a

@@ -231,13 +231,37 @@ def new(
         reason=reason,
         change_type=change_type,
     )
-    options = {"snapshot": dvc_file, "stage": stage, "output": output, "source": str(draft)}
+    source = str(draft)
     if dry_run:
-        _, content = book.check_new_record(kind, name, version, fields, **options)
+        _, content = book.check_new_record(
+            kind,
+            name,
+            version,
+            fields,
+            snapshot=dvc_file,
+            stage=stage,
+            output=output,
+            source=source,
+        )
         click.echo(content.decode(), nl=False)
         return
-    path = book.new_record(kind, name, version, fields, **options)
+    path = book.new_record(
+        kind, name, version, fields, snapshot=dvc_file, stage=stage, output=output, source=source
+    )
     click.echo(f"wrote {book.relpath(path)}")
+
+
+@cli.command()
+@pass_session
+def complete(session: Session) -> None:
+    """Write the records DVC stages left pending, their snapshots taken from dvc.lock."""
+    written, problems = session.book.complete()
+    for path in written:
+        click.echo(f"wrote {session.book.relpath(path)}")
+    if problems:
+        raise InvalidRecordsError(problems)
+    if not written:
+        click.echo("nothing pending")
 
 
 @cli.command()

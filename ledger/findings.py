@@ -207,6 +207,12 @@ RULES: dict[str, Rule] = _rules(
         "the DVC remote lacks content with the recorded hash",
         "run `dvc push` from a clone that has the data",
     ),
+    Rule(
+        "L410",
+        "pending-record",
+        "a record made during `dvc repro` was never completed",
+        "run `ledger complete`: it takes the snapshot from dvc.lock and writes the record",
+    ),
     # History.
     Rule(
         "L601",

@@ -68,6 +68,7 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
             ]
         ],
         "draft": [["draft", "dataset", "--like", "sepsis-cohort@1.1", "-o", str(work / "d.yaml")]],
+        "complete": [["complete"]],
         "validate": [["validate"], ["validate", "--staged"]],
         "show": [["show", EVAL_11], ["show", EVAL_11, "--rev", "HEAD"]],
         "log": [["log", EVAL_11]],

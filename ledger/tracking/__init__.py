@@ -13,10 +13,11 @@ reads the software the process runs with. The numbers come from ``ledger.measure
 from ledger.measure.binary import BinaryEvaluation, binary_metrics
 from ledger.measure.cohort import cohort_block
 from ledger.tracking.environment import UncommittedCodeWarning
-from ledger.tracking.run import Run, track
+from ledger.tracking.run import PendingRecordWarning, Run, track
 
 __all__ = [
     "BinaryEvaluation",
+    "PendingRecordWarning",
     "Run",
     "UncommittedCodeWarning",
     "binary_metrics",

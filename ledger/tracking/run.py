@@ -16,6 +16,7 @@ import copy
 import functools
 import inspect
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ParamSpec, TypeVar
@@ -25,9 +26,11 @@ from ledger.checks.phi import scan_phi
 from ledger.checks.schema import schema_findings
 from ledger.errors import InvalidRecordsError, LedgerError, RecordExistsError, UsageError
 from ledger.findings import Finding
+from ledger.kinds import spec
 from ledger.measure.binary import BinaryEvaluation
 from ledger.records.drafts import apply_options, merge_fields
 from ledger.records.identity import KINDS, RecordId
+from ledger.records.pending import Pending, running_stage
 from ledger.records.serialize import dumps_record, write_atomic
 from ledger.tracking.environment import Environment, capture
 
@@ -37,6 +40,10 @@ R = TypeVar("R")
 #: Where a block's draft is saved when nothing could be recorded, under the repository root.
 DRAFTS = ".ledger/drafts"
 _MISSING = "L102"  # a required field not given yet: allowed until the block ends
+
+
+class PendingRecordWarning(UserWarning):
+    """A record made inside a DVC stage waits for ``ledger complete``."""
 
 
 class Run:
@@ -136,7 +143,9 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
     (with ``stage`` and ``output``) the DVC file its data or artifact is pinned to, read when
     the record is written. A model records its software environment on its own
     (``training.environment``, ``dependencies``, and ``framework`` given by distribution name)
-    and the script that ran (``training.code``), unless the fields give them.
+    and the script that ran (``training.code``), unless the fields give them. Inside a DVC
+    stage, the snapshot defaults to the stage's entry in dvc.lock, and the record waits in
+    ``.ledger/pending`` for ``ledger complete`` (``ledger.records.pending``).
     """
 
     def __init__(
@@ -175,6 +184,12 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
             reason=reason,
             change_type=change_type,
         )
+        # Inside a DVC stage, what the stage makes is pinned to dvc.lock once the stage is
+        # over: the record waits for it (``ledger.records.pending``).
+        self._stage = running_stage()
+        if snapshot is None and stage is None and self._stage and spec(kind).snapshots:
+            snapshot, stage = self._stage
+        self._pending = self._stage is not None and (snapshot, stage) == self._stage
         self._snapshot = {"snapshot": snapshot, "stage": stage, "output": output}
         self._framework = framework
         self._root = root
@@ -244,6 +259,9 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         if run.notes:
             fields = {**fields, "limitations": _with_notes(fields.get("limitations"), run.notes)}
         shown = _shown(book, self._draft_path(book))
+        if self._pending:
+            self._keep_pending(book, run, fields, shown)
+            return
         try:
             book.new_record(
                 self.id.kind,
@@ -257,6 +275,40 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
             error.add_note(f"ledger: {self._save_draft(book, run)}")
             raise
         self._draft_path(book).unlink(missing_ok=True)  # an earlier attempt's, now recorded
+
+    def _keep_pending(self, book: Ledger, run: Run, fields: dict[str, Any], shown: str) -> None:
+        """Check all but the snapshot, and keep the record until ``ledger complete``."""
+        record_id = self.id
+        try:
+            book.check_new_record(
+                record_id.kind,
+                record_id.name,
+                record_id.version,
+                fields,
+                source=shown,
+                pending=True,
+            )
+        except LedgerError as error:
+            error.add_note(f"ledger: {self._save_draft(book, run)}")
+            raise
+        dvc_file, stage = str(self._snapshot["snapshot"]), str(self._snapshot["stage"])
+        waiting = Pending(
+            record_id.kind,
+            record_id.name,
+            record_id.version,
+            fields,
+            dvc_file,
+            stage,
+            self._snapshot["output"],
+        )
+        path = waiting.save(book.root)
+        self._draft_path(book).unlink(missing_ok=True)
+        warnings.warn(
+            f"{record_id} waits in {book.relpath(path)} until DVC writes stage {stage!r} to "
+            f"{dvc_file}; run `ledger complete` after `dvc repro`",
+            PendingRecordWarning,
+            stacklevel=4,
+        )
 
     def _draft_path(self, book: Ledger) -> Path:
         if self._draft is not None:
