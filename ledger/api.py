@@ -48,6 +48,7 @@ from ledger.trees import Overlay, WorkingTree
 
 if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
+    from ledger.importers.mlflow_import import ImportResult
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
     from ledger.views.compare import Comparison
@@ -434,6 +435,18 @@ class Ledger:
                 raise UsageError(f"{like} is a {shown.record_id.kind}, not a {kind}")
             earlier = shown.content
         return render_draft(kind, earlier)
+
+    def import_mlflow(
+        self,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        run_ids: Sequence[str] = (),
+    ) -> ImportResult:
+        """Draft records from MLflow runs (``ledger.importers.mlflow_import``): one YAML draft
+        per record, holding what MLflow logged and naming exactly what is still missing."""
+        from ledger.importers.mlflow_import import import_mlflow
+
+        return import_mlflow(self, tracking_uri, experiment, run_ids)
 
     def link(self, ref: str) -> dict[str, str]:
         """A hash link to the record ``ref`` names, as it stands in the working tree."""

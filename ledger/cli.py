@@ -264,6 +264,37 @@ def complete(session: Session) -> None:
         click.echo("nothing pending")
 
 
+@cli.group("import")
+def import_() -> None:
+    """Draft records from another tool's logs."""
+
+
+@import_.command("mlflow")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="A local MLflow store: sqlite:///FILE or a folder such as ./mlruns "
+    "(default: MLFLOW_TRACKING_URI, else ./mlflow.db or ./mlruns).",
+)
+@click.option("--experiment", metavar="NAME", help="Only the runs of this experiment.")
+@click.option("--run", "run_ids", metavar="ID", multiple=True, help="Only this run (repeatable).")
+@REPORT
+@pass_session
+def import_mlflow(
+    session: Session,
+    tracking_uri: str | None,
+    experiment: str | None,
+    run_ids: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Draft a record for each model and evaluation MLflow runs logged: what MLflow knows is
+    filled in, what it lacks is listed, and `ledger new --from DRAFT` finishes each one."""
+    result = session.book.import_mlflow(tracking_uri, experiment, run_ids)
+    _report(lambda r: r.text(), result, fmt)
+    if result.problems:
+        sys.exit(EXIT_PROBLEMS)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--staged", is_flag=True, help="Check the index (what is about to be committed).")

@@ -15,6 +15,7 @@ import pytest
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 PROJECT = Path(__file__).resolve().parents[1]
+MLFLOW_LOGGER = Path(__file__).with_name("mlflow_runs.py")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -106,3 +107,19 @@ def exported(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_ledger("export", "-o", str(out), cwd=demo_repo)
     assert result.code == 0, result.err
     return out
+
+
+def log_runs(uri: str, commit: str, *extra: str) -> dict[str, str]:
+    """Log tests/mlflow_runs.py's runs into the MLflow store at ``uri`` (real mlflow, in its
+    own process as a training script would); their ids by role."""
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    done = subprocess.run(
+        [sys.executable, str(MLFLOW_LOGGER), uri, commit, *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite") else uri,
+    )
+    assert done.returncode == 0, done.stderr
+    ids: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return ids

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ledger.cli import cli
-from tests.conftest import LEDGER, SUPERSEDE_COHORT_11, cohort_draft, git
+from tests.conftest import LEDGER, SUPERSEDE_COHORT_11, cohort_draft, git, log_runs
 
 _SITECUSTOMIZE = """
 import os, socket, sys
@@ -25,6 +25,8 @@ def _record(event, args):
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind"):
         if getattr(args[0], "family", None) not in (socket.AF_INET, socket.AF_INET6):
             return  # a local (AF_UNIX) socket: a pipe between processes, not the network
+        if event == "socket.bind" and args[1][0] in ("127.0.0.1", "::1"):
+            return  # a loopback bind reaches no other machine (urllib3 probes IPv6 so on import)
     elif event not in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
         return
     with open(os.environ["LEDGER_NETWORK_LOG"], "a", encoding="utf-8") as log:
@@ -44,6 +46,13 @@ def _namespace() -> list[str]:
         return []
     probe = subprocess.run([unshare, "-n", "true"], capture_output=True)
     return [unshare, "-n"] if probe.returncode == 0 else []
+
+
+def mlflow_store(repo: Path, work: Path) -> str:
+    """An SQLite MLflow store with one training run, logged before the network is watched."""
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    log_runs(uri, git("rev-parse", "HEAD", cwd=repo).strip(), "small")
+    return uri
 
 
 def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
@@ -84,6 +93,7 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
         "export": [["export", "-o", export]],
         "verify-export": [["verify-export", export]],
         "demo": [["demo", str(work / "demo")]],
+        "import": [["import", "mlflow", "--tracking-uri", mlflow_store(repo, work)]],
     }
 
 

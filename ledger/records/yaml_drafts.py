@@ -18,7 +18,8 @@ record file (size, depth, exact numbers).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -41,8 +42,11 @@ _TYPES = {
 _NOT_APPLICABLE = '{not_applicable: "<reason>"}'
 
 
-def render_draft(kind: str, like: Mapping[str, Any] | None = None) -> str:
-    """A YAML draft of a record of ``kind``; with ``like``, its values filled in."""
+def render_draft(
+    kind: str, like: Mapping[str, Any] | None = None, *, header: Sequence[str] = ()
+) -> str:
+    """A YAML draft of a record of ``kind``; with ``like``, its values filled in. ``header``
+    (lines of text) replaces the opening that says where the values came from and what to run."""
     schemas = generate_schemas()
     schema = schemas[schema_filename(spec(kind).kind)]
     writer = _Writer(schemas)
@@ -51,9 +55,12 @@ def render_draft(kind: str, like: Mapping[str, Any] | None = None) -> str:
         if like
         else "empty"
     )
+    opening = header or [
+        f"A draft of a {kind} record ({source}), for",
+        f"  ledger new {kind} NAME --version VERSION --from THIS_FILE",
+    ]
+    writer.lines += [f"# {_one_line(line)}".rstrip() for line in opening]
     writer.lines += [
-        f"# A draft of a {kind} record ({source}), for",
-        f"#   ledger new {kind} NAME --version VERSION --from THIS_FILE",
         "# Each field is preceded by what it holds. A field left empty is not given;",
         "# ledger new lists every required field still missing. Write text in double quotes.",
         '# A documentation field that does not apply takes {not_applicable: "<reason>"}.',
@@ -193,6 +200,12 @@ class _Writer:
             if isinstance(value, list) and branch.get("type") == "array":
                 return branch
         return {}
+
+
+def _one_line(text: str) -> str:
+    """``text`` safe inside a YAML comment: a line break (YAML counts NEL and the Unicode line
+    and paragraph separators too) would end the comment and let the rest be read as fields."""
+    return "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
 
 
 def _plain(key: str) -> bool:
