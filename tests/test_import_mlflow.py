@@ -63,6 +63,8 @@ def test_training_run_becomes_model_and_evaluation_drafts(repo: Path, store: Any
     assert ("run_id", ids["train"]) in refs and ("logged_model_id", ids["model"]) in refs
     assert model["extensions"]["mlflow.org/run"]["run_name"] == "train-1.2"
     assert "title" not in model and "intended_use" not in model
+    assert "HealthChain's healthchain.data_sources ('ed-ehr-extract') has no place" in text
+    assert "healthchain.patient_sample_size ('400')" in text  # an evaluation's, not a model's
     # The header names exactly what is missing (documentation comes from v1.1 on --supersedes).
     assert "--supersedes model:sepsis-risk@1.1" in text
     missing = {m["pointer"] for m in report["drafts"][0]["missing"]}

@@ -84,12 +84,34 @@ def plan_run(run: MlflowRun, known: KnownRecords, at_commit: FileSource | None) 
                 "training, so no evaluation was drafted."
             )
     for plan in planned:
+        plan.notes += _unplaced_context(run, plan.kind)
         plan.notes += [
             f"MLflow dataset input {_describe(i)} has context {i.context or '(none)'!r}, "
             "which does not say whether it is training or test data: link it by hand."
             for i in unclear
         ]
     return planned
+
+
+def _unplaced_context(run: MlflowRun, kind: str) -> list[str]:
+    """Notes on the HealthChain context that has no field in a ``kind`` record: most of it
+    describes the data, whose record is a dataset's."""
+    placed = _PLACED[kind]
+    keys = sorted({k for k in (*run.params, *run.tags) if k.startswith(HEALTHCHAIN)})
+    return [
+        f"HealthChain's {key} ({healthchain(run, key.removeprefix(HEALTHCHAIN))!r}) has no "
+        f"place in a {kind} record; a dataset record's fields may hold it."
+        for key in keys
+        if key.removeprefix(HEALTHCHAIN) not in placed
+        and healthchain(run, key.removeprefix(HEALTHCHAIN)) is not None
+    ]
+
+
+_SHARED = {"organization", "purpose", "regulatory_tags", "model_id", "model_version", "version"}
+_PLACED = {
+    "model": _SHARED,
+    "evaluation": _SHARED | {"patient_cohort", "patient_age_range", "patient_sample_size"},
+}
 
 
 def _common(run: MlflowRun) -> dict[str, Any]:
