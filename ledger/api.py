@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.bulk import quiet_gc
@@ -43,7 +43,7 @@ from ledger.kinds import spec
 from ledger.records.drafts import inherited, merge_fields
 from ledger.records.identity import KINDS, RecordId, parse_partial
 from ledger.records.jsonload import load_json_bytes
-from ledger.records.serialize import dumps_record, write_atomic
+from ledger.records.serialize import dumps_record, place_inside, write_atomic
 from ledger.trees import Overlay, WorkingTree
 
 if TYPE_CHECKING:
@@ -523,7 +523,7 @@ class Ledger:
             )
             record_id = RecordId.parse(f"{kind}:{name}@{version}")
             relpath = record_id.relpath(self.config.records_dir)
-            target = self._inside(relpath)
+            target = place_inside(self.root, relpath)
             if target.exists() or target.is_symlink():
                 raise RecordExistsError(
                     f"{relpath}: {record_id} already exists and versions are immutable; "
@@ -606,20 +606,6 @@ class Ledger:
                 continue
             path.unlink()
         return written, problems
-
-    def _inside(self, relpath: str) -> Path:
-        """Where a record file is written, refused when a folder on the way there is a
-        symbolic link: the file would land wherever the link points, outside what git sees."""
-        folder = self.root
-        for part in PurePosixPath(relpath).parts[:-1]:
-            folder = folder / part
-            if folder.is_symlink():
-                shown = folder.relative_to(self.root).as_posix()
-                raise UsageError(
-                    f"{shown} is a symbolic link, so {relpath} would be written outside the "
-                    "repository; replace the link with a folder"
-                )
-        return self.root / relpath
 
     def _earlier_fields(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """What a superseding version takes from the version it names (nothing when that

@@ -237,3 +237,15 @@ def test_without_mlflow_installed_the_error_says_how_to_install(repo: Path, stor
     )
     assert done.returncode == 2
     assert "pip install 'healthcare-ai-ledger[mlflow]'" in done.stderr
+
+
+def test_a_symlinked_drafts_folder_is_refused(repo: Path, store: Any, tmp_path: Path) -> None:
+    uri, ids = store
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / ".ledger/drafts").mkdir(parents=True, exist_ok=True)
+    (repo / DRAFTS).symlink_to(elsewhere)
+    result = run_ledger("import", "mlflow", "--tracking-uri", uri, "--run", ids["train"], cwd=repo)
+    assert result.code == 2
+    assert ".ledger/drafts/mlflow is a symbolic link" in result.err
+    assert list(elsewhere.iterdir()) == []

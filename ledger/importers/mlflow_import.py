@@ -31,7 +31,7 @@ from ledger.importers.mlflow_runs import MlflowRun, read_runs, store_uri
 from ledger.kinds import spec
 from ledger.records.drafts import inherited, merge_fields
 from ledger.records.identity import RecordId
-from ledger.records.serialize import write_atomic
+from ledger.records.serialize import place_inside, write_atomic
 from ledger.records.yaml_drafts import render_draft
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def _write_draft(
     command = _command(plan, relpath, earlier[-1] if earlier else None)
     header = _header(run, plan, result.store, command, missing, earlier[-1] if earlier else None)
     content = render_draft(kind, plan.fields, header=header).encode()
-    target = book.root / relpath
+    target = place_inside(book.root, relpath)
     if target.is_file() and target.read_bytes() == content:
         changed = False
     elif target.exists() or target.is_symlink():

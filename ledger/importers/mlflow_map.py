@@ -287,7 +287,10 @@ def _code_path(run: MlflowRun, root: Path, notes: list[str]) -> str | None:
             notes.append(f"The run's code {source} is outside this repository.")
             return None
     relative = posixpath.normpath(path.as_posix())
-    return relative if is_safe_relative(relative) else None
+    if not is_safe_relative(relative) or not (root / relative).is_file():
+        notes.append(f"The run's code {source} is not a file of this repository.")
+        return None
+    return relative
 
 
 def _split(value: str | None) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 from ledger.errors import UsageError
 from ledger.findings import Finding, finding
 from ledger.records.jsonload import Limits, load_json_file
-from ledger.records.serialize import dumps_record, write_atomic
+from ledger.records.serialize import dumps_record, place_inside, write_atomic
 
 PENDING = ".ledger/pending"
 
@@ -55,7 +55,7 @@ class Pending:
         return f"{self.kind}:{self.name}@{self.version}"
 
     def save(self, root: Path) -> Path:
-        path = root / PENDING / f"{self.kind}-{self.name}-{self.version}.json"
+        path = place_inside(root, f"{PENDING}/{self.kind}-{self.name}-{self.version}.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         content: dict[str, object] = {
             "kind": self.kind,

@@ -26,6 +26,21 @@ _TEMPORARY_INFIX = ".ledger-"
 _LEADING_KEYS = ("kind", "schema_version", "name", "version", "title", "description")
 
 
+def place_inside(root: Path, relpath: str) -> Path:
+    """Where the repository file ``relpath`` is written, refused when a folder on the way there
+    is a symbolic link: the file would land wherever the link points, outside what git sees."""
+    folder = root
+    for part in Path(relpath).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            shown = folder.relative_to(root).as_posix()
+            raise UsageError(
+                f"{shown} is a symbolic link, so {relpath} would be written outside the "
+                "repository; replace the link with a folder"
+            )
+    return root / relpath
+
+
 def dumps_record(data: dict[str, object]) -> bytes:
     ordered = {k: data[k] for k in _LEADING_KEYS if k in data}
     ordered.update((k, v) for k, v in data.items() if k not in ordered)

@@ -31,7 +31,7 @@ from ledger.measure.binary import BinaryEvaluation
 from ledger.records.drafts import apply_options, merge_fields
 from ledger.records.identity import KINDS, RecordId
 from ledger.records.pending import Pending, running_stage
-from ledger.records.serialize import dumps_record, write_atomic
+from ledger.records.serialize import dumps_record, place_inside, write_atomic
 from ledger.tracking.environment import Environment, capture
 
 P = ParamSpec("P")
@@ -314,7 +314,7 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         if self._draft is not None:
             return Path(self._draft).absolute()
         kind, name, version = self.id.kind, self.id.name, self.id.version
-        return book.root / DRAFTS / f"{kind}-{name}-{version}.json"
+        return place_inside(book.root, f"{DRAFTS}/{kind}-{name}-{version}.json")
 
     def _save_draft(self, book: Ledger, run: Run) -> str:
         """Save what the block collected; say where and how to finish it."""
