@@ -13,7 +13,7 @@ at a commit is read once per session; every view derives from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ from ledger.trees import Overlay, WorkingTree
 if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
     from ledger.importers.mlflow_import import ImportResult
+    from ledger.records.pending import Pending
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
     from ledger.views.compare import Comparison
@@ -471,8 +472,10 @@ class Ledger:
         snapshot: str | None = None,
         stage: str | None = None,
         output: str | None = None,
+        waiting_on: Collection[str] = (),
     ) -> dict[str, object]:
-        """The record ``new_record`` would write: identity, fields, snapshot and link hashes."""
+        """The record ``new_record`` would write: identity, fields, snapshot and link hashes
+        (except those of links to the pending records ``waiting_on`` names)."""
         if kind not in KINDS:
             raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         record_id = RecordId.parse(f"{kind}:{name}@{version}")
@@ -494,7 +497,7 @@ class Ledger:
             if not names:
                 raise UsageError(f"a {kind} has no DVC snapshot; link its datasets instead")
             data[names[0]] = self.snapshot(snapshot, stage, output)
-        problems = self.pin_links(data, record_id)
+        problems = self.pin_links(data, record_id, waiting_on)
         if problems:
             raise InvalidRecordsError(problems)
         return data
@@ -511,15 +514,24 @@ class Ledger:
         output: str | None = None,
         source: str | None = None,
         pending: bool = False,
+        waiting_on: Collection[str] = (),
     ) -> tuple[Path, bytes]:
         """Every check of ``new_record``, nothing written: where the record would go and its
         bytes. With ``source`` (the draft the fields came from), the problems found in the
         new record name that draft, the file to fix, not a record file that does not exist.
-        With ``pending``, the record's DVC snapshot is still to come (``ledger.records.pending``):
-        everything else is checked."""
+        With ``pending``, the record's DVC snapshot is still to come (``ledger.records.pending``),
+        and so are the records ``waiting_on`` names, pending too: everything else is checked,
+        and ``ledger complete`` checks the rest."""
         try:
             data = self.build_record(
-                kind, name, version, fields, snapshot=snapshot, stage=stage, output=output
+                kind,
+                name,
+                version,
+                fields,
+                snapshot=snapshot,
+                stage=stage,
+                output=output,
+                waiting_on=waiting_on,
             )
             record_id = RecordId.parse(f"{kind}:{name}@{version}")
             relpath = record_id.relpath(self.config.records_dir)
@@ -535,6 +547,12 @@ class Ledger:
             if pending:
                 waiting = {f"/{name}" for name in spec(kind).snapshots}
                 found = [f for f in found if f.code != "L102" or f.pointer not in waiting]
+                links = [
+                    pointer + "/"
+                    for _, pointer, link in spec(kind).link_sites(data)
+                    if link.get("ref") in waiting_on
+                ]
+                found = [f for f in found if not f"{f.pointer}/".startswith(tuple(links))]
             if any(f.severity is Severity.ERROR for f in found):
                 raise InvalidRecordsError(found)
         except InvalidRecordsError as error:
@@ -576,35 +594,53 @@ class Ledger:
     def complete(self) -> tuple[list[Path], list[Finding]]:
         """``ledger complete``: write the records DVC stages left pending, each snapshot taken
         from dvc.lock now that the run is over; the records written, and the problems of those
-        that could not be (they stay pending)."""
+        that could not be (they stay pending). A record that links to another pending one
+        (an evaluation of the model the same ``dvc repro`` trained) is written after it."""
         from ledger.records.pending import pending_files, read_pending
 
         written: list[Path] = []
         problems: list[Finding] = []
+        waiting: dict[str, tuple[Path, Pending]] = {}
         for path in pending_files(self.root):
             shown = self.relpath(path)
             try:
-                waiting = read_pending(path, shown, self.config.limits)
-                written.append(
-                    self.new_record(
-                        waiting.kind,
-                        waiting.name,
-                        waiting.version,
-                        waiting.fields,
-                        snapshot=waiting.dvc_file,
-                        stage=waiting.stage,
-                        output=waiting.output,
-                        source=shown,
+                record = read_pending(path, shown, self.config.limits)
+            except LedgerError as error:
+                problems.append(finding("L410", shown, "", f"cannot be completed: {error.message}"))
+                continue
+            waiting[record.ref] = (path, record)
+        while waiting:
+            ready = [
+                ref
+                for ref, (_, record) in waiting.items()
+                if not set(_link_refs(record)) & (set(waiting) - {ref})
+            ]
+            if not ready:  # links in a circle: each one's finding says which
+                ready = list(waiting)
+            for ref in ready:
+                path, record = waiting.pop(ref)
+                shown = self.relpath(path)
+                try:
+                    written.append(
+                        self.new_record(
+                            record.kind,
+                            record.name,
+                            record.version,
+                            record.fields,
+                            snapshot=record.dvc_file,
+                            stage=record.stage,
+                            output=record.output,
+                            source=shown,
+                        )
                     )
-                )
-            except InvalidRecordsError as error:
-                problems += error.findings
-                continue
-            except LedgerError as error:  # the data changed since dvc.lock recorded it, ...
-                message = f"cannot be completed: {error.message}"
-                problems.append(finding("L410", shown, "", message))
-                continue
-            path.unlink()
+                except InvalidRecordsError as error:
+                    problems += error.findings
+                    continue
+                except LedgerError as error:  # the data changed since dvc.lock recorded it, ...
+                    message = f"cannot be completed: {error.message}"
+                    problems.append(finding("L410", shown, "", message))
+                    continue
+                path.unlink()
         return written, problems
 
     def _earlier_fields(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -622,15 +658,29 @@ class Ledger:
             return {}
         return inherited(kind, earlier.content)
 
-    def pin_links(self, data: dict[str, Any], record_id: RecordId) -> list[Finding]:
+    def pin_links(
+        self, data: dict[str, Any], record_id: RecordId, waiting_on: Collection[str] = ()
+    ) -> list[Finding]:
         """Pin every link of ``data`` that names only its target, in place, to the target's
-        hash in the working tree; a target that is not there is a finding."""
+        hash in the working tree; a target that is not there is a finding, unless it is one
+        of the pending records ``waiting_on`` names (its hash is still to come)."""
         problems: list[Finding] = []
         relpath = record_id.relpath(self.config.records_dir)
         for _, pointer, link in spec(record_id.kind).link_sites(data):
+            if isinstance(link, dict) and "sha256" not in link and link.get("ref") in waiting_on:
+                continue
             if "sha256" not in link and isinstance(link, dict):
                 try:
                     link.update(self.link(str(link["ref"])))
                 except (RecordNotFoundError, UsageError) as exc:
                     problems.append(finding("L301", relpath, pointer + "/ref", exc.message))
         return problems
+
+
+def _link_refs(record: Pending) -> list[str]:
+    """The REFs a pending record's links name."""
+    return [
+        str(link.get("ref"))
+        for _, _, link in spec(record.kind).link_sites(record.fields)
+        if isinstance(link, dict)
+    ]

@@ -96,3 +96,58 @@ def test_a_damaged_pending_file_is_named_not_a_crash(repo: Path) -> None:
     assert done.code == 1
     assert f"{PENDING}: error L410 cannot be completed: " in done.err
     assert "not a pending record ledger wrote" in done.err
+
+
+EVALUATE = """\
+import json
+from pathlib import Path
+
+from ledger.tracking import track
+
+old = json.loads(Path("records/evaluation/sepsis-risk-heldout/1.1.json").read_text())
+skip = {"kind", "schema_version", "name", "version", "supersedes", "model", "datasets"}
+docs = {key: value for key, value in old.items() if key not in skip}
+with track("evaluation", "sepsis-risk-pipeline", "1.0", fields=docs,
+           evaluates="model:sepsis-risk@1.2", tested_on=["dataset:sepsis-test@1.0"]):
+    Path("reports/pipeline.json").write_text('{"auroc": 0.8}\\n')
+"""
+EVALUATION = "records/evaluation/sepsis-risk-pipeline/1.0.json"
+
+
+def test_a_stage_evaluating_the_model_of_an_earlier_stage_waits_for_it(reproduced: Path) -> None:
+    """One `dvc repro` trains and evaluates: the evaluation links to a model that is still
+    pending, so it waits too, and `ledger complete` writes the model first."""
+    repo = reproduced
+    (repo / "scripts/evaluate.py").write_text(EVALUATE)
+    stage = ["-n", "evaluate", "-d", "scripts/evaluate.py", "-d", "models/pipeline.json"]
+    stage += ["-o", "reports/pipeline.json", f"{sys.executable} scripts/evaluate.py"]
+    subprocess.run([DVC, "stage", "add", "-q", *stage], cwd=repo, check=True)
+    done = subprocess.run([DVC, "repro", "evaluate"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "until model:sepsis-risk@1.2 is written" in done.stderr
+    waiting = ".ledger/pending/evaluation-sepsis-risk-pipeline-1.0.json"
+    assert (repo / waiting).is_file() and not (repo / EVALUATION).exists()
+
+    completed = run_ledger("complete", cwd=repo)
+    assert (completed.code, completed.out) == (0, f"wrote {MODEL_12}\nwrote {EVALUATION}\n")
+    model = run_ledger("show", "model:sepsis-risk@1.2", "--format", "json", cwd=repo)
+    evaluation = json.loads((repo / EVALUATION).read_text())
+    assert evaluation["model"] == {
+        "ref": "model:sepsis-risk@1.2",
+        "sha256": json.loads(model.out)["sha256"],
+    }
+    assert not (repo / ".ledger/pending").exists() or not any((repo / ".ledger/pending").iterdir())
+    assert run_ledger("validate", cwd=repo).code == 0
+
+
+def test_a_link_to_a_pending_record_outside_a_stage_is_refused(reproduced: Path) -> None:
+    """Only a stage of the running `dvc repro` may wait for a pending record: elsewhere the
+    record it links to must be completed first."""
+    repo = reproduced
+    (repo / "scripts/evaluate.py").write_text(EVALUATE)
+    done = subprocess.run(
+        [sys.executable, "scripts/evaluate.py"], cwd=repo, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "L301" in done.stderr and "model:sepsis-risk@1.2" in done.stderr
+    assert not (repo / EVALUATION).exists()

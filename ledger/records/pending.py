@@ -14,6 +14,7 @@ DVC tells a stage's command which stage it is (``DVC_STAGE``: ``train``, or
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -40,14 +41,16 @@ def running_stage() -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class Pending:
-    """A record waiting for its snapshot: what ``new_record`` will be called with."""
+    """A record waiting for its snapshot, or for a record it links to that is pending too (an
+    evaluation stage's model, made by the train stage of the same ``dvc repro``): what
+    ``new_record`` will be called with."""
 
     kind: str
     name: str
     version: str
     fields: dict[str, Any]
-    dvc_file: str
-    stage: str
+    dvc_file: str | None
+    stage: str | None
     output: str | None
 
     @property
@@ -85,14 +88,14 @@ def read_pending(path: Path, shown: str, limits: Limits) -> Pending:
         snapshot, fields = content["snapshot"], content["fields"]
         if not isinstance(snapshot, dict) or not isinstance(fields, dict):
             raise TypeError("not objects")
-        output = snapshot.get("output")
+        dvc_file, stage, output = (snapshot[key] for key in ("dvc_file", "stage", "output"))
         pending = Pending(
             str(content["kind"]),
             str(content["name"]),
             str(content["version"]),
             fields,
-            str(snapshot["dvc_file"]),
-            str(snapshot["stage"]),
+            None if dvc_file is None else str(dvc_file),
+            None if stage is None else str(stage),
             None if output is None else str(output),
         )
     except (KeyError, TypeError):
@@ -100,6 +103,15 @@ def read_pending(path: Path, shown: str, limits: Limits) -> Pending:
             f"{shown}: not a pending record ledger wrote; delete it and run the stage again"
         ) from None
     return pending
+
+
+def pending_refs(root: Path, limits: Limits) -> set[str]:
+    """KIND:NAME@VERSION of each readable pending record."""
+    found = set()
+    for path in pending_files(root):
+        with contextlib.suppress(UsageError):  # a damaged one is L410's to report
+            found.add(read_pending(path, path.name, limits).ref)
+    return found
 
 
 def pending_findings(root: Path) -> list[Finding]:

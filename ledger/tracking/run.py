@@ -30,7 +30,7 @@ from ledger.kinds import spec
 from ledger.measure.binary import BinaryEvaluation
 from ledger.records.drafts import apply_options, merge_fields
 from ledger.records.identity import KINDS, RecordId
-from ledger.records.pending import Pending, running_stage
+from ledger.records.pending import Pending, pending_refs, running_stage
 from ledger.records.serialize import dumps_record, place_inside, write_atomic
 from ledger.tracking.environment import Environment, capture
 
@@ -189,7 +189,10 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         self._stage = running_stage()
         if snapshot is None and stage is None and self._stage and spec(kind).snapshots:
             snapshot, stage = self._stage
-        self._pending = self._stage is not None and (snapshot, stage) == self._stage
+        self._made_here = self._stage is not None and (snapshot, stage) == self._stage
+        #: Records this one links to that wait in ``.ledger/pending`` (made by earlier stages
+        #: of the same ``dvc repro``): their hashes come when ``ledger complete`` writes them.
+        self._waiting_on: set[str] = set()
         self._snapshot = {"snapshot": snapshot, "stage": stage, "output": output}
         self._framework = framework
         self._root = root
@@ -248,11 +251,18 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         if self.id.kind == "model":  # the one kind whose record states its environment
             environment = capture(book.repository, book.config.records_dir)
             fields = merge_fields(_model_environment(book, environment, self._framework), fields)
-        problems = book.pin_links(fields, self.id)
+        if self._stage is not None:
+            named = {str(link.get("ref")) for _, _, link in spec(self.id.kind).link_sites(fields)}
+            self._waiting_on = named & pending_refs(book.root, book.config.limits)
+        problems = book.pin_links(fields, self.id, self._waiting_on)
         if problems:
             raise InvalidRecordsError(problems)
         check_partial(self.id, fields)
         return Run(self.id, fields, environment)
+
+    @property
+    def _pending(self) -> bool:
+        return self._made_here or bool(self._waiting_on)
 
     def _finish(self, book: Ledger, run: Run) -> None:
         fields = run.fields
@@ -277,7 +287,8 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         self._draft_path(book).unlink(missing_ok=True)  # an earlier attempt's, now recorded
 
     def _keep_pending(self, book: Ledger, run: Run, fields: dict[str, Any], shown: str) -> None:
-        """Check all but the snapshot, and keep the record until ``ledger complete``."""
+        """Check all but the snapshot and the links to pending records, and keep the record
+        until ``ledger complete``."""
         record_id = self.id
         try:
             book.check_new_record(
@@ -287,25 +298,28 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
                 fields,
                 source=shown,
                 pending=True,
+                waiting_on=self._waiting_on,
             )
         except LedgerError as error:
             error.add_note(f"ledger: {self._save_draft(book, run)}")
             raise
-        dvc_file, stage = str(self._snapshot["snapshot"]), str(self._snapshot["stage"])
+        dvc_file, stage = self._snapshot["snapshot"], self._snapshot["stage"]
         waiting = Pending(
             record_id.kind,
             record_id.name,
             record_id.version,
             fields,
-            dvc_file,
-            stage,
-            self._snapshot["output"],
+            dvc_file if self._made_here else None,
+            stage if self._made_here else None,
+            self._snapshot["output"] if self._made_here else None,
         )
         path = waiting.save(book.root)
         self._draft_path(book).unlink(missing_ok=True)
+        reasons = [f"DVC writes stage {stage!r} to {dvc_file}"] if self._made_here else []
+        reasons += [f"{ref} is written" for ref in sorted(self._waiting_on)]
         warnings.warn(
-            f"{record_id} waits in {book.relpath(path)} until DVC writes stage {stage!r} to "
-            f"{dvc_file}; run `ledger complete` after `dvc repro`",
+            f"{record_id} waits in {book.relpath(path)} until {' and '.join(reasons)}; "
+            "run `ledger complete` after `dvc repro`",
             PendingRecordWarning,
             stacklevel=4,
         )
