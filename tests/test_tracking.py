@@ -254,3 +254,41 @@ def test_a_retrained_model_logs_only_what_changed(repo: Path) -> None:
     assert record["hyperparameters"] == {"l2": 0.001}
     assert record["training"]["seeds"] == [11]
     assert record["training"]["environment"] != earlier["training"]["environment"]
+
+
+STREAMS = """\
+import sys
+from pathlib import Path
+
+from ledger.tracking import track
+
+before = sys.stdout, sys.stderr
+with track("model", "sepsis-risk", "1.2", supersedes="model:sepsis-risk@1.1",
+           reason="Retrained as a folder", change_type="retrain",
+           trained_on=["dataset:sepsis-cohort@1.1"], snapshot=sys.argv[1],
+           framework="pydantic", fields={"training": {"seeds": [11]}}) as run:
+    run.log_params({"l2": 0.001})
+print("same streams" if (sys.stdout, sys.stderr) == before else "streams replaced")
+"""
+
+
+@pytest.mark.parametrize("output", ["models/retrained.json", "models/retrained"])
+def test_recording_leaves_the_scripts_streams_alone(repo: Path, output: str) -> None:
+    """Hashing a snapshot must not let DVC's logging wrap the training script's stdout and
+    stderr (colorama would strip the colours the script prints afterwards)."""
+    path = repo / output
+    if output.endswith(".json"):
+        path.write_text('{"weights": [0.4]}\n')
+    else:
+        path.mkdir()
+        (path / "weights.json").write_text('{"weights": [0.4]}\n')
+    subprocess.run([DVC, "add", "-q", output], cwd=repo, check=True)
+    (repo / "scripts/streams.py").write_text(STREAMS)
+    done = subprocess.run(
+        [sys.executable, "scripts/streams.py", f"{output}.dvc"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "same streams\n"

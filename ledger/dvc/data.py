@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,15 +258,22 @@ def _object_state(base: Path, md5: str) -> str:
 
 def _dvc_md5(root: Path, path: Path) -> tuple[str, list[dict[str, str]]]:
     """DVC's md5 of a file or directory and, for a directory, its manifest, from dvc-data."""
-    from dvc.ignore import DvcIgnoreFilter  # type: ignore[import-untyped]
-    from dvc_data.hashfile.build import IgnoreInCollectedDirError, build
-    from dvc_data.hashfile.db import HashFileDB
     from dvc_data.hashfile.hash import file_md5
-    from dvc_data.hashfile.tree import Tree
-    from dvc_objects.fs.local import localfs
 
     if not path.is_dir():
         return file_md5(str(path)), []
+    from dvc_data.hashfile.build import IgnoreInCollectedDirError, build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_data.hashfile.tree import Tree
+    from dvc_objects.fs.local import localfs
+
+    # Importing dvc sets up DVC's logging, which wraps sys.stdout and sys.stderr (colorama):
+    # a training script that records a folder must keep the streams it had.
+    streams = sys.stdout, sys.stderr
+    try:
+        from dvc.ignore import DvcIgnoreFilter  # type: ignore[import-untyped]
+    finally:
+        sys.stdout, sys.stderr = streams
     # DVC's own .dvcignore rules, with its default ignores (.git, .hg, .dvc), as `dvc add` uses.
     ignore = cast("Ignore", DvcIgnoreFilter(localfs, str(root)))
     # With dry_run, build stages objects in memory and writes nothing to this database.
