@@ -371,3 +371,44 @@ def test_targets_at_ten_thousand_and_a_hundred_thousand(run_module: Any) -> None
         {"peak": "ok"},
     ]
     assert rows[0].x_floor == 1.9 and rows[0].x_fastest == 4.75
+
+
+def run_recording(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, str(BENCHMARKS / "recording.py"), "--records", "1", "--rounds", "1"]
+    return subprocess.run([*argv, *args], capture_output=True, text=True)
+
+
+def test_recording_prints_both_tables() -> None:
+    done = run_recording()
+    assert done.returncode == 0, done.stderr
+    assert "(a) Lines of user code" in done.stdout and "MLflow calls" in done.stdout
+    assert "(b) Time to write one record" in done.stdout and "x git hash-object" in done.stdout
+
+
+def test_recording_counts_the_example_and_times_each_kind() -> None:
+    """recording.py end to end, one record per kind: what it reports, never the times."""
+    done = run_recording("--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    counted = {c["script"]: c for c in report["lines"]["ledger"]}
+    scripts = ["record_dataset.py", "train.py", "evaluate.py"]
+    assert list(counted) == [*scripts, "make_data.py", "logreg.py"]
+    assert [c["script"] for c in report["lines"]["mlflow"]] == scripts
+    for c in report["lines"]["ledger"] + report["lines"]["mlflow"]:
+        assert c["code_lines"] == c["science_lines"] + c["recording_lines"] > 0
+    # The science modules hold no recording; in a script the science is told apart from it.
+    assert counted["logreg.py"]["recording_lines"] == 0
+    assert counted["make_data.py"]["recording_lines"] == 0
+    roles = {text.strip(): role for _, role, text in counted["train.py"]["lines"]}
+    assert roles["run.log_params(hyperparameters)"] == "recording"
+    assert any(role == "science" and "fit(" in text for text, role in roles.items())
+    assert [counted[name]["api_calls"] for name in scripts] == [4, 3, 4]
+    assert [t["what"].strip() for t in report["times"]] == [
+        "track: dataset record",
+        "track: model record",
+        "of which imported_distributions()",
+        "track: evaluation record",
+        "json.dumps + fsync + os.replace",
+        "git hash-object -w --stdin",
+    ]
+    assert all(t["per_record_ms"] for t in report["times"])
