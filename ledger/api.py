@@ -13,12 +13,13 @@ at a commit is read once per session; every view derives from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.bulk import quiet_gc
+from ledger.checks.record_file import RecordFacts
 from ledger.checks.tree import (
     FactsCache,
     Progress,
@@ -208,17 +209,29 @@ class Ledger:
         return self._check(GitTree(self.repository, None), None, None)
 
     def _check(self, view: Any, only: Sequence[str] | None, progress: Progress | None) -> Report:
-        from ledger.checks.patterns import new_data_findings
+        """What ``validate`` finds in ``view``: each record and the tree they make, the data
+        of records not committed yet, train/test leakage, records left pending, and committed
+        versions that ``view`` changed or deleted (what verify would report once committed)."""
+        from ledger.checks.history import changed_since_head
+        from ledger.checks.patterns import leakage_findings, new_data_findings
         from ledger.records.pending import pending_findings
 
         folder = self.config.records_dir
         records = load_records(view, folder, self.config.limits, self.cache, only or (), progress)
         self.cache.close()  # the workers that checked the files, if they were many
         found = tree_findings(records, folder, view)
-        committed = {blob for _, blob in self._committed(folder).values()}
+        head = self._committed(folder)
+        committed = {blob for _, blob in head.values()}
         found += new_data_findings(self.root, view, records, committed, only)
+        found += leakage_findings(self.root, records)
         found += pending_findings(self.root)
+        if not isinstance(view, Overlay):  # an overlay adds a record; it changes none
+            where = "index" if isinstance(view, GitTree) else "working tree"
+            found += changed_since_head(head, records, folder, self._facts_of_blobs, where)
         return report(records, found, only)
+
+    def _facts_of_blobs(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
+        return self.cache.of_blobs(self.repository, blobs, self.config.limits)
 
     def committed_records(self) -> Listing:
         """The record files at HEAD, by path (none before the first commit)."""

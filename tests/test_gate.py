@@ -72,3 +72,73 @@ def test_pre_commit_framework_hook_runs_the_gate(repo: Path) -> None:
     argv = shlex.split(hook["entry"])
     done = subprocess.run([LEDGER, *argv[1:]], cwd=repo, capture_output=True, text=True)
     assert argv[0] == "ledger" and done.returncode == 1
+
+
+EVALUATION = "records/evaluation/sepsis-risk-heldout/1.1.json"
+
+
+def _hooked(repo: Path) -> Path:
+    assert run_ledger("init", "--hook", cwd=repo).code == 0
+    return repo
+
+
+def _commit(repo: Path, message: str) -> subprocess.CompletedProcess[str]:
+    """A real `git commit`, which runs the installed hook."""
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", message], cwd=repo, capture_output=True, text=True
+    )
+
+
+def test_the_gate_refuses_an_edit_of_a_committed_metric(repo: Path) -> None:
+    _hooked(repo)
+    path = repo / EVALUATION
+    data = json.loads(path.read_text())
+    data["metrics"][0]["value"] = round(data["metrics"][0]["ci"]["upper"] - 0.001, 3)
+    path.write_text(json.dumps(data, indent=2))
+    git("add", EVALUATION, cwd=repo)
+    refused = _commit(repo, "Nudge a metric")
+    assert refused.returncode != 0
+    assert f"{EVALUATION}: error L601 committed at HEAD and changed in the index" in (
+        refused.stdout + refused.stderr
+    )
+
+
+def test_the_gate_refuses_a_deleted_version(repo: Path) -> None:
+    _hooked(repo)
+    git("rm", "-q", EVALUATION, cwd=repo)
+    refused = _commit(repo, "Drop an evaluation")
+    assert refused.returncode != 0
+    assert f"{EVALUATION}: error L602 committed at HEAD and deleted in the index" in (
+        refused.stdout + refused.stderr
+    )
+
+
+def test_the_gate_lets_a_reformatted_version_through(repo: Path) -> None:
+    """Keys reordered and indentation changed: the canonical content, so every hash that pins
+    the record, is the same."""
+    _hooked(repo)
+    path = repo / EVALUATION
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(reversed(list(data.items()))), indent=4))
+    git("add", EVALUATION, cwd=repo)
+    done = _commit(repo, "Reformat")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_gate_refuses_an_evaluation_on_the_training_data(repo: Path) -> None:
+    _hooked(repo)
+    data = json.loads((repo / EVALUATION).read_text())
+    del data["supersedes"]
+    data.update(name="sepsis-risk-leaky", version="1.0")
+    cohort = run_ledger("show", "dataset:sepsis-cohort@1.1", "--format", "json", cwd=repo)
+    pinned = json.loads(cohort.out)["sha256"]
+    data["datasets"] = [{"ref": "dataset:sepsis-cohort@1.1", "role": "test", "sha256": pinned}]
+    leaky = "records/evaluation/sepsis-risk-leaky/1.0.json"
+    (repo / leaky).parent.mkdir()
+    (repo / leaky).write_text(json.dumps(data, indent=2))
+    git("add", leaky, cwd=repo)
+    refused = _commit(repo, "Evaluate on the training cohort")
+    assert refused.returncode != 0
+    assert f"{leaky}#/datasets/0: error L701 test data dataset:sepsis-cohort@1.1 is the same" in (
+        refused.stdout + refused.stderr
+    )

@@ -75,6 +75,40 @@ def history_findings(
     return found
 
 
+def changed_since_head(
+    head: Mapping[str, tuple[str, str]],
+    records: TreeRecords,
+    records_dir: str,
+    facts_of: FactsOf,
+    where: str,
+) -> list[Finding]:
+    """L601/L602 before the commit: a record file committed at HEAD (``head``: path -> mode
+    and blob) that ``where`` (the index, or the working tree) has changed or deleted. The rule
+    ``verify`` applies to history, found while it is still one ``git restore`` away."""
+    found: list[Finding] = []
+    changed: list[tuple[str, str, str]] = []
+    for path, (_, blob) in head.items():
+        if not is_record_path(path, records_dir):
+            continue
+        file = records.by_path.get(path)
+        if file is None:
+            message = f"committed at HEAD and deleted in the {where}"
+            found.append(finding("L602", path, "", message, _restore(path)))
+        elif file.blob != blob:
+            changed.append((path, blob, file.blob))
+    facts = facts_of({b for _, old, new in changed for b in (old, new)}) if changed else {}
+    for path, old, new in changed:
+        if not same_record(old, new, facts):
+            message = f"committed at HEAD and changed in the {where}"
+            fix = f"{_restore(path)}, and write the change as a new version"
+            found.append(finding("L601", path, "", message, fix))
+    return found
+
+
+def _restore(path: str) -> str:
+    return f"restore it (git restore --staged --worktree -- {path})"
+
+
 def same_record(old: str | None, new: str | None, facts: Mapping[str, RecordFacts]) -> bool:
     """Whether two versions of a record file (blob ids, ``facts`` holding theirs) hold the
     same record: the same bytes, or clean contents with one canonical hash."""

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 from ledger.checks.links import check_links, find_cycles
 from ledger.checks.record_file import (
@@ -28,6 +29,9 @@ from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
 from ledger.workers import Workers, fork_pool
+
+if TYPE_CHECKING:
+    from ledger.git.repository import Repository
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 4096  # record files read, and held, at a time
@@ -85,6 +89,17 @@ class FactsCache:
         if blob not in self.known:
             self.known[blob] = facts
             self.added[blob] = facts
+
+    def of_blobs(
+        self, repo: Repository, blobs: Iterable[str], limits: Limits
+    ) -> dict[str, RecordFacts]:
+        """Facts of record blobs in git (earlier versions too), read from ``repo`` and checked
+        unless they were checked before."""
+        wanted = set(blobs)
+        missing = [b for b in wanted if self.get(b) is None]
+        for blob, data in repo.blobs(missing).items():
+            self.facts_of(data, limits, blob)
+        return {b: f for b in wanted if (f := self.get(b)) is not None}
 
     def facts_of(self, data: bytes, limits: Limits, blob: str | None = None) -> RecordFacts:
         """The facts of a file's bytes, checked now unless they were checked before."""

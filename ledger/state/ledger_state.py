@@ -169,11 +169,7 @@ class LedgerState:
 
     def facts_of(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
         """Facts of any record blobs (earlier versions too), checked once and kept."""
-        wanted = set(blobs)
-        missing = [b for b in wanted if self.cache.get(b) is None]
-        for blob, data in self.repo.blobs(missing).items():
-            self.cache.facts_of(data, self.config.limits, blob)
-        return {b: f for b in wanted if (f := self.cache.get(b)) is not None}
+        return self.cache.of_blobs(self.repo, blobs, self.config.limits)
 
     # --- derived once ----------------------------------------------------------------------
 
