@@ -48,6 +48,7 @@ from ledger.records.serialize import dumps_record, place_inside, write_atomic
 from ledger.trees import Overlay, WorkingTree
 
 if TYPE_CHECKING:
+    from ledger.audit.verify_export import ExportCheck
     from ledger.fhir.bundle import ProvenanceBundle
     from ledger.importers.mlflow_import import ImportResult
     from ledger.records.pending import Pending
@@ -402,11 +403,14 @@ class Ledger:
 
         return compare(self.state(rev), self.record_id(ref_a, rev), self.record_id(ref_b, rev))
 
-    def export(self, output: Path, rev: str = "HEAD") -> dict[str, str]:
-        """Write the offline audit bundle of ``rev`` to ``output``."""
+    def export(
+        self, output: Path, rev: str = "HEAD", *, allow_findings: bool = False
+    ) -> dict[str, str]:
+        """Write the offline audit bundle of ``rev`` to ``output``; refused when verify finds
+        errors there, unless ``allow_findings`` (the bundle then says so first)."""
         from ledger.audit.export import export
 
-        return export(self.root, self.state(rev), output)
+        return export(self.root, self.state(rev), output, allow_findings=allow_findings)
 
     # --- what needs no ledger of its own ---------------------------------------------------
 
@@ -419,7 +423,7 @@ class Ledger:
         return [*done, install_hook(directory)] if hook else done
 
     @staticmethod
-    def verify_export(path: Path, expect_manifest: str | None = None) -> Report:
+    def verify_export(path: Path, expect_manifest: str | None = None) -> ExportCheck:
         """Check an audit export with nothing but the export, and with ``expect_manifest``
         its manifest against the SHA-256 its producer handed over separately."""
         from ledger.audit.verify_export import verify_export

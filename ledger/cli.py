@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ledger import __version__
-from ledger.errors import EXIT_INTERNAL, EXIT_PROBLEMS, EXIT_USAGE, InvalidRecordsError, LedgerError
+from ledger.errors import (
+    EXIT_INTERNAL,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    ExportRefusedError,
+    InvalidRecordsError,
+    LedgerError,
+)
 from ledger.views.formats import LINEAGE, PROVENANCE, REPORT_FORMATS, REVIEW
 
 if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
@@ -453,20 +460,26 @@ def compare(session: Session, ref_a: str, ref_b: str, rev: str, fmt: str) -> Non
     required=True,
     help="The zip file to write.",
 )
+@click.option(
+    "--allow-findings",
+    is_flag=True,
+    help="Export even when verify finds errors; the README and manifest then say so first.",
+)
 @REPORT
 @pass_session
-def export(session: Session, rev: str, output: Path, fmt: str) -> None:
-    """Write an offline audit bundle of the ledger at REV."""
+def export(session: Session, rev: str, output: Path, allow_findings: bool, fmt: str) -> None:
+    """Write an offline audit bundle of the ledger at REV (refused when verify finds errors)."""
     from ledger.views.formats import to_json_text
 
-    facts = session.book.export(output, rev)
+    facts = session.book.export(output, rev, allow_findings=allow_findings)
     if fmt == "json":
         _emit([to_json_text(facts)])
         return
     click.echo(
         f"wrote {facts['output']}: {facts['files']} files from commit "
         f"{facts['commit']}\nsha256 {facts['sha256']}\n"
-        f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor separately)"
+        f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor separately)\n"
+        f"verification {facts['verification']}"
     )
 
 
@@ -481,10 +494,10 @@ def export(session: Session, rev: str, output: Path, fmt: str) -> None:
 def verify_export(file: Path, expect_manifest: str | None, fmt: str) -> None:
     """Check an audit bundle offline, without the repository."""
     from ledger.api import Ledger
-    from ledger.views.reports import validation_text
+    from ledger.views.reports import export_check_text
 
     result = Ledger.verify_export(file, expect_manifest)
-    _report(validation_text, result, fmt)
+    _report(export_check_text, result, fmt)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)
 
@@ -514,6 +527,8 @@ def main() -> None:
     except InvalidRecordsError as exc:
         for problem in exc.findings:
             click.echo(problem.line(), err=True)
+        if isinstance(exc, ExportRefusedError):
+            click.echo(f"ledger: {exc.summary}", err=True)
         sys.exit(exc.exit_code)
     except LedgerError as exc:
         click.echo(f"ledger: {exc.message}", err=True)

@@ -63,5 +63,18 @@ class InvalidRecordsError(LedgerError):
         super().__init__("\n".join(f.line() for f in self.findings))
 
 
+class ExportRefusedError(InvalidRecordsError):
+    """An audit export of a ledger that fails verification: it would hand an auditor a bundle
+    whose own check says "intact" for records that break the rules."""
+
+    def __init__(self, findings: Sequence[Finding], commit: str) -> None:
+        super().__init__(findings)
+        self.summary = (
+            f"export refused: ledger verify finds {len(self.findings)} error(s) at commit "
+            f"{commit[:12]}; fix them, or export with --allow-findings to hand the bundle over "
+            "with the failure stated in its README and manifest"
+        )
+
+
 class RecordExistsError(LedgerError):
     """A committed version is immutable; a change must become a new version."""

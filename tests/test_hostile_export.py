@@ -423,3 +423,68 @@ def test_a_record_whose_history_was_removed_from_export_and_manifest_is_named(
     del manifest["files"][history]
     code, findings = _verify(_write(tmp_path / "nohistory.zip", _with_manifest(entries, manifest)))
     assert code == 1 and _codes(findings) == {("L909", history)}
+
+
+LEAF = "records/evaluation/sepsis-risk-heldout/1.1.json"  # a record no other links to
+
+
+def _failing(repo: Path) -> Path:
+    """The demo with a committed record edited in place: verify fails (L601), and the records
+    as committed still make a sound tree."""
+    path = repo / LEAF
+    data = json.loads(path.read_text())
+    data["description"] += " Edited."
+    path.write_text(json.dumps(data, indent=2))
+    subprocess.run(
+        ["git", "-c", "core.hooksPath=/dev/null", "commit", "-qam", "Edit in place"],
+        cwd=repo,
+        check=True,
+    )
+    return repo
+
+
+def test_an_export_of_a_failing_ledger_is_refused(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audit.zip"
+    refused = run_ledger("export", "-o", str(out), cwd=_failing(repo))
+    assert refused.code == 1
+    assert f"{LEAF}: error L601 changed after it was committed" in refused.err
+    assert "ledger: export refused: ledger verify finds 1 error(s)" in refused.err
+    assert not out.exists()
+
+
+def test_an_allowed_failing_export_says_so_first_and_does_not_pass(
+    repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit.zip"
+    done = run_ledger("export", "-o", str(out), "--allow-findings", cwd=_failing(repo))
+    assert done.code == 0 and "verification failed: 1 error(s)" in done.out
+    entries = _entries(out)
+    readme = _content(entries, "README.md").decode()
+    assert readme.splitlines()[2].startswith("**Verification FAILED at this commit: 1 error(s)**")
+    manifest = json.loads(_content(entries, "manifest.json"))
+    recorded = manifest["verification"]
+    assert (recorded["ok"], recorded["errors"]) == (False, 1)
+    checked = run_ledger("verify-export", str(out), cwd=tmp_path)
+    assert checked.code == 1
+    assert f"export of commit {manifest['commit']}" in checked.out
+    sha = hashlib.sha256(_content(entries, "manifest.json")).hexdigest()
+    assert f"manifest sha256 {sha}" in checked.out
+    assert "recorded verification: FAILED, 1 error(s)" in checked.out
+    assert checked.out.endswith("the export is intact (7 record(s)), but its ledger failed\n")
+
+    # Editing the recorded failure out of the manifest leaves the report disagreeing with it.
+    manifest["verification"] = {**recorded, "ok": True, "errors": 0}
+    forged = _write(tmp_path / "forged.zip", _with_manifest(entries, manifest))
+    code, findings = _verify(forged)
+    assert code == 1
+    assert ("L909", "verification/report.json") in _codes(findings)
+
+
+def test_verify_export_prints_what_the_export_says_of_itself(exported: Path) -> None:
+    checked = run_ledger("verify-export", str(exported), "--format", "json", cwd=exported.parent)
+    assert checked.code == 0
+    facts = json.loads(checked.out)["export"]
+    assert facts["intact"] is True and facts["verification"]["ok"] is True
+    manifest = _content(_entries(exported), "manifest.json")
+    assert facts["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+    assert facts["commit"] == json.loads(manifest)["commit"]

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ledger import __version__
+from ledger.errors import ExportRefusedError
+from ledger.findings import Finding, Severity
 from ledger.records.schemas import dumps_schema, generate_schemas
 from ledger.records.serialize import atomic_writer
 from ledger.views.formats import (
@@ -50,6 +52,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 README = """\
 # Audit export of a ledger
+
+{status}
 
 This bundle documents the datasets, models and evaluations of one repository as committed at
 commit {commit}. It was produced by ledger {version} and needs neither the repository nor a
@@ -203,25 +207,50 @@ def _entry_info(path: str) -> zipfile.ZipInfo:
     return info
 
 
-def write_export(root: Path, state: LedgerState, stream: IO[bytes]) -> tuple[int, bytes]:
-    """Write the audit bundle of ``state`` into ``stream``; the number of files and the
-    manifest's bytes."""
+def verification(findings: Iterable[Finding]) -> dict[str, Any]:
+    """What the manifest records of ``ledger verify`` at the exported commit."""
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in findings if f.severity is not Severity.ERROR)
+    return {"ok": errors == 0, "errors": errors, "warnings": warnings}
+
+
+def _status(verified: dict[str, Any]) -> str:
+    if verified["ok"]:
+        return (
+            f"**Verification passed** at this commit ({verified['warnings']} warning(s)); "
+            "`verification/` holds the report."
+        )
+    return (
+        f"**Verification FAILED at this commit: {verified['errors']} error(s)**, listed in "
+        "`verification/report.txt`. The producer exported it anyway (`--allow-findings`): "
+        "these records break the ledger's rules as committed."
+    )
+
+
+def write_export(
+    root: Path, state: LedgerState, stream: IO[bytes], findings: list[Finding]
+) -> tuple[int, bytes]:
+    """Write the audit bundle of ``state`` (whose ``ledger verify`` found ``findings``) into
+    ``stream``; the number of files and the manifest's bytes."""
     with _Bundle(stream) as bundle:
-        records = _write_entries(root, state, bundle)
+        records = _write_entries(root, state, bundle, findings)
         bundle.wait()  # every entry hashed: the manifest can list them
-        manifest = to_json_text(_manifest(state.commit, records, bundle.hashes)).encode()
+        content = _manifest(state.commit, records, bundle.hashes, verification(findings))
+        manifest = to_json_text(content).encode()
         bundle.add_bytes(MANIFEST, [manifest])
     bundle.archive.close()
     return len(bundle.hashes), manifest
 
 
-def _write_entries(root: Path, state: LedgerState, bundle: _Bundle) -> dict[str, dict[str, str]]:
+def _write_entries(
+    root: Path, state: LedgerState, bundle: _Bundle, findings: list[Finding]
+) -> dict[str, dict[str, str]]:
     """Every entry but the manifest; the records' places and hashes, for the manifest."""
     from ledger.fhir.bundle import ProvenanceBundle
 
-    bundle.add(
-        "README.md", [README.format(commit=state.commit, version=__version__, name="FILE.zip")]
-    )
+    status = _status(verification(findings))
+    readme = README.format(status=status, commit=state.commit, version=__version__, name="FILE.zip")
+    bundle.add("README.md", [readme])
     records: dict[str, dict[str, str]] = {}
     exported = [f for f in state.records.files if f.facts.claimed and f.facts.sha256]
     for start in range(0, len(exported), READ_BATCH):
@@ -250,7 +279,7 @@ def _write_entries(root: Path, state: LedgerState, bundle: _Bundle) -> dict[str,
     report = VerifyReport(
         commit=state.commit,
         checked=[f.relpath for f in state.records.files],
-        findings=state.verify_findings(root, require_signed=False, data=False),
+        findings=findings,
         commits=list(state.history.record_commits(state.config.records_dir)),
     )
     bundle.add("verification/report.json", json_chunks(report.json_value()))
@@ -259,21 +288,33 @@ def _write_entries(root: Path, state: LedgerState, bundle: _Bundle) -> dict[str,
 
 
 def _manifest(
-    sha: str, records: dict[str, dict[str, str]], hashes: dict[str, str]
+    sha: str,
+    records: dict[str, dict[str, str]],
+    hashes: dict[str, str],
+    verified: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "ledger_version": __version__,
         "commit": sha,
+        "verification": verified,
         "records": records,
         "files": dict(sorted(hashes.items())),
     }
 
 
-def export(root: Path, state: LedgerState, output: Path) -> dict[str, str]:
-    """Write the audit bundle of ``state`` to ``output`` atomically; what to tell the user."""
+def export(
+    root: Path, state: LedgerState, output: Path, *, allow_findings: bool = False
+) -> dict[str, str]:
+    """Write the audit bundle of ``state`` to ``output`` atomically; what to tell the user.
+    Refused when ``ledger verify`` finds errors at the commit, unless ``allow_findings``: then
+    the README and the manifest say so first."""
+    findings = state.verify_findings(root, require_signed=False, data=False)
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if errors and not allow_findings:
+        raise ExportRefusedError(errors, state.commit)
     with atomic_writer(output) as stream:
-        count, manifest = write_export(root, state, stream)
+        count, manifest = write_export(root, state, stream, findings)
     digest = hashlib.sha256()
     with output.open("rb") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
@@ -284,6 +325,7 @@ def export(root: Path, state: LedgerState, output: Path) -> dict[str, str]:
         "files": str(count),
         "sha256": digest.hexdigest(),
         "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "verification": "passed" if not errors else f"failed: {len(errors)} error(s)",
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def expected_manifest(value: str | None) -> str | None:
     return digest
 
 
-def verify_export(path: Path, expect_manifest: str | None = None) -> Report:
+def verify_export(path: Path, expect_manifest: str | None = None) -> ExportCheck:
     expect = expected_manifest(expect_manifest)
     limits = Config().limits
     with open_zip(path) as archive:
@@ -104,7 +105,7 @@ def _keep(limits: Limits) -> Keep:
     return keep
 
 
-def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
+def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportCheck:
     found = list(contents.findings)
     entries = contents.entries
     # Names already reported as unreadable or ambiguous are not reported again as missing.
@@ -128,7 +129,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
             if manifest_entry is not None and manifest_entry.cut:
                 why = f"manifest.json is over {MANIFEST_LIMIT >> 20} MiB, more than any export's"
             found.append(finding("L904", MANIFEST, "", why))
-        return Report(checked=[], findings=sorted(set(found), key=Finding.sort_key))
+        return ExportCheck(checked=[], findings=sorted(set(found), key=Finding.sort_key))
     listed, records, problems = _manifest_parts(manifest)
     found += problems
     for name in sorted(set(entries) - set(listed) - {MANIFEST}):
@@ -178,10 +179,75 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> Report:
     }
     found += _copies(vouched, manifest["commit"], records, blobs, reported)
     found += _fhir(vouched, records)
-    return Report(
+    verified, problems = _recorded_verification(manifest, vouched)
+    found += problems
+    return ExportCheck(
         checked=[f.relpath for f in tree.files],
         findings=sorted(set(found), key=Finding.sort_key),
+        commit=str(manifest["commit"]),
+        manifest_sha256=manifest_entry.sha256 if manifest_entry is not None else None,
+        verification=verified,
     )
+
+
+@dataclass
+class ExportCheck(Report):
+    """What ``verify-export`` found, and what the export says of itself: the commit, the
+    manifest's SHA-256 (to compare with the one the producer handed over) and the result of
+    ``ledger verify`` the producer recorded."""
+
+    commit: str | None = None
+    manifest_sha256: str | None = None
+    verification: dict[str, Any] | None = None
+
+    @property
+    def intact(self) -> bool:
+        """The bundle is what its producer wrote (the checks found no error)."""
+        return super().ok
+
+    @property
+    def ok(self) -> bool:
+        """Intact, and of a ledger that passed verification: an intact bundle of a failed
+        ledger is not "ok" to an auditor's script."""
+        return self.intact and (self.verification is None or self.verification.get("ok") is True)
+
+    def json_value(self) -> dict[str, object]:
+        value = super().json_value()
+        value["export"] = {
+            "intact": self.intact,
+            "commit": self.commit,
+            "manifest_sha256": self.manifest_sha256,
+            "verification": self.verification,
+        }
+        return value
+
+
+def _recorded_verification(
+    manifest: dict[str, Any], vouched: dict[str, Entry]
+) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """The manifest's record of ``ledger verify`` at the commit, checked against the report
+    the export holds: a bundle whose failure was edited out of one must disagree with the
+    other. Exports older than the record have only the report, which then speaks."""
+    report = _json(vouched.get("verification/report.json"))
+    findings = report.get("findings") if isinstance(report, dict) else None
+    counted = None
+    if isinstance(findings, list):
+        errors = sum(1 for f in findings if isinstance(f, dict) and f.get("severity") == "error")
+        counted = {"ok": errors == 0, "errors": errors, "warnings": len(findings) - errors}
+    if "verification" not in manifest:
+        return counted, []
+    recorded = manifest["verification"]
+    shape = isinstance(recorded, dict) and set(recorded) == {"ok", "errors", "warnings"}
+    if not shape or not all(type(recorded[k]) is int for k in ("errors", "warnings")):
+        message = "is not {ok, errors, warnings} as ledger writes it"
+        return None, [finding("L904", MANIFEST, "/verification", message)]
+    if counted is not None and recorded != counted:
+        message = (
+            f"lists {counted['errors']} error(s) and {counted['warnings']} warning(s); the "
+            f"manifest records {recorded['errors']} and {recorded['warnings']}"
+        )
+        return recorded, [finding("L909", "verification/report.json", "/findings", message)]
+    return recorded, []
 
 
 def _record_read(entry: Entry, limits: Limits) -> Read:

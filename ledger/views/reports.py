@@ -6,10 +6,13 @@ JSON for tools is each result's ``to_json``, printed by ``ledger.views.formats``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.checks.tree import Report
 from ledger.git.commits import Commit, Signature
+
+if TYPE_CHECKING:
+    from ledger.audit.verify_export import ExportCheck
 
 
 @dataclass
@@ -28,14 +31,38 @@ class VerifyReport(Report):
 
 
 def validation_text(report: Report) -> str:
-    lines = [f.line() for f in report.findings]
+    return "\n".join([*(f.line() for f in report.findings), _verdict(report)]) + "\n"
+
+
+def _verdict(report: Report) -> str:
     records = len(report.checked)
     if report.ok:
-        lines.append(f"ok: {records} record(s) valid")
+        return f"ok: {records} record(s) valid"
+    errors = sum(1 for f in report.findings if f.severity == "error")
+    return f"{errors} problem(s) in {records} record(s) checked"
+
+
+def export_check_text(report: ExportCheck) -> str:
+    """``verify-export``: the findings, what the export says of itself, and the verdict."""
+    lines = [f.line() for f in report.findings]
+    if report.commit is not None:
+        lines.append(f"export of commit {report.commit}")
+    if report.manifest_sha256 is not None:
+        lines.append(f"manifest sha256 {report.manifest_sha256}")
+    recorded = report.verification
+    if recorded is None:
+        lines.append("recorded verification: none")
+    elif recorded.get("ok"):
+        lines.append(f"recorded verification: passed, {recorded.get('warnings')} warning(s)")
     else:
-        errors = sum(1 for f in report.findings if f.severity == "error")
-        lines.append(f"{errors} problem(s) in {records} record(s) checked")
-    return "\n".join(lines) + "\n"
+        lines.append(
+            f"recorded verification: FAILED, {recorded.get('errors')} error(s) "
+            "(exported with --allow-findings; see verification/report.txt)"
+        )
+    verdict = _verdict(report)
+    if report.intact and not report.ok:
+        verdict = f"the export is intact ({len(report.checked)} record(s)), but its ledger failed"
+    return "\n".join([*lines, verdict]) + "\n"
 
 
 def verify_text(report: VerifyReport) -> str:
