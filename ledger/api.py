@@ -404,13 +404,17 @@ class Ledger:
         return compare(self.state(rev), self.record_id(ref_a, rev), self.record_id(ref_b, rev))
 
     def export(
-        self, output: Path, rev: str = "HEAD", *, allow_findings: bool = False
+        self, output: Path, rev: str = "HEAD", *, allow_findings: bool = False, sign: bool = False
     ) -> dict[str, str]:
         """Write the offline audit bundle of ``rev`` to ``output``; refused when verify finds
-        errors there, unless ``allow_findings`` (the bundle then says so first)."""
+        errors there, unless ``allow_findings`` (the bundle then says so first). With ``sign``,
+        the manifest is signed with git's SSH signing key."""
         from ledger.audit.export import export
+        from ledger.audit.signing import signing_key
 
-        return export(self.root, self.state(rev), output, allow_findings=allow_findings)
+        key = signing_key(self.repository) if sign else None
+        state = self.state(rev)
+        return export(self.root, state, output, allow_findings=allow_findings, signing_key=key)
 
     # --- what needs no ledger of its own ---------------------------------------------------
 
@@ -423,12 +427,15 @@ class Ledger:
         return [*done, install_hook(directory)] if hook else done
 
     @staticmethod
-    def verify_export(path: Path, expect_manifest: str | None = None) -> ExportCheck:
-        """Check an audit export with nothing but the export, and with ``expect_manifest``
-        its manifest against the SHA-256 its producer handed over separately."""
+    def verify_export(
+        path: Path, expect_manifest: str | None = None, allowed_signers: Path | None = None
+    ) -> ExportCheck:
+        """Check an audit export with nothing but the export, with ``expect_manifest`` its
+        manifest against the SHA-256 its producer handed over separately, and with
+        ``allowed_signers`` the manifest's SSH signature."""
         from ledger.audit.verify_export import verify_export
 
-        return verify_export(path, expect_manifest)
+        return verify_export(path, expect_manifest, allowed_signers)
 
     @staticmethod
     def demo(directory: Path, echo: Callable[[str], None] = print) -> None:

@@ -465,13 +465,16 @@ def compare(session: Session, ref_a: str, ref_b: str, rev: str, fmt: str) -> Non
     is_flag=True,
     help="Export even when verify finds errors; the README and manifest then say so first.",
 )
+@click.option("--sign", is_flag=True, help="Sign the manifest with git's SSH signing key.")
 @REPORT
 @pass_session
-def export(session: Session, rev: str, output: Path, allow_findings: bool, fmt: str) -> None:
+def export(
+    session: Session, rev: str, output: Path, allow_findings: bool, sign: bool, fmt: str
+) -> None:
     """Write an offline audit bundle of the ledger at REV (refused when verify finds errors)."""
     from ledger.views.formats import to_json_text
 
-    facts = session.book.export(output, rev, allow_findings=allow_findings)
+    facts = session.book.export(output, rev, allow_findings=allow_findings, sign=sign)
     if fmt == "json":
         _emit([to_json_text(facts)])
         return
@@ -479,7 +482,7 @@ def export(session: Session, rev: str, output: Path, allow_findings: bool, fmt: 
         f"wrote {facts['output']}: {facts['files']} files from commit "
         f"{facts['commit']}\nsha256 {facts['sha256']}\n"
         f"manifest sha256 {facts['manifest_sha256']} (give it to the auditor separately)\n"
-        f"verification {facts['verification']}"
+        f"verification {facts['verification']}, signed {facts['signed']}"
     )
 
 
@@ -490,13 +493,20 @@ def export(session: Session, rev: str, output: Path, allow_findings: bool, fmt: 
     metavar="SHA256",
     help="The manifest SHA-256 the producer handed over (`ledger export` prints it).",
 )
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check the manifest's SSH signature against this file (git's allowed-signers format).",
+)
 @REPORT
-def verify_export(file: Path, expect_manifest: str | None, fmt: str) -> None:
+def verify_export(
+    file: Path, expect_manifest: str | None, allowed_signers: Path | None, fmt: str
+) -> None:
     """Check an audit bundle offline, without the repository."""
     from ledger.api import Ledger
     from ledger.views.reports import export_check_text
 
-    result = Ledger.verify_export(file, expect_manifest)
+    result = Ledger.verify_export(file, expect_manifest, allowed_signers)
     _report(export_check_text, result, fmt)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)

@@ -325,6 +325,12 @@ RULES: dict[str, Rule] = _rules(
         "a history, lineage or FHIR file disagrees with the records or the manifest",
         "use the export as it was produced; ask its producer for a fresh copy",
     ),
+    Rule(
+        "L910",
+        "export-signature-invalid",
+        "the manifest's signature is missing, does not match it, or is by a key not allowed",
+        "ask the producer for an export signed with a key in your allowed-signers file",
+    ),
     # Privacy.
     Rule(
         "L501",

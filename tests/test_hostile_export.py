@@ -488,3 +488,72 @@ def test_verify_export_prints_what_the_export_says_of_itself(exported: Path) -> 
     manifest = _content(_entries(exported), "manifest.json")
     assert facts["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
     assert facts["commit"] == json.loads(manifest)["commit"]
+
+
+def _ssh_key(folder: Path, name: str) -> tuple[Path, str]:
+    key = folder / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
+    )
+    return key, key.with_suffix(".pub").read_text().strip()
+
+
+def _signing_repo(repo: Path, key: Path) -> Path:
+    for name, value in (("gpg.format", "ssh"), ("user.signingkey", str(key))):
+        subprocess.run(["git", "config", name, value], cwd=repo, check=True)
+    return repo
+
+
+def test_a_signed_export_is_checked_against_allowed_signers(repo: Path, tmp_path: Path) -> None:
+    key, public = _ssh_key(tmp_path, "producer")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f'qa@example.org namespaces="ledger-export" {public}\n')
+    out = tmp_path / "signed.zip"
+    done = run_ledger("export", "-o", str(out), "--sign", cwd=_signing_repo(repo, key))
+    assert done.code == 0 and "signed yes" in done.out, done.err
+    again = tmp_path / "again.zip"
+    assert run_ledger("export", "-o", str(again), "--sign", cwd=repo).code == 0
+    assert again.read_bytes() == out.read_bytes()  # Ed25519 signatures are deterministic
+
+    checked = run_ledger("verify-export", str(out), "--allowed-signers", str(allowed), cwd=tmp_path)
+    assert checked.code == 0, checked.out
+    assert "signed by qa@example.org" in checked.out
+    unchecked = run_ledger("verify-export", str(out), cwd=tmp_path)
+    assert unchecked.code == 0 and "signed; give --allowed-signers FILE" in unchecked.out
+
+    # A key the auditor does not trust, and a signature over other bytes, are both L910.
+    stranger, _ = _ssh_key(tmp_path, "stranger")
+    entries = _entries(out)
+    manifest = _content(entries, "manifest.json")
+    forged_sig = subprocess.run(
+        ["ssh-keygen", "-Y", "sign", "-q", "-f", str(stranger), "-n", "ledger-export"],
+        input=manifest,
+        capture_output=True,
+        check=True,
+    ).stdout
+    forged = _write(
+        tmp_path / "stranger.zip",
+        _replaced(entries, {"manifest.json.sig": forged_sig}, rehash=False),
+    )
+    code, findings = _verify(forged, "--allowed-signers", str(allowed))
+    assert code == 1 and ("L910", "manifest.json.sig") in _codes(findings)
+    edited = json.loads(manifest)
+    edited["ledger_version"] = "0.0.0"
+    tampered = _write(tmp_path / "tampered.zip", _with_manifest(entries, edited))
+    code, findings = _verify(tampered, "--allowed-signers", str(allowed))
+    assert code == 1 and ("L910", "manifest.json.sig") in _codes(findings)
+
+
+def test_an_unsigned_export_fails_a_signature_check(exported: Path, tmp_path: Path) -> None:
+    _, public = _ssh_key(tmp_path, "auditor")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"qa@example.org {public}\n")
+    code, findings = _verify(exported, "--allowed-signers", str(allowed))
+    assert code == 1
+    assert {(f["code"], f["message"]) for f in findings} >= {("L910", "the export is not signed")}
+
+
+def test_export_sign_without_a_signing_key_says_how_to_set_one(repo: Path, tmp_path: Path) -> None:
+    done = run_ledger("export", "-o", str(tmp_path / "x.zip"), "--sign", cwd=repo)
+    assert done.code == 2 and "git config gpg.format ssh" in done.err
+    assert not (tmp_path / "x.zip").exists()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ledger import __version__
+from ledger.audit.signing import SIGNATURE, sign_manifest
 from ledger.errors import ExportRefusedError
 from ledger.findings import Finding, Severity
 from ledger.records.schemas import dumps_schema, generate_schemas
@@ -80,6 +81,9 @@ network to check.
 3. Compare the SHA-256 of `manifest.json` with the one the producer gave you separately:
    `ledger verify-export {name} --expect-manifest SHA256` does it for you. Without it, a
    forger who rewrote the records, the history and the manifest together goes unseen.
+4. If the bundle holds `manifest.json.sig`, the producer signed the manifest with an SSH key:
+   `ledger verify-export {name} --allowed-signers FILE` (git's allowed-signers format) names
+   who signed it, or `ssh-keygen -Y verify -n ledger-export` does without ledger.
 """
 
 
@@ -228,16 +232,23 @@ def _status(verified: dict[str, Any]) -> str:
 
 
 def write_export(
-    root: Path, state: LedgerState, stream: IO[bytes], findings: list[Finding]
+    root: Path,
+    state: LedgerState,
+    stream: IO[bytes],
+    findings: list[Finding],
+    signing_key: str | None = None,
 ) -> tuple[int, bytes]:
     """Write the audit bundle of ``state`` (whose ``ledger verify`` found ``findings``) into
-    ``stream``; the number of files and the manifest's bytes."""
+    ``stream``, its manifest signed with ``signing_key`` if given; the number of files and
+    the manifest's bytes."""
     with _Bundle(stream) as bundle:
         records = _write_entries(root, state, bundle, findings)
         bundle.wait()  # every entry hashed: the manifest can list them
         content = _manifest(state.commit, records, bundle.hashes, verification(findings))
         manifest = to_json_text(content).encode()
         bundle.add_bytes(MANIFEST, [manifest])
+        if signing_key is not None:
+            bundle.add_bytes(SIGNATURE, [sign_manifest(manifest, signing_key)])
     bundle.archive.close()
     return len(bundle.hashes), manifest
 
@@ -304,17 +315,23 @@ def _manifest(
 
 
 def export(
-    root: Path, state: LedgerState, output: Path, *, allow_findings: bool = False
+    root: Path,
+    state: LedgerState,
+    output: Path,
+    *,
+    allow_findings: bool = False,
+    signing_key: str | None = None,
 ) -> dict[str, str]:
     """Write the audit bundle of ``state`` to ``output`` atomically; what to tell the user.
     Refused when ``ledger verify`` finds errors at the commit, unless ``allow_findings``: then
-    the README and the manifest say so first."""
+    the README and the manifest say so first. With ``signing_key``, the manifest is signed
+    (``ledger.audit.signing``)."""
     findings = state.verify_findings(root, require_signed=False, data=False)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors and not allow_findings:
         raise ExportRefusedError(errors, state.commit)
     with atomic_writer(output) as stream:
-        count, manifest = write_export(root, state, stream, findings)
+        count, manifest = write_export(root, state, stream, findings, signing_key)
     digest = hashlib.sha256()
     with output.open("rb") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
@@ -326,6 +343,7 @@ def export(
         "sha256": digest.hexdigest(),
         "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
         "verification": "passed" if not errors else f"failed: {len(errors)} error(s)",
+        "signed": "yes" if signing_key is not None else "no",
     }
 
 

@@ -25,6 +25,7 @@ from ledger.audit.archive import (
     read_archive,
 )
 from ledger.audit.export import MANIFEST, load_manifest
+from ledger.audit.signing import SIGNATURE, check_signature
 from ledger.checks.record_file import blob_id
 from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
 from ledger.config import Config
@@ -38,6 +39,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 #: Copies of records the checks compare with the records; each file's history stays small.
 _HISTORY_LIMIT = 16 << 20
+_SIGNATURE_LIMIT = 64 << 10  # an SSH signature is under a kilobyte
 _VIEWS = ("lineage/lineage.json", "verification/report.json")
 _FHIR = {"R5": "fhir/provenance-r5.json", "R4B": "fhir/provenance-r4b.json"}
 
@@ -77,15 +79,39 @@ def expected_manifest(value: str | None) -> str | None:
     return digest
 
 
-def verify_export(path: Path, expect_manifest: str | None = None) -> ExportCheck:
+def verify_export(
+    path: Path, expect_manifest: str | None = None, allowed_signers: Path | None = None
+) -> ExportCheck:
     expect = expected_manifest(expect_manifest)
+    if allowed_signers is not None and not allowed_signers.is_file():
+        raise UsageError(f"{allowed_signers}: no such allowed-signers file")
     limits = Config().limits
     with open_zip(path) as archive:
         contents = read_archive(archive, _keep(limits))
     try:
-        return _verify(contents, limits, expect)
+        check = _verify(contents, limits, expect)
+        return _signature(check, contents, allowed_signers)
     finally:
         contents.close()
+
+
+def _signature(check: ExportCheck, contents: Archive, allowed: Path | None) -> ExportCheck:
+    """The manifest's signature: who of ``allowed`` made it (L910 when nobody did), or, with
+    no allowed signers given, only whether there is one."""
+    manifest, signature = contents.entries.get(MANIFEST), contents.entries.get(SIGNATURE)
+    check.signed = signature is not None
+    if allowed is None:
+        return check
+    if signature is None or manifest is None or signature.cut or manifest.cut:
+        why = "the export is not signed" if signature is None else "it cannot be read whole"
+        check.findings.append(finding("L910", SIGNATURE, "", why))
+    else:
+        check.signer = check_signature(manifest.data(), signature.data(), allowed)
+        if check.signer is None:
+            message = f"is not a signature of manifest.json by a key in {allowed}"
+            check.findings.append(finding("L910", SIGNATURE, "", message))
+    check.findings.sort(key=Finding.sort_key)
+    return check
 
 
 def _keep(limits: Limits) -> Keep:
@@ -94,6 +120,8 @@ def _keep(limits: Limits) -> Keep:
     def keep(name: str) -> int | None:
         if name == MANIFEST:
             return MANIFEST_LIMIT
+        if name == SIGNATURE:
+            return _SIGNATURE_LIMIT
         if name.startswith("records/"):
             return limits.max_bytes
         if name.startswith("history/"):
@@ -132,7 +160,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportChec
         return ExportCheck(checked=[], findings=sorted(set(found), key=Finding.sort_key))
     listed, records, problems = _manifest_parts(manifest)
     found += problems
-    for name in sorted(set(entries) - set(listed) - {MANIFEST}):
+    for name in sorted(set(entries) - set(listed) - {MANIFEST, SIGNATURE}):
         found.append(finding("L901", printable(name), "", "is not listed in the manifest"))
     for name in sorted(set(listed) - set(entries) - reported):
         found.append(finding("L902", printable(name), "", "is listed in the manifest but missing"))
@@ -199,6 +227,9 @@ class ExportCheck(Report):
     commit: str | None = None
     manifest_sha256: str | None = None
     verification: dict[str, Any] | None = None
+    #: Whether the export holds a manifest signature, and who of the allowed signers made it.
+    signed: bool = False
+    signer: str | None = None
 
     @property
     def intact(self) -> bool:
@@ -218,6 +249,8 @@ class ExportCheck(Report):
             "commit": self.commit,
             "manifest_sha256": self.manifest_sha256,
             "verification": self.verification,
+            "signed": self.signed,
+            "signer": self.signer,
         }
         return value
 

@@ -59,6 +59,12 @@ def export_check_text(report: ExportCheck) -> str:
             f"recorded verification: FAILED, {recorded.get('errors')} error(s) "
             "(exported with --allow-findings; see verification/report.txt)"
         )
+    if report.signer is not None:
+        lines.append(f"signed by {report.signer}")
+    elif report.signed:
+        lines.append("signed; give --allowed-signers FILE to check who signed it")
+    else:
+        lines.append("not signed")
     verdict = _verdict(report)
     if report.intact and not report.ok:
         verdict = f"the export is intact ({len(report.checked)} record(s)), but its ledger failed"
