@@ -404,7 +404,7 @@ def set_up(root: Path) -> Setup:
     """A git repository with the example's data, dataset records and model record committed."""
     import yaml
 
-    from ledger.tracking import binary_metrics, cohort_block, track
+    from ledger.tracking import binary_metrics, cohort_block
 
     root.mkdir(parents=True)
     _run("git", "init", "-q", "-b", "main", cwd=root)
@@ -429,17 +429,7 @@ def set_up(root: Path) -> Setup:
     model = logreg.fit(logreg.read_rows(root / "data/cohort.csv"), **hyperparameters)
     logreg.save(model, root / "models/model.json")
     _dvc_add(root, "models/model.json")
-    with track(
-        "model",
-        "deterioration-risk",
-        "1.0",
-        trained_on=["dataset:deterioration-cohort@1.0"],
-        fields=_model_fields(documentation),
-        snapshot="models/model.json.dvc",
-        root=root,
-    ) as run:
-        run.log_params(hyperparameters)
-        run.set(**_model_measured())
+    record_model(root, "deterioration-risk", documentation, hyperparameters)
     _commit(root, "Model 1.0")
 
     seconds: dict[str, float] = {}
@@ -489,6 +479,25 @@ def _model_measured() -> dict[str, Any]:
     }
 
 
+def record_model(
+    root: Path, name: str, documentation: dict[str, Any], hyperparameters: dict[str, Any]
+) -> None:
+    """Model NAME 1.0 as the example's train.py records it."""
+    from ledger.tracking import track
+
+    with track(
+        "model",
+        name,
+        "1.0",
+        trained_on=["dataset:deterioration-cohort@1.0"],
+        fields=_model_fields(documentation),
+        snapshot="models/model.json.dvc",
+        root=root,
+    ) as run:
+        run.log_params(hyperparameters)
+        run.set(**_model_measured())
+
+
 def write_records(setup: Setup, kind: str, names: Sequence[str]) -> list[Path]:
     """One ``track`` block per name, logging what the example's script for KIND logs."""
     from ledger.tracking import track
@@ -516,17 +525,7 @@ def write_records(setup: Setup, kind: str, names: Sequence[str]) -> list[Path]:
                     ],
                 )
         elif kind == "model":
-            with track(
-                "model",
-                name,
-                "1.0",
-                trained_on=["dataset:deterioration-cohort@1.0"],
-                fields=_model_fields(docs),
-                snapshot="models/model.json.dvc",
-                root=root,
-            ) as run:
-                run.log_params(setup.hyperparameters)
-                run.set(**_model_measured())
+            record_model(root, name, docs, setup.hyperparameters)
         else:
             result = setup.evaluation
             auroc = next(m for m in result.metrics if m["name"] == "auroc")
