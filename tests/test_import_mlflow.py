@@ -249,3 +249,15 @@ def test_a_symlinked_drafts_folder_is_refused(repo: Path, store: Any, tmp_path: 
     assert result.code == 2
     assert ".ledger/drafts/mlflow is a symbolic link" in result.err
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_commit_tag_that_is_not_a_commit_id_matches_nothing(repo: Path, tmp_path: Path) -> None:
+    """A run tagged with a branch name instead of its commit id: the data it read cannot be
+    told from today's, so its dataset input is not matched by DVC snapshot."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ids = log_runs(uri, "HEAD", "small")
+    imported(repo, uri, "--run", ids["train"])
+    text, model = draft(repo, ids["train"], "model")
+    assert model["training"]["datasets"] == [{"role": "training"}]
+    notes = " ".join(line.lstrip("# -") for line in text.splitlines())
+    assert "'cohort' (digest" in notes and 'data/cohort.csv"}) matches no dataset record' in notes

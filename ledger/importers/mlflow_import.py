@@ -14,6 +14,7 @@ draft that was edited since it was written is never overwritten.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 #: Where import drafts go, under the repository root (beside ``track``'s drafts).
 FOLDER = ".ledger/drafts/mlflow"
 _WIDTH = 96
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,12 @@ def _carried(run: MlflowRun) -> dict[str, Any]:
 def _code_commit(book: Ledger, run: MlflowRun) -> GitTree | None:
     """The repository as it was at the commit the run's code was at, if this repository has
     that commit: dataset inputs are matched against the DVC files of that commit."""
-    commit = run.tags.get("mlflow.source.git.commit")
-    if not commit:
+    commit = run.tags.get("mlflow.source.git.commit", "")
+    # A full commit id only: a name such as HEAD or main would match against today's data.
+    if not _COMMIT_ID.fullmatch(commit):
         return None
     try:
-        return GitTree(book.repository, book.repository.resolve(commit + "^{commit}"))
+        return GitTree(book.repository, book.repository.resolve(commit))
     except UsageError:
         return None
 
