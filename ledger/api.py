@@ -228,8 +228,17 @@ class Ledger:
         found += pending_findings(self.root)
         if not isinstance(view, Overlay):  # an overlay adds a record; it changes none
             where = "index" if isinstance(view, GitTree) else "working tree"
-            found += changed_since_head(head, records, folder, self._facts_of_blobs, where)
+            parents = {"HEAD": head, **self._merged(folder)}
+            found += changed_since_head(parents, records, folder, self._facts_of_blobs, where)
         return report(records, found, only)
+
+    def _merged(self, folder: str) -> dict[str, Listing]:
+        """The record files of the commit being merged, while a merge is under way."""
+        try:
+            merging = self.repository.resolve("MERGE_HEAD")
+        except UsageError:
+            return {}
+        return {"MERGE_HEAD": self.repository.list_tree(merging, folder)}
 
     def _facts_of_blobs(self, blobs: Iterable[str]) -> dict[str, RecordFacts]:
         return self.cache.of_blobs(self.repository, blobs, self.config.limits)

@@ -142,3 +142,33 @@ def test_the_gate_refuses_an_evaluation_on_the_training_data(repo: Path) -> None
     assert f"{leaky}#/datasets/0: error L701 test data dataset:sepsis-cohort@1.1 is the same" in (
         refused.stdout + refused.stderr
     )
+
+
+def test_the_gate_reads_a_merge_as_verify_does(repo: Path) -> None:
+    """While a merge is under way, a record may be as either parent committed it; changed
+    from both, it is refused."""
+    _hooked(repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    data = json.loads((repo / EVALUATION).read_text())
+    data.update(name="sepsis-risk-side", version="1.0")
+    del data["supersedes"]
+    side = "records/evaluation/sepsis-risk-side/1.0.json"
+    (repo / side).parent.mkdir()
+    (repo / side).write_text(json.dumps(data, indent=2))
+    git("add", side, cwd=repo)
+    git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "Side evaluation", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    (repo / "notes.txt").write_text("main moves on\n")
+    git("add", "notes.txt", cwd=repo)
+    git("commit", "-q", "-m", "Main moves on", cwd=repo)
+
+    git("merge", "-q", "--no-commit", "--no-ff", "side", cwd=repo)
+    assert run_ledger("validate", "--staged", cwd=repo).code == 0  # as the side committed it
+    data["title"] = "Changed while merging"
+    (repo / side).write_text(json.dumps(data, indent=2))
+    git("add", side, cwd=repo)
+    refused = _commit(repo, "Merge side")
+    assert refused.returncode != 0
+    assert f"{side}: error L601 committed at HEAD or MERGE_HEAD and changed in the index" in (
+        refused.stdout + refused.stderr
+    )

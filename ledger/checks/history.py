@@ -76,30 +76,37 @@ def history_findings(
 
 
 def changed_since_head(
-    head: Mapping[str, tuple[str, str]],
+    parents: Mapping[str, Mapping[str, tuple[str, str]]],
     records: TreeRecords,
     records_dir: str,
     facts_of: FactsOf,
     where: str,
 ) -> list[Finding]:
-    """L601/L602 before the commit: a record file committed at HEAD (``head``: path -> mode
-    and blob) that ``where`` (the index, or the working tree) has changed or deleted. The rule
-    ``verify`` applies to history, found while it is still one ``git restore`` away."""
+    """L601/L602 before the commit: a record file committed in a parent of the next commit
+    (``parents``: HEAD, and MERGE_HEAD while a merge is under way, each path -> mode and blob)
+    that ``where`` (the index, or the working tree) has deleted, or changed from what every
+    parent holding it has, as ``verify`` reads a merge. The rule ``verify`` applies to
+    history, found while it is still one ``git restore`` away."""
     found: list[Finding] = []
-    changed: list[tuple[str, str, str]] = []
-    for path, (_, blob) in head.items():
-        if not is_record_path(path, records_dir):
-            continue
+    held: dict[str, set[str]] = defaultdict(set)
+    for listing in parents.values():
+        for path, (_, blob) in listing.items():
+            if is_record_path(path, records_dir):
+                held[path].add(blob)
+    named = " or ".join(parents)
+    changed: list[tuple[str, set[str], str]] = []
+    for path, blobs in sorted(held.items()):
         file = records.by_path.get(path)
         if file is None:
-            message = f"committed at HEAD and deleted in the {where}"
+            message = f"committed at {named} and deleted in the {where}"
             found.append(finding("L602", path, "", message, _restore(path)))
-        elif file.blob != blob:
-            changed.append((path, blob, file.blob))
-    facts = facts_of({b for _, old, new in changed for b in (old, new)}) if changed else {}
-    for path, old, new in changed:
-        if not same_record(old, new, facts):
-            message = f"committed at HEAD and changed in the {where}"
+        elif file.blob not in blobs:
+            changed.append((path, blobs, file.blob))
+    wanted = {b for _, olds, new in changed for b in (*olds, new)}
+    facts = facts_of(wanted) if wanted else {}
+    for path, olds, new in changed:
+        if not any(same_record(old, new, facts) for old in olds):
+            message = f"committed at {named} and changed in the {where}"
             fix = f"{_restore(path)}, and write the change as a new version"
             found.append(finding("L601", path, "", message, fix))
     return found

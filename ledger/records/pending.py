@@ -4,7 +4,9 @@ While ``dvc repro`` runs a stage, ``dvc.lock`` still describes the stage's previ
 nothing): a record of what the stage makes cannot take its DVC snapshot yet. ``track`` then
 checks everything else and keeps the record here, in ``.ledger/pending/KIND-NAME-VERSION.json``;
 ``ledger complete`` (``Ledger.complete``), run after ``dvc repro``, takes each snapshot from
-``dvc.lock`` and writes the records. A pending record left behind is L410 in ``validate``, the
+``dvc.lock`` and writes the records. A record that links to a pending one (an evaluate stage's
+model, trained by an earlier stage of the same run) waits too, and is written after it. A
+pending record left behind is L410 in ``validate``, the
 pre-commit gate and ``verify``, so a run whose record was never written cannot be committed
 unnoticed.
 
