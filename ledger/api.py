@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
     from ledger.importers.mlflow_import import ImportResult
     from ledger.records.pending import Pending
+    from ledger.signoffs.sign import Signed
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
     from ledger.views.compare import Comparison
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from ledger.views.log import RecordLog
     from ledger.views.reports import VerifyReport
     from ledger.views.review import Review
+    from ledger.views.signoffs import SignOffView
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class ShownRecord:
     path: str
     sha256: str
     content: dict[str, Any]
+    #: The committed sign-offs of this version (at ``--rev``, or at HEAD).
+    signoffs: Sequence[SignOffView] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -75,13 +79,16 @@ class ShownRecord:
             "path": self.path,
             "sha256": self.sha256,
             "record": self.content,
+            "signoffs": [one.to_json() for one in self.signoffs],
         }
 
     def text(self) -> str:
         import json
 
-        head = f"{self.record_id}\npath:   {self.path}\nsha256: {self.sha256}\n\n"
-        return head + json.dumps(self.content, indent=2, ensure_ascii=False) + "\n"
+        head = f"{self.record_id}\npath:   {self.path}\nsha256: {self.sha256}\n"
+        signed = "".join(f"  {one.line()}\n" for one in self.signoffs)
+        head += f"sign-offs:\n{signed}" if signed else "sign-offs: none\n"
+        return head + "\n" + json.dumps(self.content, indent=2, ensure_ascii=False) + "\n"
 
 
 class Ledger:
@@ -349,7 +356,34 @@ class Ledger:
         else:
             content = self.state(rev).content(file)
         assert isinstance(content, dict)
-        return ShownRecord(file.facts.claimed, file.relpath, file.facts.sha256, content)
+        signoffs = self.signoffs(file.facts.claimed, rev or "HEAD")
+        return ShownRecord(file.facts.claimed, file.relpath, file.facts.sha256, content, signoffs)
+
+    def signoffs(self, record: RecordId, rev: str = "HEAD") -> list[SignOffView]:
+        """The sign-offs of one version committed at ``rev`` (none before the first commit)."""
+        from ledger.signoffs.entry import entry_folder
+        from ledger.views.signoffs import signoffs_of
+
+        try:
+            sha = self.repository.resolve(rev)
+        except UsageError:
+            if rev != "HEAD":
+                raise
+            return []  # a repository without commits has no sign-offs
+        # Checking a sign-off needs the whole state; a version without any needs one ls-tree.
+        if not self.repository.list_tree(sha, entry_folder(self.config.signoffs_dir, record)):
+            return []
+        return signoffs_of(self.state(sha), record)
+
+    def sign(self, ref: str, *, meaning: str, role: str, comment: str | None = None) -> Signed:
+        """Sign the committed version ``ref`` names: a sign-off file in a signed commit of
+        its own (``ledger.signoffs.sign``)."""
+        from ledger.signoffs.sign import sign
+
+        file = self.resolve(ref, "HEAD")
+        return sign(
+            self.root, self.state("HEAD"), file, meaning=meaning, role=role, comment=comment
+        )
 
     def log(self, ref: str, rev: str = "HEAD") -> RecordLog:
         """Every commit that touched the record's file, oldest first."""

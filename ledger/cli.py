@@ -337,6 +337,27 @@ def show(session: Session, ref: str, rev: str | None, fmt: str) -> None:
 
 @cli.command()
 @click.argument("ref")
+@click.option(
+    "--meaning",
+    required=True,
+    type=click.Choice(["reviewed", "approved", "released", "rejected"]),
+    help="What the signature means.",
+)
+@click.option("--role", required=True, help="The role you sign in, e.g. clinical-lead.")
+@click.option("--comment", help="Why, or under what conditions (no patient data).")
+@pass_session
+def sign(session: Session, ref: str, meaning: str, role: str, comment: str | None) -> None:
+    """Sign off a committed version: a signed commit of its own, never an edit of the record."""
+    signed = session.book.sign(ref, meaning=meaning, role=role, comment=comment)
+    entry = signed.entry
+    click.echo(
+        f"signed {entry.signs.ref} as {entry.meaning} ({entry.role}) by "
+        f"{entry.signer.name} <{entry.signer.email}>: {signed.path}, commit {signed.commit[:12]}"
+    )
+
+
+@cli.command()
+@click.argument("ref")
 @click.option("--rev", default="HEAD", show_default=True, help="Walk history from this commit.")
 @REPORT
 @pass_session

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from ledger.errors import UsageError
 from ledger.records.jsonload import Limits
+from ledger.signoffs.policy import Policy, parse_policy
 
 CONFIG_FILE = "ledger.toml"
 
@@ -19,13 +20,27 @@ records_dir = "records"
 # Records document data; they never hold it. Larger files are refused.
 max_record_bytes = 1048576
 max_depth = 32
+# Where `ledger sign` writes sign-offs: <signoffs_dir>/<kind>/<name>/<version>/<entry>.json
+signoffs_dir = "signoffs"
+
+# Sign-offs verify requires of every current version of a kind, and `ledger promote` of a
+# model version for a stage: meaning = [roles that must each give it]. For example:
+# [signoffs.required.model]
+# approved = ["clinical-lead", "quality"]
+# [signoffs.required.production]
+# approved = ["clinical-lead", "quality"]
 """
+
+
+_KNOWN = ("records_dir", "signoffs_dir", "max_record_bytes", "max_depth")
 
 
 @dataclass(frozen=True)
 class Config:
     records_dir: str = "records"
     limits: Limits = field(default_factory=Limits)
+    signoffs_dir: str = "signoffs"
+    signoffs: Policy = field(default_factory=Policy)
 
 
 def load_config(root: Path) -> Config:
@@ -34,20 +49,26 @@ def load_config(root: Path) -> Config:
     if not path.is_file():
         return Config()
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("ledger", {})
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{CONFIG_FILE}: cannot be read ({exc}); correct the TOML syntax") from exc
-    unknown = sorted(set(table) - {"records_dir", "max_record_bytes", "max_depth"})
+    table = document.get("ledger", {})
+    unknown = sorted(set(table) - set(_KNOWN))
     if unknown:
         raise UsageError(
             f"{CONFIG_FILE}: unknown setting(s) {', '.join(unknown)} in [ledger]; "
-            "known settings are records_dir, max_record_bytes, max_depth"
+            f"known settings are {', '.join(_KNOWN)}"
         )
-    records_dir = table.get("records_dir", "records")
-    posix = PurePosixPath(str(records_dir))
-    if not isinstance(records_dir, str) or posix.is_absolute() or ".." in posix.parts:
+    records_dir = _folder(table, "records_dir", "records")
+    signoffs_dir = _folder(table, "signoffs_dir", "signoffs")
+    inside = {records_dir, signoffs_dir} & {"."}
+    nested = f"{signoffs_dir}/".startswith(f"{records_dir}/") or f"{records_dir}/".startswith(
+        f"{signoffs_dir}/"
+    )
+    if inside or nested:
         raise UsageError(
-            f"{CONFIG_FILE}: records_dir must be a relative path inside the repository"
+            f"{CONFIG_FILE}: records_dir and signoffs_dir must be two separate folders, "
+            "neither inside the other"
         )
     limits = Limits()
     max_bytes = table.get("max_record_bytes", limits.max_bytes)
@@ -55,4 +76,13 @@ def load_config(root: Path) -> Config:
     for key, value in (("max_record_bytes", max_bytes), ("max_depth", max_depth)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise UsageError(f"{CONFIG_FILE}: {key} must be a positive whole number")
-    return Config(str(posix), Limits(max_bytes=max_bytes, max_depth=max_depth))
+    policy = parse_policy(document.get("signoffs", {}), CONFIG_FILE)
+    return Config(records_dir, Limits(max_bytes, max_depth), signoffs_dir, policy)
+
+
+def _folder(table: dict[str, object], key: str, default: str) -> str:
+    value = table.get(key, default)
+    posix = PurePosixPath(str(value))
+    if not isinstance(value, str) or posix.is_absolute() or ".." in posix.parts or not value:
+        raise UsageError(f"{CONFIG_FILE}: {key} must be a relative path inside the repository")
+    return str(posix)

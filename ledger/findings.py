@@ -270,6 +270,49 @@ RULES: dict[str, Rule] = _rules(
         "a commit's signature cannot be checked",
         "add the signer's key to the keyring or allowed-signers file",
     ),
+    # Sign-offs (ledger sign): append-only, signed entries about one record version.
+    Rule(
+        "L804",
+        "signoff-unreadable",
+        "a sign-off file is not a valid sign-off, or is not where its content says",
+        "sign-off files are written by `ledger sign`; delete a hand-made one in a new commit",
+    ),
+    Rule(
+        "L805",
+        "signoff-not-signed-by-signer",
+        "the commit that added a sign-off is not validly signed by the person it names",
+        "sign again with `ledger sign` using your own key, listed in gpg.ssh.allowedSignersFile",
+    ),
+    Rule(
+        "L806",
+        "signoff-by-author",
+        "a sign-off is by the author of the version it signs",
+        "ask someone who did not author the version to sign it",
+    ),
+    Rule(
+        "L807",
+        "signoff-content-changed",
+        "a sign-off's record version is gone or no longer has the content that was signed",
+        "sign the version as it is committed now, after reviewing it again",
+    ),
+    Rule(
+        "L808",
+        "signoff-rewritten",
+        "a committed sign-off was changed or deleted; sign-offs are append-only",
+        "restore the sign-off from history; to withdraw one, sign again with --meaning rejected",
+    ),
+    Rule(
+        "L809",
+        "signoff-missing",
+        "a current version lacks a sign-off that ledger.toml requires",
+        "have the named roles sign it with `ledger sign REF --meaning M --role R`",
+    ),
+    Rule(
+        "L810",
+        "signoff-rejected",
+        "a current version was rejected in a sign-off",
+        "supersede the version with one that answers the rejection",
+    ),
     # Audit exports.
     Rule(
         "L901",

@@ -10,39 +10,27 @@ of the same commit with the same key is still the same bytes.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from ledger.errors import ToolMissingError, UsageError
+from ledger.errors import UsageError
+from ledger.git.keys import key_file, signing_setup, ssh_keygen
 from ledger.git.repository import Repository
 
 NAMESPACE = "ledger-export"
 SIGNATURE = "manifest.json.sig"
-_KEY_LITERAL = "key::"
 
 
 def signing_key(repo: Repository) -> str:
     """The key git signs commits with when it signs them with SSH (``user.signingkey``)."""
-    settings = dict(
-        line.partition(" ")[::2] for line in repo.config_lines(r"^(gpg\.format|user\.signingkey)$")
-    )
-    if settings.get("gpg.format") != "ssh" or not settings.get("user.signingkey"):
+    setup = signing_setup(repo)
+    if setup.format != "ssh" or not setup.key:
         raise UsageError(
             "export --sign signs with git's SSH signing key, and none is set; set one with "
             "`git config gpg.format ssh` and `git config user.signingkey ~/.ssh/id_ed25519.pub`"
         )
-    return settings["user.signingkey"]
-
-
-def _ssh_keygen() -> str:
-    found = shutil.which("ssh-keygen")
-    if found is None:
-        raise ToolMissingError(
-            "ssh-keygen", "install OpenSSH (8.2 or later) to sign or check exports"
-        )
-    return found
+    return setup.key
 
 
 def sign_manifest(manifest: bytes, key: str) -> bytes:
@@ -50,15 +38,11 @@ def sign_manifest(manifest: bytes, key: str) -> bytes:
     a public key whose private half an ssh-agent holds)."""
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        if key.startswith(_KEY_LITERAL):
-            keyfile = work / "key.pub"
-            keyfile.write_text(key.removeprefix(_KEY_LITERAL) + "\n")
-        else:
-            keyfile = Path(key).expanduser()
+        keyfile = key_file(key, work)
         message = work / "manifest.json"
         message.write_bytes(manifest)
         done = subprocess.run(
-            [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(keyfile), "-n", NAMESPACE, str(message)],
+            [ssh_keygen(), "-Y", "sign", "-q", "-f", str(keyfile), "-n", NAMESPACE, str(message)],
             capture_output=True,
             stdin=subprocess.DEVNULL,
         )
@@ -73,7 +57,7 @@ def sign_manifest(manifest: bytes, key: str) -> bytes:
 def check_signature(manifest: bytes, signature: bytes, allowed_signers: Path) -> str | None:
     """Who of ``allowed_signers`` signed ``manifest`` for an export; None when nobody there
     made this signature of these bytes."""
-    keygen = _ssh_keygen()
+    keygen = ssh_keygen()
     with tempfile.TemporaryDirectory() as folder:
         sig = Path(folder) / "manifest.json.sig"
         sig.write_bytes(signature)

@@ -179,7 +179,7 @@ def parse_commit_object(data: bytes) -> RawCommit:
             continue  # a continuation of a multi-line header (gpgsig, mergetag)
         key, _, value = line.partition(b" ")
         if key in (b"author", b"committer"):
-            idents[key] = _ident(value)
+            idents[key] = parse_ident(value)
         elif key == b"encoding":
             encoding = value.decode("ascii", "replace").strip() or "utf-8"
     author = idents.get(b"author", (Person("", ""), ""))
@@ -187,7 +187,8 @@ def parse_commit_object(data: bytes) -> RawCommit:
     return RawCommit(author[0], author[1], committer[0], committer[1], _decode(body, encoding))
 
 
-def _ident(value: bytes) -> tuple[Person, str]:
+def parse_ident(value: bytes) -> tuple[Person, str]:
+    """A person and time as git writes them: ``Name <email> 1700000000 +0100``."""
     match = _IDENT.match(value)
     if match is None:
         return Person(_decode(value.strip(), "utf-8"), ""), ""

@@ -25,12 +25,12 @@ def is_dvc_path(path: str) -> bool:
     return name.endswith(".dvc") or name in DVC_NAMES
 
 
-def relevant(records_dir: str) -> Callable[[str], bool]:
-    """The predicate the history walk keeps changes by: record files and DVC files."""
-    prefix = records_dir.rstrip("/") + "/"
+def relevant(records_dir: str, signoffs_dir: str) -> Callable[[str], bool]:
+    """The predicate the history walk keeps changes by: record, sign-off and DVC files."""
+    prefixes = (records_dir.rstrip("/") + "/", signoffs_dir.rstrip("/") + "/")
 
     def keep(path: str) -> bool:
-        return (path.startswith(prefix) and is_json_name(path)) or is_dvc_path(path)
+        return (path.startswith(prefixes) and is_json_name(path)) or is_dvc_path(path)
 
     return keep
 

@@ -20,10 +20,12 @@ from ledger.git.commits import (
     VERDICT_FORMAT,
     Change,
     Commit,
+    Person,
     Signature,
     Verdict,
     WalkedCommit,
     parse_commit_object,
+    parse_ident,
     parse_raw_changes,
     parse_raw_log,
     parse_verdicts,
@@ -344,6 +346,44 @@ class Repository:
         )
         # Exit code 1 means no setting matched; anything else leaves the answer unknown.
         return sorted(done.stdout.decode("utf-8", "replace").splitlines())
+
+    def identity(self) -> Person:
+        """Who git would name as the author of a commit made now (settings and environment)."""
+        line = self.git("var", "GIT_AUTHOR_IDENT").decode("utf-8", "replace").strip()
+        person, _ = parse_ident(line.encode())
+        return person
+
+    def commit_signed(self, path: str, message: str, seconds: int) -> str:
+        """Commit ``path`` alone (whatever else is staged stays staged), signed with the
+        user's key (``git commit -S``, hooks included), authored and committed at ``seconds``
+        since the epoch (UTC); the new commit's id. On failure nothing stays staged."""
+        stamp = f"@{seconds} +0000"
+        env = {**_env(), "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        self.git("add", "--", path)
+        self.commands.append(("commit", "-S", "--only", path))
+        done = subprocess.run(
+            ["git", "commit", "-q", "-S", "--only", "-F", "-", "--", path],
+            cwd=self.root,
+            env=env,
+            input=message.encode(),
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            self.git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise UsageError(
+                f"git could not make the signed commit: {lines[-1] if lines else 'no output'}; "
+                "check `git commit -S` works here (signing key, pre-commit hook)"
+            )
+        self._resolved.pop("HEAD", None)
+        return self.resolve("HEAD")
+
+    def undo_commit(self, made: str, path: str) -> None:
+        """Take back the commit ``made`` that ``commit_signed`` just made of ``path``, if HEAD
+        is still it: HEAD returns to its parent and the file leaves the index."""
+        self.git("update-ref", "-m", "ledger: sign-off withdrawn", "HEAD", f"{made}^", made)
+        self.git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+        self._resolved.pop("HEAD", None)
 
     # --- trees and objects -----------------------------------------------------------------
 

@@ -46,6 +46,8 @@ from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Repository, listing_after
 from ledger.git.trees import GitTree
+from ledger.signoffs.collected import SignOffs, signoffs_at
+from ledger.signoffs.rules import Checked, check_signoffs, signoff_findings
 from ledger.state.delta import Since
 from ledger.state.store import KeptState, Store, with_verdicts
 from ledger.state.values import KeptValues
@@ -265,9 +267,20 @@ class LedgerState:
         found += leakage_findings(root, self.records)
         changed = self.history.record_commits(self.config.records_dir)
         found += signature_findings(changed, require_signed)
+        found += signoff_findings(self, self.signoffs, self.checked_signoffs)
         if data:
             found += data_findings(root, self.dvc, self.records)
         return sorted(set(found), key=Finding.sort_key)
+
+    @functools.cached_property
+    def signoffs(self) -> SignOffs:
+        """The sign-off files at the commit, read afresh (they are few)."""
+        return signoffs_at(self)
+
+    @functools.cached_property
+    def checked_signoffs(self) -> Checked:
+        """Each readable sign-off with what keeps it from counting (nothing, when it does)."""
+        return check_signoffs(self, self.signoffs)
 
     @functools.cached_property
     def graph(self) -> LineageGraph:
@@ -337,7 +350,8 @@ def _walk(
     with ThreadPoolExecutor(1) as background:
         # git walks the history in its own process while Python checks the records at the
         # commit: the two biggest costs overlap instead of adding up.
-        walking = background.submit(repo.walk, sha, relevant(folder), base.commit if base else None)
+        keep = relevant(folder, config.signoffs_dir)
+        walking = background.submit(repo.walk, sha, keep, base.commit if base else None)
         records = load_records(view, folder, config.limits, cache, progress=progress)
         commits = repo.commits(walking.result())
     cache.close()  # a running pool keeps a thread, and a process with threads forks no more

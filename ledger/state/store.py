@@ -87,7 +87,8 @@ def fingerprint(config: Config) -> str:
         # Read through the module, so patterns added at run time count too.
         [(p.name, p.regex.pattern, p.regex.flags, p.description, p.hint) for p in phi.PATTERNS],
         [(k.name, k.key.pattern, k.value.pattern, k.description) for k in phi.KEYED],
-        [config.records_dir, config.limits.max_bytes, config.limits.max_depth],
+        # The sign-off folder decides which changes the kept history holds.
+        [config.records_dir, config.signoffs_dir, config.limits.max_bytes, config.limits.max_depth],
     ]
     digest.update(json.dumps(rules, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:20]

@@ -2,15 +2,18 @@
 
 Records say what; git says who, when and why. Each entry is a commit that added, changed or
 deleted the record's file, with the canonical hash of the content it left behind, so an old
-version can be found by the hash a link pinned.
+version can be found by the hash a link pinned; then the version's sign-offs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger.git.commits import Commit
+from ledger.records.identity import id_from_relpath
+from ledger.views.signoffs import SignOffView, signoffs_of
 
 if TYPE_CHECKING:
     from ledger.state.ledger_state import LedgerState
@@ -52,16 +55,27 @@ class LogEntry:
 class RecordLog:
     path: str
     entries: list[LogEntry]
+    #: The sign-offs of the version, each with the commit that added it.
+    signoffs: Sequence[SignOffView] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "history": [e.to_json() for e in self.entries]}
+        return {
+            "path": self.path,
+            "history": [e.to_json() for e in self.entries],
+            "signoffs": [one.to_json() for one in self.signoffs],
+        }
 
     def text(self) -> str:
-        return f"{self.path}\n" + "\n".join(e.text() for e in self.entries) + "\n"
+        lines = [self.path, *(e.text() for e in self.entries)]
+        for one in self.signoffs:
+            commit = f"{one.commit.sha[:12]} " if one.commit else ""
+            lines.append(f"{commit}signed off: {one.line()}")
+        return "\n".join(lines) + "\n"
 
 
 def record_log(state: LedgerState, relpath: str) -> RecordLog:
-    """Every commit of the state's history that touched ``relpath``, oldest first."""
+    """Every commit of the state's history that touched ``relpath``, oldest first, and the
+    sign-offs of the version it holds."""
     versions = state.history.versions(relpath)
     facts = state.facts_of(v.blob for v in versions if v.blob)
     entries = []
@@ -75,4 +89,6 @@ def record_log(state: LedgerState, relpath: str) -> RecordLog:
                 known.sha256 if known else None,
             )
         )
-    return RecordLog(relpath, entries)
+    record = id_from_relpath(relpath, state.config.records_dir)
+    signed = signoffs_of(state, record) if record is not None else []
+    return RecordLog(relpath, entries, signed)

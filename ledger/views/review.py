@@ -3,7 +3,7 @@
 Records added, superseded, changed in place or deleted (the last two are violations: committed
 versions are immutable); the lineage around what changed; metric deltas of each new evaluation
 against the one it supersedes, its baseline, or the evaluation of the previous model version;
-and the verification findings the change introduces.
+the sign-offs it adds; and the verification findings the change introduces.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ledger.findings import Finding
 from ledger.records.identity import RecordId
 from ledger.views.compare import COMPARE_DEPTH, Contents, MetricDelta, compare
 from ledger.views.graph import LineageGraph, record_node_id, select_around
+from ledger.views.signoffs import SignOffView, all_signoffs
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -50,6 +51,8 @@ class Review:
     deleted: list[str] = field(default_factory=list)
     metrics: list[MetricChange] = field(default_factory=list)
     new_findings: list[Finding] = field(default_factory=list)
+    #: Sign-offs the head has and the base had not.
+    signoffs: list[SignOffView] = field(default_factory=list)
     titles: dict[str, str] = field(default_factory=dict)
     lineage: LineageGraph | None = None
 
@@ -79,6 +82,7 @@ class Review:
                 for m in self.metrics
             ],
             "new_findings": [f.to_json() for f in self.new_findings],
+            "signoffs": [one.to_json() for one in self.signoffs],
             "lineage": self.lineage.to_json() if self.lineage else None,
         }
 
@@ -106,6 +110,8 @@ def review(root: Path, before: LedgerState, after: LedgerState) -> Review:
     graph = after.graph
     result.metrics = _metric_changes(after, result.added)
     result.new_findings = _new_findings(root, before, after)
+    known = {one.path for one in before.signoffs.read}
+    result.signoffs = [one for one in all_signoffs(after) if one.path not in known]
     changed_ids = [f.facts.claimed for f in added if f.facts.claimed is not None]
     changed_ids += [
         claimed

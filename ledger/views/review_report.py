@@ -80,6 +80,21 @@ def review_markdown(review: Review, mermaid: MermaidRenderer) -> str:
             *_metric_rows(change.deltas),
             "",
         ]
+    if review.signoffs:
+        lines += [
+            "### Sign-offs",
+            "",
+            "| record | meaning | signer | role | signed at | counts |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for one in review.signoffs:
+            entry = one.entry
+            counts = "yes" if one.counts else ":x: " + "; ".join(one.problems)
+            lines.append(
+                f"| `{entry.signs.ref}` | {entry.meaning} | {_cell(entry.signer.name)} | "
+                f"{entry.role} | {entry.signed_at} | {_cell(counts)} |"
+            )
+        lines.append("")
     if review.lineage is not None:
         lines += ["### Lineage around the change", "", mermaid(review.lineage).rstrip("\n"), ""]
     lines += ["### Verification", ""]
@@ -103,6 +118,7 @@ def review_text(review: Review) -> str:
         lines += [
             f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d)}" for d in change.deltas
         ]
+    lines += [f"  signed     {one.entry.signs.ref}: {one.line()}" for one in review.signoffs]
     lines += [f.line() for f in review.new_findings]
     lines.append("violations" if review.violations else "no violations")
     return "\n".join(lines) + "\n"
@@ -125,6 +141,11 @@ def comparison_text(c: Comparison) -> str:
         lines += [f"  {d.what}: {d.a!r} -> {d.b!r}" for d in found]
     lines.append(c.attribution)
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no pipe ends the cell, no line break the row."""
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def _finding_item(f: Finding, mark: str) -> str:

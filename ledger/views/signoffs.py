@@ -1,0 +1,70 @@
+"""Sign-offs as views show them: who, as what, when, meaning what, and whether it counts.
+
+``show``, ``log``, the review, the export and FHIR all read them through ``signoffs_of``, so
+a sign-off that verify discounts is shown as discounted everywhere, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ledger.git.commits import Commit
+from ledger.records.identity import RecordId
+
+if TYPE_CHECKING:
+    from ledger.signoffs.entry import SignOff
+    from ledger.state.ledger_state import LedgerState
+
+
+@dataclass(frozen=True)
+class SignOffView:
+    path: str
+    entry: SignOff
+    commit: Commit | None
+    #: What keeps the sign-off from counting (empty: it counts).
+    problems: tuple[str, ...]
+
+    @property
+    def counts(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        entry = self.entry
+        return {
+            "meaning": entry.meaning,
+            "role": entry.role,
+            "signer": entry.signer.model_dump(),
+            "signed_at": entry.signed_at,
+            "signs": entry.signs.model_dump(),
+            "comment": entry.comment,
+            "path": self.path,
+            "commit": self.commit.sha if self.commit else None,
+            "signature": str(self.commit.signature) if self.commit else None,
+            "counts": self.counts,
+            "problems": list(self.problems),
+        }
+
+    def line(self) -> str:
+        entry = self.entry
+        who = f"{entry.signer.name} <{entry.signer.email}>"
+        head = f"{entry.meaning} by {who} as {entry.role} at {entry.signed_at}"
+        status = "signed, counts" if self.counts else "DOES NOT COUNT: " + "; ".join(self.problems)
+        comment = f' "{entry.comment}"' if entry.comment else ""
+        return f"{head}{comment} ({status})"
+
+
+def signoffs_of(state: LedgerState, record: RecordId) -> list[SignOffView]:
+    """The sign-offs of one version at ``state``, oldest first."""
+    return [view for view in all_signoffs(state) if view.entry.record_id == record]
+
+
+def all_signoffs(state: LedgerState) -> list[SignOffView]:
+    """Every readable sign-off at ``state``, by path (which orders them by version and time)."""
+    return sorted(
+        (
+            SignOffView(one.path, one.entry, one.commit, tuple(f.message for f in problems))
+            for one, problems in state.checked_signoffs
+        ),
+        key=lambda view: view.path,
+    )
