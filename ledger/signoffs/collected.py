@@ -48,6 +48,8 @@ class SignOffs:
     read: list[ReadSignOff]
     signed: list[SignedOff]
     deleted: list[tuple[str, Commit]]
+    #: Sign-off files history shows changed after they were added, readable or not.
+    rewritten: list[str]
 
     def of(self, record: RecordId) -> list[SignedOff]:
         return self.by_record.get(record, [])
@@ -94,4 +96,5 @@ def signoffs_at(state: LedgerState) -> SignOffs:
         for path, versions in history.by_path.items()
         if path.startswith(prefix) and versions[-1].blob is None and path not in listing
     ]
-    return SignOffs(read, signed, sorted(deleted, key=lambda item: item[0]))
+    rewritten = [one.path for one in read if len(history.versions(one.path)) > 1]
+    return SignOffs(read, signed, sorted(deleted, key=lambda item: item[0]), rewritten)

@@ -54,6 +54,7 @@ def valid_signoffs(checked: Checked) -> dict[RecordId, list[SignedOff]]:
 
 def signoff_findings(state: LedgerState, signoffs: SignOffs, checked: Checked) -> list[Finding]:
     found = list(signoffs.problems)
+    found += [_rewritten(path) for path in signoffs.rewritten]
     for path, commit in signoffs.deleted:
         found.append(
             finding(
@@ -144,6 +145,10 @@ def commit_problems(commit: Commit, one: SignedOff, config: Config) -> list[str]
     if others:
         why.append(f"also changes {others[0]}; a sign-off's commit holds sign-offs only")
     return why
+
+
+def _rewritten(path: str) -> Finding:
+    return finding("L808", path, "", "this sign-off was changed after it was committed")
 
 
 def signature_problems(signature: Signature, principal: str, key: str, signer: Signer) -> list[str]:
