@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -10,12 +11,18 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft6Validator
+
+from ledger.fhir.versions import fhir_version
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 PROJECT = Path(__file__).resolve().parents[1]
 MLFLOW_LOGGER = Path(__file__).with_name("mlflow_runs.py")
+#: The official HL7 FHIR JSON Schemas, which .ci/run fetches.
+FHIR_SCHEMAS = PROJECT / ".fhir-schemas"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -123,3 +130,28 @@ def log_runs(uri: str, commit: str, *extra: str) -> dict[str, str]:
     assert done.returncode == 0, done.stderr
     ids: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     return ids
+
+
+@functools.cache
+def _schema_validator(version: str) -> Draft6Validator | None:
+    path = FHIR_SCHEMAS / f"{version.lower()}.schema.json"
+    if not path.is_file():
+        return None
+    return Draft6Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def official_schema() -> Any:
+    def get(version: str) -> Draft6Validator:
+        validator = _schema_validator(version)
+        if validator is None:
+            reason = (
+                f"{FHIR_SCHEMAS}/{version.lower()}.schema.json is missing: fetch the HL7 FHIR JSON "
+                f"Schemas ({fhir_version(version).package}) with the npm pack step in .ci/run"
+            )
+            if os.environ.get("LEDGER_REQUIRE_TOOLS"):
+                pytest.fail(reason)
+            pytest.skip(reason)
+        return validator
+
+    return get

@@ -6,14 +6,12 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft6Validator
 from jsonschema.exceptions import best_match
 
 from ledger.api import Ledger
@@ -26,10 +24,9 @@ from ledger.fhir.resources import record_ref
 from ledger.fhir.versions import fhir_version
 from ledger.git.commits import Person, Signature
 from ledger.state.ledger_state import LedgerState
-from tests.conftest import PROJECT, git, run_ledger
+from tests.conftest import git, run_ledger
 
 VERSIONS = ["R5", "R4B"]
-SCHEMAS = PROJECT / ".fhir-schemas"
 Json = dict[str, Any]
 
 
@@ -143,31 +140,6 @@ def test_bundle_passes_fhir_resources_of_its_version_and_only_that_one(
     other = "R4B" if version == "R5" else "R5"
     with pytest.raises(ValueError):
         fhir_version(other).model("Bundle").model_validate(bundle)
-
-
-@functools.cache
-def _schema_validator(version: str) -> Draft6Validator | None:
-    path = SCHEMAS / f"{version.lower()}.schema.json"
-    if not path.is_file():
-        return None
-    return Draft6Validator(json.loads(path.read_text(encoding="utf-8")))
-
-
-@pytest.fixture
-def official_schema() -> Any:
-    def get(version: str) -> Draft6Validator:
-        validator = _schema_validator(version)
-        if validator is None:
-            reason = (
-                f"{SCHEMAS}/{version.lower()}.schema.json is missing: fetch the HL7 FHIR JSON "
-                f"Schemas ({fhir_version(version).package}) with the npm pack step in .ci/run"
-            )
-            if os.environ.get("LEDGER_REQUIRE_TOOLS"):
-                pytest.fail(reason)
-            pytest.skip(reason)
-        return validator
-
-    return get
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -11,9 +11,12 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema.exceptions import best_match
 
+from ledger.fhir.versions import fhir_version
 from tests.conftest import LEDGER, Result, git
 
 MODEL_11 = "model:sepsis-risk@1.1"
@@ -493,3 +496,38 @@ def test_a_sign_off_that_is_a_symbolic_link_is_l804(signing: Signing) -> None:
         "L804",
         f"{folder.relative_to(repo)}/20260601T100000Z-approved-clinical-lead.json",
     ) in _codes(findings)
+
+
+@pytest.mark.parametrize("version", ["R5", "R4B"])
+def test_sign_offs_that_count_are_fhir_agents_and_signatures(
+    signing: Signing, official_schema: Any, version: str
+) -> None:
+    repo = signing.repo
+    approve = ("--meaning", "approved", "--role", "clinical-lead")
+    assert signing.sign(signing.priya, MODEL_11, *approve).code == 0
+    reject = ("--meaning", "rejected", "--role", "quality", "--comment", "needs subgroup work")
+    assert signing.sign(signing.quinn, MODEL_11, *reject).code == 0
+    entry, path = _approval(signing, signing.jonas, role="data-steward")  # by the author
+    _hand_made(signing, signing.jonas, entry, path.replace("clinical-lead", "data-steward"))
+    done = run_as(signing.priya, repo, "provenance", "--format", "json", "--fhir-version", version)
+    assert done.code == 0, done.err
+    bundle = json.loads(done.out)
+    fhir_version(version).model("Bundle").model_validate(bundle)
+    error = best_match(official_schema(version).iter_errors(bundle))
+    assert error is None, f"{list(error.absolute_path)}: {error.message}"
+    provenances = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Provenance"
+        and any(a.get("role") for a in e["resource"]["agent"] if "clinical-lead" in json.dumps(a))
+    ]
+    (provenance,) = provenances
+    roles = {
+        (a["type"]["coding"][0]["code"], a["role"][0]["text"])
+        for a in provenance["agent"]
+        if "role" in a
+    }
+    assert roles == {("attester", "clinical-lead (approved)"), ("verifier", "quality (rejected)")}
+    (signature,) = provenance["signature"]  # the rejection attests nothing; Jonas's does not count
+    assert signature["type"][0]["code"] == "1.2.840.10065.1.12.1.5"
+    assert signature["who"]["display"] == "Priya Raman" and signature["when"].endswith("Z")

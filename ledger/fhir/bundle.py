@@ -35,7 +35,7 @@ from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
 from ledger.fhir.mapped import MappedRecord, Related
-from ledger.fhir.provenance import record_provenance
+from ledger.fhir.provenance import SignOffFact, record_provenance
 from ledger.fhir.resources import (
     Json,
     approver,
@@ -49,6 +49,7 @@ from ledger.fhir.resources import (
 from ledger.kinds import spec
 from ledger.state.store import commit_from_json, commit_to_json
 from ledger.state.values import pack_marshalled
+from ledger.views.graph import record_node_id
 from ledger.workers import Workers, fork_pool
 
 if TYPE_CHECKING:
@@ -202,6 +203,7 @@ class _RecordInput(NamedTuple):
     snapshots: tuple[str, ...]  # snapshot node ids
     data: bytes = b""  # the committed file, read only when the version is mapped: a valid
     # record, which plain json.loads reads as checked
+    signoffs: tuple[SignOffFact, ...] = ()  # the version's sign-offs that count
 
     def plain(self) -> tuple[Any, ...]:
         """As plain data for ``marshal``: how inputs travel to the workers (pickling the
@@ -210,11 +212,19 @@ class _RecordInput(NamedTuple):
             relation: [(r.label, r.resource, r.data) for r in targets]
             for relation, targets in self.related.items()
         }
-        return (*self[:5], commit_to_json(self.commit), related, self.snapshots, self.data)
+        signoffs = [list(one) for one in self.signoffs]
+        return (
+            *self[:5],
+            commit_to_json(self.commit),
+            related,
+            self.snapshots,
+            self.data,
+            signoffs,
+        )
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> _RecordInput:
-        node_id, kind, label, sha256, blob, commit, related, snapshots, data = plain
+        node_id, kind, label, sha256, blob, commit, related, snapshots, data, signoffs = plain
         return cls(
             node_id,
             kind,
@@ -225,6 +235,7 @@ class _RecordInput(NamedTuple):
             {relation: tuple(Related(*r) for r in rows) for relation, rows in related.items()},
             snapshots,
             data,
+            tuple(SignOffFact(*one) for one in signoffs),
         )
 
 
@@ -330,6 +341,8 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
         yield person(who.name, who.email)
     for approval in content.get("approvals") or []:
         yield approver(approval["name"])
+    for one in record.signoffs:
+        yield person(one.name, one.email)
     previous = [r.resource for r in related.get("supersedes", ())]
     yield record_provenance(
         v,
@@ -339,6 +352,7 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
         commit=commit,
         sources=sources,
         previous=previous[0] if previous else None,
+        signoffs=record.signoffs,
     )
 
 
@@ -440,6 +454,16 @@ class _Mapping:
             kept.prune(space, used)
 
     @functools.cached_property
+    def signoffs(self) -> dict[str, tuple[SignOffFact, ...]]:
+        """The sign-offs that count, by record node id: only those are attested in FHIR."""
+        from ledger.signoffs.rules import valid_signoffs
+
+        return {
+            record_node_id(str(record)): tuple(SignOffFact.of(one.entry) for one in signed)
+            for record, signed in valid_signoffs(self.state.checked_signoffs).items()
+        }
+
+    @functools.cached_property
     def whole(self) -> bool:
         """Whether the graph holds every record version of the state (not one's upstream)."""
         everything = self.state.graph.records()
@@ -460,6 +484,7 @@ class _Mapping:
             # largest parts: the commit by ``Commit.named``; the records it is related to by
             # what ``as_related`` makes them of (see ``named``).
             named = self.named(node, targets)
+            signed = self.signoffs.get(node.id, ())
             keys.append(
                 _key(
                     space,
@@ -471,6 +496,7 @@ class _Mapping:
                     commit.named,
                     named,
                     snapshots,
+                    signed,
                 )
             )
         return keys, inputs
@@ -493,6 +519,7 @@ class _Mapping:
                 self.related(p.node, p.targets),
                 p.snapshots,
                 blobs[p.blob],
+                self.signoffs.get(p.node.id, ()),
             ).plain()
             for p in pending
         ]

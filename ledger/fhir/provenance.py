@@ -25,16 +25,20 @@ Where each element comes from (R5 / R4B differences marked):
   commit's ``Ledger-Reason`` trailer when it says something else.
 - ``policy``: the record's ``policies`` (URIs by schema). Regulatory tags are not URIs and
   stay ``meta.tag`` codings on the artifact resources.
-- Signatures: a git signature signs the commit object, not this JSON, so ``Provenance.signature``
-  (whose ``data`` must sign the FHIR resources) stays empty rather than hold something it is
-  not. The commit SHA and git's verdict (``%G?`` letter, words and signer) are ``meta.tag``
+- Sign-offs (``ledger sign``) that verify counts: each an agent (``reviewed`` and
+  ``rejected`` -> verifier, ``approved`` and ``released`` -> attester, "ROLE (MEANING)" as
+  ``role`` text, the signer's Practitioner as ``who``), and each but a rejection a
+  ``Provenance.signature``: ASTM E1762 Verification Signature, ``when`` the signing time and
+  ``who`` the signer. Its ``data`` stays empty: the cryptographic signature is git's, on the
+  commit that added the sign-off, and ``data`` must sign the FHIR resources themselves.
+- The commit SHA and git's verdict (``%G?`` letter, words and signer) are ``meta.tag``
   codings, so an auditor can re-check the commit with ``git verify-commit``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.fhir.ids import (
     CS_GIT_COMMIT,
@@ -46,6 +50,9 @@ from ledger.fhir.resources import Json, approver_ref, organization_ref, person_r
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
 
+if TYPE_CHECKING:
+    from ledger.signoffs.entry import SignOff
+
 PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -56,6 +63,30 @@ _AGENT_TYPES = {
     "verifier": "Verifier",
     "attester": "Attester",
 }
+SIGNATURE_TYPE = "urn:iso-astm:E1762-95:2013"
+_SIGNOFF_TYPES = {
+    "reviewed": "verifier",
+    "rejected": "verifier",
+    "approved": "attester",
+    "released": "attester",
+}
+
+
+class SignOffFact(NamedTuple):
+    """What FHIR states of one sign-off that counts (plain, to travel to worker processes)."""
+
+    meaning: str
+    role: str
+    name: str
+    email: str
+    signed_at: str
+
+    @classmethod
+    def of(cls, entry: SignOff) -> SignOffFact:
+        signer = entry.signer
+        return cls(entry.meaning, entry.role, signer.name, signer.email, entry.signed_at)
+
+
 _APPROVAL_TYPES = {
     "authorship": "author",
     "review": "verifier",
@@ -68,7 +99,9 @@ def _agent_type(code: str) -> Json:
     return {"coding": [{"system": PARTICIPANT, "code": code, "display": _AGENT_TYPES[code]}]}
 
 
-def _agents(content: Mapping[str, Any], commit: Commit) -> list[Json]:
+def _agents(
+    content: Mapping[str, Any], commit: Commit, signoffs: Sequence[SignOffFact]
+) -> list[Json]:
     author, committer = commit.author, commit.committer
     agents: list[Json] = [
         {
@@ -92,7 +125,28 @@ def _agents(content: Mapping[str, Any], commit: Commit) -> list[Json]:
                 "who": approver_ref(approval["name"]),
             }
         )
+    for one in signoffs:
+        agents.append(
+            {
+                "type": _agent_type(_SIGNOFF_TYPES[one.meaning]),
+                "role": [{"text": f"{one.role} ({one.meaning})"}],
+                "who": person_ref(one.name, one.email),
+            }
+        )
     return agents
+
+
+def _signatures(signoffs: Sequence[SignOffFact]) -> list[Json]:
+    coding = {"system": SIGNATURE_TYPE, "code": "1.2.840.10065.1.12.1.5"}
+    return [
+        {
+            "type": [{**coding, "display": "Verification Signature"}],
+            "when": one.signed_at,
+            "who": person_ref(one.name, one.email),
+        }
+        for one in signoffs
+        if one.meaning != "rejected"
+    ]
 
 
 def _reasons(content: Mapping[str, Any], commit: Commit) -> list[Json]:
@@ -129,6 +183,7 @@ def record_provenance(
     commit: Commit,
     sources: list[Json],
     previous: Json | None,
+    signoffs: Sequence[SignOffFact] = (),
 ) -> Json:
     """The Provenance of one record version: ``target`` is its resource, ``sources`` its
     inputs and ``previous`` the version it supersedes (present in the Bundle)."""
@@ -160,8 +215,10 @@ def record_provenance(
         **({"policy": policies} if policies else {}),
         **({"authorization": [{"concept": c} for c in reasons]} if v.r5 else {"reason": reasons}),
         "activity": activity,
-        "agent": _agents(content, commit),
+        "agent": _agents(content, commit, signoffs),
     }
     if entities:
         provenance["entity"] = entities
+    if signatures := _signatures(signoffs):
+        provenance["signature"] = signatures
     return provenance
