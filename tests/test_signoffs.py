@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from ledger.fhir.versions import fhir_version
 from tests.conftest import LEDGER, Result, git
+from tests.test_hostile_export import _content, _entries, _replaced, _write
 
 MODEL_11 = "model:sepsis-risk@1.1"
 MODEL_PATH = "records/model/sepsis-risk/1.1.json"
@@ -531,3 +532,56 @@ def test_sign_offs_that_count_are_fhir_agents_and_signatures(
     (signature,) = provenance["signature"]  # the rejection attests nothing; Jonas's does not count
     assert signature["type"][0]["code"] == "1.2.840.10065.1.12.1.5"
     assert signature["who"]["display"] == "Priya Raman" and signature["when"].endswith("Z")
+
+
+def test_an_export_carries_the_sign_offs_and_its_check_catches_a_forged_one(
+    signing: Signing, tmp_path: Path
+) -> None:
+    repo = signing.repo
+    done = signing.sign(signing.priya, MODEL_11, "--meaning", "approved", "--role", "clinical-lead")
+    inside = "signoffs/" + _signed_path(done).removeprefix("signoffs/")
+    out = tmp_path / "export.zip"
+    assert run_as(signing.priya, repo, "export", "-o", str(out)).code == 0
+    entries = _entries(out)
+    assert _content(entries, inside) == (repo / _signed_path(done)).read_bytes()
+    (listed,) = json.loads(_content(entries, "verification/signoffs.json"))["signoffs"]
+    assert listed["path"] == inside and listed["counts"] and listed["signature"] == "good"
+    checked = run_as(signing.priya, tmp_path, "verify-export", str(out))
+    assert checked.code == 0, checked.out
+    forged = json.loads(_content(entries, inside))
+    forged["signs"]["ref"] = "model:sepsis-risk@1.0"  # moved onto another version
+    moved = _write(
+        tmp_path / "moved.zip", _replaced(entries, {inside: json.dumps(forged).encode()})
+    )
+    code, findings = _verify_export(moved)
+    assert code == 1 and ("L804", inside) in {(f["code"], f["path"]) for f in findings}
+    forged = json.loads(_content(entries, inside))
+    forged["signs"]["sha256"] = "1" * 64
+    other = _write(
+        tmp_path / "other.zip", _replaced(entries, {inside: json.dumps(forged).encode()})
+    )
+    code, findings = _verify_export(other)
+    assert code == 1 and ("L807", inside) in {(f["code"], f["path"]) for f in findings}
+    manifest = json.loads(_content(entries, "manifest.json"))
+    del manifest["files"][inside]
+    text = json.dumps(manifest).encode()
+    dropped = _write(
+        tmp_path / "dropped.zip",
+        [
+            (i, text if i.filename == "manifest.json" else d)
+            for i, d in entries
+            if i.filename != inside
+        ],
+    )
+    code, findings = _verify_export(dropped)
+    assert code == 1 and ("L909", "verification/signoffs.json") in {
+        (f["code"], f["path"]) for f in findings
+    }
+
+
+def _verify_export(path: Path) -> tuple[int, list[dict[str, Any]]]:
+    done = subprocess.run(
+        [LEDGER, "verify-export", str(path), "--format", "json"], capture_output=True, text=True
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)["findings"]

@@ -41,12 +41,14 @@ from ledger.views.formats import (
 from ledger.views.graph import select
 from ledger.views.log import record_log
 from ledger.views.reports import VerifyReport, verify_text
+from ledger.views.signoffs import all_signoffs
 
 if TYPE_CHECKING:
     from ledger.state.ledger_state import LedgerState
 
 FORMAT = "ledger-export/1"
 MANIFEST = "manifest.json"
+EXPORTED_SIGNOFFS = "signoffs/"
 READ_BATCH = 512  # record files read from git at a time
 # 1980-01-01 is the earliest time a zip can hold: no wall clock leaks into the bundle.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -66,7 +68,12 @@ network to check.
   message, reason, signature status) and the SHA-256 of each content
 - `lineage/`: the lineage graph as JSON, Mermaid, Graphviz DOT and a self-contained HTML page
 - `fhir/`: FHIR Provenance Bundles, R5 and R4B
-- `verification/`: the report of `ledger verify` at that commit (JSON and text)
+- `signoffs/`: the sign-offs of record versions (`ledger sign`), byte for byte as committed
+  (`<kind>/<name>/<version>/<time>-<meaning>-<role>.json`): who signed which version's SHA-256,
+  as what role, meaning what, and when
+- `verification/`: the report of `ledger verify` at that commit (JSON and text), and
+  `signoffs.json`: each sign-off with the commit that added it, git's verdict on that commit's
+  signature and whether verify counts it (and if not, why)
 - `manifest.json`: the commit id, every record's canonical SHA-256 and every file's SHA-256
 
 ## How to verify
@@ -277,6 +284,7 @@ def _write_entries(
         history = record_log(state, file.relpath)
         value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
         bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
+    _write_signoffs(state, bundle)
     for name, schema in generate_schemas().items():
         bundle.add(f"schemas/{name}", [dumps_schema(schema)])
     shown = LineageView(select(state.graph, all_versions=True), state)
@@ -296,6 +304,25 @@ def _write_entries(
     bundle.add("verification/report.json", json_chunks(report.json_value()))
     bundle.add("verification/report.txt", [verify_text(report)])
     return records
+
+
+def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
+    """The sign-off files as committed, under ``signoffs/`` whatever the repository calls the
+    folder, and what verify says of each."""
+    folder = state.config.signoffs_dir.rstrip("/") + "/"
+    read = state.signoffs.read
+    listing = state.repo.list_tree(state.commit, state.config.signoffs_dir) if read else {}
+    committed = state.repo.blobs(listing[one.path][1] for one in read)
+    for one in read:
+        data = committed.get(listing[one.path][1])
+        if data is not None:
+            bundle.add_bytes(EXPORTED_SIGNOFFS + one.path.removeprefix(folder), [data])
+    views = [
+        {**view.to_json(), "path": EXPORTED_SIGNOFFS + view.path.removeprefix(folder)}
+        for view in all_signoffs(state)
+    ]
+    value = {"commit": state.commit, "signoffs": views}
+    bundle.add("verification/signoffs.json", [to_json_text(value)])
 
 
 def _manifest(

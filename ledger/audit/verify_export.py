@@ -24,7 +24,7 @@ from ledger.audit.archive import (
     printable,
     read_archive,
 )
-from ledger.audit.export import MANIFEST, load_manifest
+from ledger.audit.export import EXPORTED_SIGNOFFS, MANIFEST, load_manifest
 from ledger.audit.signing import SIGNATURE, check_signature
 from ledger.checks.record_file import blob_id
 from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
@@ -33,6 +33,7 @@ from ledger.errors import UsageError
 from ledger.findings import Finding, finding
 from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits, too_large
+from ledger.signoffs.entry import read_signoff
 from ledger.trees import Read
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -40,7 +41,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 #: Copies of records the checks compare with the records; each file's history stays small.
 _HISTORY_LIMIT = 16 << 20
 _SIGNATURE_LIMIT = 64 << 10  # an SSH signature is under a kilobyte
-_VIEWS = ("lineage/lineage.json", "verification/report.json")
+_VIEWS = ("lineage/lineage.json", "verification/report.json", "verification/signoffs.json")
 _FHIR = {"R5": "fhir/provenance-r5.json", "R4B": "fhir/provenance-r4b.json"}
 
 
@@ -122,7 +123,7 @@ def _keep(limits: Limits) -> Keep:
             return MANIFEST_LIMIT
         if name == SIGNATURE:
             return _SIGNATURE_LIMIT
-        if name.startswith("records/"):
+        if name.startswith(("records/", EXPORTED_SIGNOFFS)):
             return limits.max_bytes
         if name.startswith("history/"):
             return _HISTORY_LIMIT
@@ -206,6 +207,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportChec
         if meta["path"] in vouched and (data := present.get(meta["path"], (None, []))[0])
     }
     found += _copies(vouched, manifest["commit"], records, blobs, reported)
+    found += _signoffs(vouched, records, limits)
     found += _fhir(vouched, records)
     verified, problems = _recorded_verification(manifest, vouched)
     found += problems
@@ -392,6 +394,40 @@ def _copies(
                 differs(name, "", f"{ref} has no history in the export")
             continue
         found += _history(name, entry, ref, records[ref]["sha256"], blobs.get(ref))
+    return found
+
+
+def _signoffs(
+    vouched: dict[str, Entry], records: dict[str, dict[str, str]], limits: Limits
+) -> list[Finding]:
+    """Each sign-off file against the records it signs (their hashes must be the signed
+    ones), and against ``verification/signoffs.json``, which lists exactly those files."""
+    found: list[Finding] = []
+    names = sorted(n for n in vouched if n.startswith(EXPORTED_SIGNOFFS))
+    for name in names:
+        read = read_signoff(vouched[name].data(), name, EXPORTED_SIGNOFFS.rstrip("/"), limits)
+        found += read.problems
+        entry = read.entry
+        if entry is None:
+            continue
+        signed = records.get(entry.signs.ref)
+        if signed is None or signed["sha256"] != entry.signs.sha256:
+            what = "is not in the export" if signed is None else "has other content"
+            found.append(finding("L807", name, "/signs", f"signs {entry.signs.ref}, which {what}"))
+    listing = _json(vouched.get("verification/signoffs.json"))
+    if isinstance(listing, dict) and isinstance(listing.get("signoffs"), list):
+        listed = sorted(
+            str(one.get("path")) for one in listing["signoffs"] if isinstance(one, dict)
+        )
+        if listed != names:
+            found.append(
+                finding(
+                    "L909",
+                    "verification/signoffs.json",
+                    "/signoffs",
+                    f"lists {len(listed)} sign-off file(s), the export holds {len(names)}",
+                )
+            )
     return found
 
 
