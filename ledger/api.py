@@ -237,7 +237,29 @@ class Ledger:
             where = "index" if isinstance(view, GitTree) else "working tree"
             parents = {"HEAD": head, **self._merged(folder)}
             found += changed_since_head(parents, records, folder, self._facts_of_blobs, where)
+            found += self._changed_signoffs(isinstance(view, GitTree), where)
         return report(records, found, only)
+
+    def _changed_signoffs(self, staged: bool, where: str) -> list[Finding]:
+        """Committed sign-off files the index or the working tree changed or deleted."""
+        from ledger.checks.record_file import blob_id
+        from ledger.signoffs.rules import changed_signoffs
+
+        folder = self.config.signoffs_dir
+        parents = {"HEAD": self._committed(folder), **self._merged(folder)}
+        paths = {p for listing in parents.values() for p in listing}
+        if not paths:
+            return []
+        now: dict[str, str | None] = {}
+        if staged:
+            index = self.repository.list_index(folder)
+            now = {p: index[p][1] if p in index else None for p in paths}
+        else:
+            for path in paths:
+                file = self.root / path
+                regular = file.is_file() and not file.is_symlink()
+                now[path] = blob_id(file.read_bytes()) if regular else None
+        return changed_signoffs(parents, now, where)
 
     def _merged(self, folder: str) -> dict[str, Listing]:
         """The record files of the commit being merged, while a merge is under way."""

@@ -585,3 +585,38 @@ def _verify_export(path: Path) -> tuple[int, list[dict[str, Any]]]:
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout)["findings"]
+
+
+def test_the_gate_signs_through_the_hook_and_refuses_rewriting_a_sign_off(
+    signing: Signing,
+) -> None:
+    repo = signing.repo
+    assert run_as(signing.priya, repo, "init", "--hook").code == 0
+    done = signing.sign(signing.priya, MODEL_11, "--meaning", "rejected", "--role", "clinical-lead")
+    assert done.code == 0, done.err  # the hook ran on the sign-off's commit, and let it in
+    path = _signed_path(done)
+    entry = _entry(signing, path)
+    entry["comment"] = "on second thought, fine"
+    (repo / path).write_text(json.dumps(entry, indent=2))
+    assert "L808" in run_as(signing.priya, repo, "validate").out
+    git_as(signing.priya, repo, "add", path)
+    edited = subprocess.run(
+        ["git", "commit", "-q", "-m", "Soften"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=signing.priya.env,
+    )
+    assert edited.returncode != 0
+    assert f"{path}: error L808 this sign-off was committed at HEAD and changed in the index" in (
+        edited.stdout + edited.stderr
+    )
+    git_as(signing.priya, repo, "rm", "-qf", path)
+    removed = subprocess.run(
+        ["git", "commit", "-q", "-m", "Drop"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=signing.priya.env,
+    )
+    assert removed.returncode != 0 and "deleted in the index" in removed.stdout + removed.stderr

@@ -18,7 +18,7 @@ kind (L809), and a rejection of a current version is reported (L810).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from ledger.config import Config
 from ledger.findings import Finding, Severity, finding
 from ledger.git.commits import Commit, Signature
 from ledger.git.history import is_dvc_path, is_record_path
+from ledger.git.repository import Listing
 from ledger.records.identity import RecordId
 from ledger.signoffs.collected import SignedOff, SignOffs
 
@@ -145,6 +146,36 @@ def commit_problems(commit: Commit, one: SignedOff, config: Config) -> list[str]
     if others:
         why.append(f"also changes {others[0]}; a sign-off's commit holds sign-offs only")
     return why
+
+
+def changed_signoffs(
+    parents: Mapping[str, Listing], now: Mapping[str, str | None], where: str
+) -> list[Finding]:
+    """L808 before the commit: a sign-off file committed in a parent of the next commit
+    (HEAD, and MERGE_HEAD during a merge) that ``where`` deleted or changed by a byte (``now``:
+    each such path's blob id there, None when it is gone)."""
+    held: dict[str, set[str]] = defaultdict(set)
+    for listing in parents.values():
+        for path, (_, blob) in listing.items():
+            held[path].add(blob)
+    named = " or ".join(parents)
+    found = []
+    for path, blobs in sorted(held.items()):
+        there = now.get(path)
+        if there in blobs:
+            continue
+        what = "deleted" if there is None else "changed"
+        found.append(
+            finding(
+                "L808",
+                path,
+                "",
+                f"this sign-off was committed at {named} and {what} in the {where}",
+                f"restore it (git restore --staged --worktree -- {path}); to withdraw a "
+                "sign-off, sign again with --meaning rejected",
+            )
+        )
+    return found
 
 
 def _rewritten(path: str) -> Finding:
