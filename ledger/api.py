@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
     from ledger.importers.mlflow_import import ImportResult
     from ledger.records.pending import Pending
-    from ledger.signoffs.sign import Signed
+    from ledger.signoffs.sign import Committed
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
     from ledger.views.compare import Comparison
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from ledger.views.reports import VerifyReport
     from ledger.views.review import Review
     from ledger.views.signoffs import SignOffView
+    from ledger.views.status import Status
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,7 @@ class Ledger:
             return []
         return signoffs_of(self.state(sha), record)
 
-    def sign(self, ref: str, *, meaning: str, role: str, comment: str | None = None) -> Signed:
+    def sign(self, ref: str, *, meaning: str, role: str, comment: str | None = None) -> Committed:
         """Sign the committed version ``ref`` names: a sign-off file in a signed commit of
         its own (``ledger.signoffs.sign``)."""
         from ledger.signoffs.sign import sign
@@ -406,6 +407,20 @@ class Ledger:
         return sign(
             self.root, self.state("HEAD"), file, meaning=meaning, role=role, comment=comment
         )
+
+    def promote(self, ref: str, *, stage: str, reason: str) -> Committed:
+        """Move the committed model version ``ref`` names to ``stage``: refused unless it
+        meets what the stage demands (``ledger.signoffs.stages``)."""
+        from ledger.signoffs.sign import promote
+
+        file = self.resolve(ref, "HEAD")
+        return promote(self.root, self.state("HEAD"), file, stage=stage, reason=reason)
+
+    def status(self, rev: str = "HEAD") -> Status:
+        """Each model version's stage at ``rev``: who promoted it, when and why."""
+        from ledger.views.status import model_status
+
+        return model_status(self.root, self.state(rev))
 
     def log(self, ref: str, rev: str = "HEAD") -> RecordLog:
         """Every commit that touched the record's file, oldest first."""

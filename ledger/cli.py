@@ -351,9 +351,39 @@ def sign(session: Session, ref: str, meaning: str, role: str, comment: str | Non
     signed = session.book.sign(ref, meaning=meaning, role=role, comment=comment)
     entry = signed.entry
     click.echo(
-        f"signed {entry.signs.ref} as {entry.meaning} ({entry.role}) by "
+        f"signed {entry.signs.ref} as {meaning} ({role}) by "
         f"{entry.signer.name} <{entry.signer.email}>: {signed.path}, commit {signed.commit[:12]}"
     )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--stage",
+    required=True,
+    type=click.Choice(["staging", "production", "retired"]),
+    help="The stage the model version moves to.",
+)
+@click.option("--reason", required=True, help="Why it moves there (no patient data).")
+@pass_session
+def promote(session: Session, ref: str, stage: str, reason: str) -> None:
+    """Move a model version to a stage: refused unless its evaluation, criteria and
+    sign-offs qualify it; a signed commit of its own."""
+    done = session.book.promote(ref, stage=stage, reason=reason)
+    entry = done.entry
+    click.echo(
+        f"promoted {entry.signs.ref} to {stage} by {entry.signer.name} <{entry.signer.email}>: "
+        f"{done.path}, commit {done.commit[:12]}"
+    )
+
+
+@cli.command()
+@REV_HEAD
+@REPORT
+@pass_session
+def status(session: Session, rev: str, fmt: str) -> None:
+    """Each model version's stage, and who promoted it, when and why."""
+    _report(lambda shown: shown.text(), session.book.status(rev), fmt)
 
 
 @cli.command()

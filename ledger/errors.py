@@ -76,5 +76,14 @@ class ExportRefusedError(InvalidRecordsError):
         )
 
 
+class PromotionRefusedError(LedgerError):
+    """A model version that does not meet what its stage demands: one line per condition."""
+
+    def __init__(self, record: str, stage: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        lines = [f"cannot promote {record} to {stage}: {why}" for why in self.problems]
+        super().__init__("\n".join(lines))
+
+
 class RecordExistsError(LedgerError):
     """A committed version is immutable; a change must become a new version."""

@@ -313,6 +313,12 @@ RULES: dict[str, Rule] = _rules(
         "a current version was rejected in a sign-off",
         "supersede the version with one that answers the rejection",
     ),
+    Rule(
+        "L811",
+        "promotion-unjustified",
+        "a promotion's evidence does not hold: its evaluation, criteria or required sign-offs",
+        "promote again with `ledger promote` once the version meets what the stage demands",
+    ),
     # Audit exports.
     Rule(
         "L901",

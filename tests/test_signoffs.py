@@ -7,9 +7,7 @@ In the demo, Jonas authored the models, Priya the evaluations and Amara the data
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,81 +16,16 @@ from jsonschema.exceptions import best_match
 
 from ledger.fhir.versions import fhir_version
 from tests.conftest import LEDGER, Result, git
+from tests.signers import Person, Signing, commit_by_hand, git_as, make_signing, run_as
 from tests.test_hostile_export import _content, _entries, _replaced, _write
 
 MODEL_11 = "model:sepsis-risk@1.1"
 MODEL_PATH = "records/model/sepsis-risk/1.1.json"
 
 
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-    key: Path  # the public key; the private one is beside it
-
-    @property
-    def env(self) -> dict[str, str]:
-        """This person at the keyboard: their git identity and signing key (git reads
-        settings from GIT_CONFIG_* variables as from ``git -c``)."""
-        return {
-            **os.environ,
-            "GIT_AUTHOR_NAME": self.name,
-            "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name,
-            "GIT_COMMITTER_EMAIL": self.email,
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "user.signingkey",
-            "GIT_CONFIG_VALUE_0": str(self.key),
-        }
-
-
-@dataclass(frozen=True)
-class Signing:
-    repo: Path
-    priya: Person  # clinical lead, in allowed signers
-    quinn: Person  # quality, in allowed signers
-    jonas: Person  # authored the models, in allowed signers
-    eve: Person  # not in allowed signers
-
-    def sign(self, who: Person, *args: str) -> Result:
-        return run_as(who, self.repo, "sign", *args)
-
-
-def run_as(who: Person, repo: Path, *args: str) -> Result:
-    done = subprocess.run([LEDGER, *args], cwd=repo, capture_output=True, text=True, env=who.env)
-    assert "Traceback" not in done.stderr, done.stderr
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-def git_as(who: Person, repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=who.env
-    ).stdout
-
-
-def _person(folder: Path, name: str, email: str) -> Person:
-    key = folder / email.split("@")[0]
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", str(key)], check=True
-    )
-    return Person(name, email, key.parent / f"{key.name}.pub")
-
-
 @pytest.fixture
 def signing(repo: Path, tmp_path: Path) -> Signing:
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    priya = _person(keys, "Priya Raman", "priya.raman@example.org")
-    quinn = _person(keys, "Quinn Ode", "quinn.ode@example.org")
-    jonas = _person(keys, "Jonas Lindqvist", "jonas.lindqvist@example.org")
-    eve = _person(keys, "Eve Null", "eve@example.org")
-    allowed = keys / "allowed_signers"
-    allowed.write_text(
-        "".join(f"{p.email} {p.key.read_text().strip()}\n" for p in (priya, quinn, jonas))
-    )
-    git("config", "gpg.format", "ssh", cwd=repo)
-    git("config", "gpg.ssh.allowedSignersFile", str(allowed), cwd=repo)
-    return Signing(repo, priya, quinn, jonas, eve)
+    return make_signing(repo, tmp_path)
 
 
 def _head(repo: Path) -> str:
@@ -278,36 +211,6 @@ def test_a_bad_policy_is_a_usage_error_naming_the_key(
 # --- what verify finds ---------------------------------------------------------------------
 
 
-def _hand_made(
-    signing: Signing,
-    who: Person,
-    entry: dict[str, object],
-    path: str,
-    *,
-    signed: bool = True,
-) -> None:
-    """A sign-off written and committed by hand, as an attacker (or a careless script) would."""
-    repo = signing.repo
-    target = repo / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(entry, indent=2) + "\n")
-    git_as(who, repo, "add", path)
-    stamp = f"@{_epoch(str(entry.get('signed_at', '2026-01-01T00:00:00Z')))} +0000"
-    env = {**who.env, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-    subprocess.run(
-        ["git", "commit", "-q", *(["-S"] if signed else []), "-m", "sign-off by hand"],
-        cwd=repo,
-        check=True,
-        env=env,
-    )
-
-
-def _epoch(iso: str) -> int:
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-
-
 def _approval(signing: Signing, who: Person, **changes: object) -> tuple[dict[str, object], str]:
     sha = json.loads(run_as(who, signing.repo, "show", MODEL_11, "--format", "json").out)["sha256"]
     fingerprint = subprocess.run(
@@ -332,16 +235,16 @@ def _approval(signing: Signing, who: Person, **changes: object) -> tuple[dict[st
 def test_a_proper_hand_made_sign_off_counts(signing: Signing) -> None:
     """The rules check what a sign-off is, not which program wrote it."""
     entry, path = _approval(signing, signing.priya)
-    _hand_made(signing, signing.priya, entry, path)
+    commit_by_hand(signing, signing.priya, entry, path)
     code, findings = _verify(signing.repo)
     assert code == 0 and _codes(findings) == set()
 
 
 def test_an_unreadable_or_misplaced_sign_off_is_l804(signing: Signing) -> None:
     entry, path = _approval(signing, signing.priya)
-    _hand_made(signing, signing.priya, entry, path.replace("1.1/", "1.0/"))
+    commit_by_hand(signing, signing.priya, entry, path.replace("1.1/", "1.0/"))
     broken = "signoffs/model/sepsis-risk/1.1/20260601T100001Z-approved-clinical-lead.json"
-    _hand_made(signing, signing.priya, {**entry, "meaning": "blessed"}, broken)
+    commit_by_hand(signing, signing.priya, {**entry, "meaning": "blessed"}, broken)
     code, findings = _verify(signing.repo)
     assert code == 1
     assert {c for c in _codes(findings) if c[0] == "L804"} == {
@@ -355,11 +258,11 @@ def test_a_sign_off_its_commit_does_not_prove_is_l805(signing: Signing, how: str
     priya = signing.priya
     entry, path = _approval(signing, priya)
     if how == "unsigned":
-        _hand_made(signing, priya, entry, path, signed=False)
+        commit_by_hand(signing, priya, entry, path, signed=False)
     elif how == "eve's key":  # Eve signs in Priya's name with a key nobody listed
-        _hand_made(signing, Person(priya.name, priya.email, signing.eve.key), entry, path)
+        commit_by_hand(signing, Person(priya.name, priya.email, signing.eve.key), entry, path)
     elif how == "jonas's key":  # a listed key, but Jonas's, not Priya's
-        _hand_made(signing, Person(priya.name, priya.email, signing.jonas.key), entry, path)
+        commit_by_hand(signing, Person(priya.name, priya.email, signing.jonas.key), entry, path)
     elif how == "time":
         repo = signing.repo
         (repo / path).parent.mkdir(parents=True)
@@ -368,7 +271,7 @@ def test_a_sign_off_its_commit_does_not_prove_is_l805(signing: Signing, how: str
         git_as(priya, repo, "commit", "-qS", "-m", "backdated sign-off")
     else:  # Quinn commits Priya's sign-off, signed by Priya's key (a shared machine)
         quinn_at_priyas_key = Person(signing.quinn.name, signing.quinn.email, priya.key)
-        _hand_made(signing, quinn_at_priyas_key, entry, path)
+        commit_by_hand(signing, quinn_at_priyas_key, entry, path)
     code, findings = _verify(signing.repo)
     assert code == 1 and ("L805", path) in _codes(findings), findings
     assert ("L809", MODEL_PATH) not in _codes(findings)
@@ -376,7 +279,7 @@ def test_a_sign_off_its_commit_does_not_prove_is_l805(signing: Signing, how: str
 
 def test_a_sign_off_by_the_versions_author_is_l806(signing: Signing) -> None:
     entry, path = _approval(signing, signing.jonas)
-    _hand_made(signing, signing.jonas, entry, path)
+    commit_by_hand(signing, signing.jonas, entry, path)
     code, findings = _verify(signing.repo)
     assert code == 1 and _codes(findings) == {("L806", path)}
 
@@ -384,7 +287,7 @@ def test_a_sign_off_by_the_versions_author_is_l806(signing: Signing) -> None:
 def test_a_sign_off_of_other_content_is_l807(signing: Signing) -> None:
     entry, path = _approval(signing, signing.priya)
     entry["signs"] = {"ref": MODEL_11, "sha256": "0" * 64}
-    _hand_made(signing, signing.priya, entry, path)
+    commit_by_hand(signing, signing.priya, entry, path)
     code, findings = _verify(signing.repo)
     assert code == 1 and _codes(findings) == {("L807", path)}
 
@@ -471,7 +374,7 @@ def test_a_kept_state_and_a_cold_run_agree_on_sign_offs(signing: Signing) -> Non
     repo = signing.repo
     _verify(repo)  # keeps the state before the sign-off
     entry, path = _approval(signing, signing.jonas)
-    _hand_made(signing, signing.jonas, entry, path)
+    commit_by_hand(signing, signing.jonas, entry, path)
     warm = _verify(repo)
     cold = subprocess.run(
         [LEDGER, "verify", "--no-cache", "--format", "json"],
@@ -509,7 +412,7 @@ def test_sign_offs_that_count_are_fhir_agents_and_signatures(
     reject = ("--meaning", "rejected", "--role", "quality", "--comment", "needs subgroup work")
     assert signing.sign(signing.quinn, MODEL_11, *reject).code == 0
     entry, path = _approval(signing, signing.jonas, role="data-steward")  # by the author
-    _hand_made(signing, signing.jonas, entry, path.replace("clinical-lead", "data-steward"))
+    commit_by_hand(signing, signing.jonas, entry, path.replace("clinical-lead", "data-steward"))
     done = run_as(signing.priya, repo, "provenance", "--format", "json", "--fhir-version", version)
     assert done.code == 0, done.err
     bundle = json.loads(done.out)

@@ -108,7 +108,8 @@ def _metric_findings(metric: Metric, path: str, pointer: str) -> list[Finding]:
     return found
 
 
-def _meets(criterion: Criterion, metric: Metric) -> bool | None:
+def criterion_met(criterion: Criterion, metric: Metric) -> bool | None:
+    """Whether ``metric`` meets ``criterion`` (None: the bound it names has no value)."""
     value = metric.value
     if criterion.bound != "estimate":
         if not isinstance(metric.ci, ConfidenceInterval):
@@ -133,7 +134,7 @@ def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
     results: list[bool] = []
     for i, criterion in enumerate(criteria):
         measured = metrics.get(criterion.metric)
-        met = _meets(criterion, measured) if measured else None
+        met = criterion_met(criterion, measured) if measured else None
         if met is None:
             found.append(
                 finding(

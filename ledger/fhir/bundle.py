@@ -456,12 +456,16 @@ class _Mapping:
     @functools.cached_property
     def signoffs(self) -> dict[str, tuple[SignOffFact, ...]]:
         """The sign-offs that count, by record node id: only those are attested in FHIR."""
+        from ledger.signoffs.collected import is_signoff
         from ledger.signoffs.rules import valid_signoffs
 
-        return {
-            record_node_id(str(record)): tuple(SignOffFact.of(one.entry) for one in signed)
+        found = {
+            record_node_id(str(record)): tuple(
+                SignOffFact.of(one.entry) for one in signed if is_signoff(one.entry)
+            )
             for record, signed in valid_signoffs(self.state.checked_signoffs).items()
         }
+        return {node: facts for node, facts in found.items() if facts}
 
     @functools.cached_property
     def whole(self) -> bool:

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from ledger.findings import Finding, finding
 from ledger.git.commits import Commit
 from ledger.records.identity import RecordId, is_json_name
 
 if TYPE_CHECKING:
-    from ledger.signoffs.entry import SignOff
+    from ledger.signoffs.entry import Entry, Promotion, SignOff
     from ledger.state.ledger_state import LedgerState
+
+
+def is_signoff(entry: Entry) -> TypeGuard[SignOff]:
+    return not entry.promotes
+
+
+def is_promotion(entry: Entry) -> TypeGuard[Promotion]:
+    return entry.promotes
 
 
 @dataclass(frozen=True)
@@ -25,7 +33,7 @@ class ReadSignOff:
     """A sign-off file as read: its entry, or the problems that keep it from being one."""
 
     path: str
-    entry: SignOff | None
+    entry: Entry | None
     problems: tuple[Finding, ...]
 
 
@@ -35,7 +43,7 @@ class SignedOff:
     (None when no commit of the history did)."""
 
     path: str
-    entry: SignOff
+    entry: Entry
     commit: Commit | None
     #: Whether history shows the file changed, or deleted and added again, after it was added.
     rewritten: bool

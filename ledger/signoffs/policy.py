@@ -24,7 +24,8 @@ from ledger.records.identity import KINDS
 
 Meaning = Literal["reviewed", "approved", "released", "rejected"]
 MEANINGS: tuple[str, ...] = get_args(Meaning)
-STAGES = ("staging", "production", "retired")
+Stage = Literal["staging", "production", "retired"]
+STAGES: tuple[str, ...] = get_args(Stage)
 ROLE_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 _ROLE = re.compile(ROLE_PATTERN)
 ROLE_HINT = "lower-case words joined by hyphens, e.g. clinical-lead"

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.config import Config
@@ -28,7 +29,8 @@ from ledger.git.commits import Commit, Signature
 from ledger.git.history import is_dvc_path, is_record_path
 from ledger.git.repository import Listing
 from ledger.records.identity import RecordId
-from ledger.signoffs.collected import SignedOff, SignOffs
+from ledger.signoffs.collected import SignedOff, SignOffs, is_signoff
+from ledger.signoffs.stages import promotion_findings
 
 if TYPE_CHECKING:
     from ledger.signoffs.entry import Signer
@@ -53,7 +55,9 @@ def valid_signoffs(checked: Checked) -> dict[RecordId, list[SignedOff]]:
     return valid
 
 
-def signoff_findings(state: LedgerState, signoffs: SignOffs, checked: Checked) -> list[Finding]:
+def signoff_findings(
+    root: Path, state: LedgerState, signoffs: SignOffs, checked: Checked
+) -> list[Finding]:
     found = list(signoffs.problems)
     found += [_rewritten(path) for path in signoffs.rewritten]
     for path, commit in signoffs.deleted:
@@ -68,6 +72,7 @@ def signoff_findings(state: LedgerState, signoffs: SignOffs, checked: Checked) -
         )
     found += [f for _, problems in checked for f in problems]
     found += _required(state, valid_signoffs(checked))
+    found += promotion_findings(root, state, checked)
     return found
 
 
@@ -122,7 +127,9 @@ def _problems(
             )
         )
     signer = entry.signer
-    if {signer.email.casefold(), signer.name.casefold()} & authors.get(entry.record_id, set()):
+    # Who wrote a version may promote it; only sign-offs must come from someone else.
+    own = {signer.email.casefold(), signer.name.casefold()} & authors.get(entry.record_id, set())
+    if own and is_signoff(entry):
         found.append(
             finding("L806", path, "/signer", f"{signer.name} <{signer.email}> authored {ref}")
         )
@@ -209,10 +216,9 @@ def _required(state: LedgerState, valid: dict[RecordId, list[SignedOff]]) -> lis
     for file in state.records.current():
         record = file.record_id
         assert record is not None  # current() holds valid records
-        given = valid.get(record, [])
-        for one in given:
-            if one.entry.meaning == "rejected":
-                entry = one.entry
+        given = [one.entry for one in valid.get(record, []) if is_signoff(one.entry)]
+        for entry in given:
+            if entry.meaning == "rejected":
                 comment = f": {entry.comment}" if entry.comment else ""
                 found.append(
                     finding(
@@ -224,7 +230,7 @@ def _required(state: LedgerState, valid: dict[RecordId, list[SignedOff]]) -> lis
                         severity=Severity.WARNING,
                     )
                 )
-        have = {(one.entry.meaning, one.entry.role) for one in given}
+        have = {(entry.meaning, entry.role) for entry in given}
         for meaning, role in policy.missing(record.kind, have):
             found.append(
                 finding(

@@ -1,10 +1,12 @@
-"""``ledger sign``: a sign-off written as its own file and committed alone, signed.
+"""``ledger sign`` and ``ledger promote``: an entry written as its own file and committed
+alone, signed.
 
-Everything that would make ``verify`` discount the sign-off is refused before anything is
-written: a version that is not committed, or superseded; the signer authoring it; a role the
-policy does not know; a comment that looks like PHI; signing that git is not set up for. After
-the commit, git's own verdict on its signature is read back, and a commit that git cannot
-verify as the signer's is taken back, so no sign-off is left that does not count.
+Everything that would make ``verify`` discount the entry is refused before anything is
+written: a version that is not committed, or superseded; a signer authoring what they sign; a
+role the policy does not know; a stage the version does not qualify for; text that looks like
+PHI; signing that git is not set up for. After the commit, git's own verdict on its signature
+is read back, and a commit that git cannot verify as the signer's is taken back, so no entry is
+left that does not count.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.checks.phi import scan_phi
-from ledger.errors import InvalidRecordsError, UsageError
+from ledger.errors import InvalidRecordsError, PromotionRefusedError, UsageError
 from ledger.git.keys import signing_setup, ssh_fingerprint
 from ledger.git.repository import Repository
 from ledger.records.identity import RecordId
 from ledger.records.serialize import dumps_record, place_inside, write_atomic
-from ledger.signoffs.entry import SignOff, entry_folder, entry_name
-from ledger.signoffs.policy import MEANINGS
-from ledger.signoffs.rules import signature_problems, version_authors
+from ledger.signoffs.collected import is_signoff
+from ledger.signoffs.entry import Entry, Promotion, SignOff, entry_folder, entry_name
+from ledger.signoffs.policy import MEANINGS, STAGES
+from ledger.signoffs.rules import signature_problems, valid_signoffs, version_authors
+from ledger.signoffs.stages import readiness
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -30,10 +34,12 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Signed:
+class Committed:
+    """An entry ``ledger sign`` or ``ledger promote`` committed: its file and commit."""
+
     path: str
     commit: str
-    entry: SignOff
+    entry: Entry
 
 
 def sign(
@@ -44,14 +50,13 @@ def sign(
     meaning: str,
     role: str,
     comment: str | None,
-) -> Signed:
+) -> Committed:
     """Sign the committed version ``file`` at ``state`` (HEAD) and commit the sign-off."""
     repo, config = state.repo, state.config
     if meaning not in MEANINGS:
         raise UsageError(f"meaning {meaning!r} is not one of {', '.join(MEANINGS)}")
     config.signoffs.check_role(role)
-    record = file.record_id
-    assert record is not None and file.facts.sha256 is not None  # resolve() gives valid ones
+    record, sha256 = _committed_version(file)
     if record in state.records.superseded:
         raise UsageError(
             f"{record} is superseded by {_current(state, record)}; sign the current version"
@@ -62,26 +67,90 @@ def sign(
             f"{signer} authored {record}; a sign-off must come from someone who did not"
         )
     key = _signing_key(repo)
-    if comment is not None:
-        comment = comment.strip() or None
-    if comment is not None and (phi := scan_phi(comment, "--comment")):
-        raise InvalidRecordsError(phi)
+    comment = _text(comment, "--comment")
     seconds = int(time.time())
-    signed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-    entry = SignOff.model_validate(
-        {
-            "signoff_version": 1,
-            "signs": {"ref": str(record), "sha256": file.facts.sha256},
-            "meaning": meaning,
-            "role": role,
-            "signer": {"name": signer.name, "email": signer.email, "key": key},
-            "signed_at": signed_at,
-            **({"comment": comment} if comment else {}),
-        }
-    )
+    fields: dict[str, Any] = {
+        "signoff_version": 1,
+        "signs": {"ref": str(record), "sha256": sha256},
+        "meaning": meaning,
+        "role": role,
+        "signer": {"name": signer.name, "email": signer.email, "key": key},
+        "signed_at": _utc(seconds),
+        **({"comment": comment} if comment else {}),
+    }
+    entry = SignOff.model_validate(fields)
     _refuse_repeat(state, entry)
-    path = _free_path(root, state, record, signed_at, meaning, role)
-    write_atomic(place_inside(root, path), dumps_record(entry.model_dump(exclude_none=True)))
+    return _commit(root, state, fields, entry, seconds)
+
+
+def promote(
+    root: Path, state: LedgerState, file: RecordFile, *, stage: str, reason: str
+) -> Committed:
+    """Promote model version ``file`` at ``state`` (HEAD) to ``stage``, if it qualifies
+    (``ledger.signoffs.stages``), and commit the promotion."""
+    repo = state.repo
+    if stage not in STAGES:
+        raise UsageError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    record, sha256 = _committed_version(file)
+    if record.kind != "model":
+        raise UsageError(f"{record} is a {record.kind}; only model versions are promoted")
+    if stage != "retired" and record in state.records.superseded:
+        raise UsageError(
+            f"{record} is superseded by {_current(state, record)}; promote the current version"
+        )
+    valid = valid_signoffs(state.checked_signoffs)
+    evidence = readiness(root, state, record, stage, valid)
+    if evidence.problems:
+        raise PromotionRefusedError(str(record), stage, evidence.problems)
+    signer = repo.identity()
+    key = _signing_key(repo)
+    why = _text(reason, "--reason")
+    if why is None:
+        raise UsageError("--reason must say why the version moves to this stage")
+    seconds = int(time.time())
+    fields: dict[str, Any] = {
+        "promotion_version": 1,
+        "signs": {"ref": str(record), "sha256": sha256},
+        "stage": stage,
+        "reason": why,
+        "signer": {"name": signer.name, "email": signer.email, "key": key},
+        "signed_at": _utc(seconds),
+    }
+    if evidence.evaluation is not None:
+        evaluation = evidence.evaluation
+        fields["evaluation"] = {
+            "ref": str(evaluation.record_id),
+            "sha256": evaluation.facts.sha256,
+        }
+    return _commit(root, state, fields, Promotion.model_validate(fields), seconds)
+
+
+def _committed_version(file: RecordFile) -> tuple[RecordId, str]:
+    record, sha256 = file.record_id, file.facts.sha256
+    assert record is not None and sha256 is not None  # resolve() gives valid records
+    return record, sha256
+
+
+def _text(value: str | None, option: str) -> str | None:
+    """Free text for an entry: stripped, None when empty, refused when it looks like PHI."""
+    text = value.strip() if value is not None else ""
+    if text and (phi := scan_phi(text, option)):
+        raise InvalidRecordsError(phi)
+    return text or None
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _commit(
+    root: Path, state: LedgerState, fields: dict[str, Any], entry: Entry, seconds: int
+) -> Committed:
+    """Write the entry's file, commit it alone and signed, and keep it only if git
+    attributes the signature to the signer."""
+    repo = state.repo
+    path = _free_path(root, state, entry)
+    write_atomic(place_inside(root, path), dumps_record(fields))
     try:
         made = repo.commit_signed(path, _message(entry), seconds)
     except BaseException:
@@ -91,8 +160,8 @@ def sign(
     if why:
         repo.undo_commit(made, path)
         (root / path).unlink(missing_ok=True)
-        raise UsageError(f"the sign-off was not kept: git {why}")
-    return Signed(path, made, entry)
+        raise UsageError(f"the {entry.words[0]} entry was not kept: git {why}")
+    return Committed(path, made, entry)
 
 
 def _current(state: LedgerState, record: RecordId) -> RecordId:
@@ -136,41 +205,47 @@ def _signing_key(repo: Repository) -> str:
 def _refuse_repeat(state: LedgerState, entry: SignOff) -> None:
     for one in state.signoffs.of(entry.record_id):
         same = one.entry
-        if (same.meaning, same.role, same.signer.email.casefold()) == (
-            entry.meaning,
-            entry.role,
-            entry.signer.email.casefold(),
-        ) and same.signs.sha256 == entry.signs.sha256:
+        if (
+            is_signoff(same)
+            and (same.meaning, same.role, same.signer.email.casefold())
+            == (
+                entry.meaning,
+                entry.role,
+                entry.signer.email.casefold(),
+            )
+            and same.signs.sha256 == entry.signs.sha256
+        ):
             raise UsageError(
                 f"{entry.signer.email} signed {entry.signs.ref} as {entry.meaning} "
                 f"({entry.role}) already, at {same.signed_at} ({one.path})"
             )
 
 
-def _free_path(
-    root: Path, state: LedgerState, record: RecordId, signed_at: str, meaning: str, role: str
-) -> str:
-    folder = entry_folder(state.config.signoffs_dir, record)
+def _free_path(root: Path, state: LedgerState, entry: Entry) -> str:
+    folder = entry_folder(state.config.signoffs_dir, entry.record_id)
     committed = {one.path for one in state.signoffs.read}
     for serial in range(1, 100):
-        path = f"{folder}/{entry_name(signed_at, meaning, role, serial)}"
+        path = f"{folder}/{entry_name(entry.signed_at, *entry.words, serial)}"
         if path not in committed and not (root / path).exists():
             return path
-    raise UsageError(f"{folder} has 99 sign-offs of this second; try again")
+    raise UsageError(f"{folder} has 99 entries of this second; try again")
 
 
-def _message(entry: SignOff) -> str:
-    lines = [f"Sign off {entry.signs.ref}: {entry.meaning} ({entry.role})", ""]
-    if entry.comment:
-        lines += [entry.comment, ""]
-    lines += [
-        f"Ledger-Signoff: {entry.meaning}",
-        f"Ledger-Signs: {entry.signs.ref} sha256:{entry.signs.sha256}",
-    ]
+def _message(entry: Entry) -> str:
+    if is_signoff(entry):
+        lines = [f"Sign off {entry.signs.ref}: {entry.meaning} ({entry.role})", ""]
+        if entry.comment:
+            lines += [entry.comment, ""]
+        lines.append(f"Ledger-Signoff: {entry.meaning}")
+    else:
+        assert isinstance(entry, Promotion)
+        lines = [f"Promote {entry.signs.ref} to {entry.stage}", "", entry.reason, ""]
+        lines.append(f"Ledger-Stage: {entry.stage}")
+    lines.append(f"Ledger-Signs: {entry.signs.ref} sha256:{entry.signs.sha256}")
     return "\n".join(lines) + "\n"
 
 
-def _not_counted(repo: Repository, made: str, entry: SignOff) -> str | None:
+def _not_counted(repo: Repository, made: str, entry: Entry) -> str | None:
     """Why git's verdict on the new commit would not count for the signer (None: it does)."""
     verdict = repo.verdicts([made]).get(made)
     if verdict is None:

@@ -267,7 +267,7 @@ class LedgerState:
         found += leakage_findings(root, self.records)
         changed = self.history.record_commits(self.config.records_dir)
         found += signature_findings(changed, require_signed)
-        found += signoff_findings(self, self.signoffs, self.checked_signoffs)
+        found += signoff_findings(root, self, self.signoffs, self.checked_signoffs)
         if data:
             found += data_findings(root, self.dvc, self.records)
         return sorted(set(found), key=Finding.sort_key)

@@ -84,15 +84,16 @@ def review_markdown(review: Review, mermaid: MermaidRenderer) -> str:
         lines += [
             "### Sign-offs",
             "",
-            "| record | meaning | signer | role | signed at | counts |",
+            "| record | meaning | signer | role or stage | signed at | counts |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for one in review.signoffs:
             entry = one.entry
             counts = "yes" if one.counts else ":x: " + "; ".join(one.problems)
+            meaning, role = entry.words
             lines.append(
-                f"| `{entry.signs.ref}` | {entry.meaning} | {_cell(entry.signer.name)} | "
-                f"{entry.role} | {entry.signed_at} | {_cell(counts)} |"
+                f"| `{entry.signs.ref}` | {meaning} | {_cell(entry.signer.name)} | "
+                f"{role} | {entry.signed_at} | {_cell(counts)} |"
             )
         lines.append("")
     if review.lineage is not None:

@@ -1,4 +1,5 @@
-"""Sign-offs as views show them: who, as what, when, meaning what, and whether it counts.
+"""Sign-offs and promotions as views show them: who, as what, when, meaning what, and
+whether it counts.
 
 ``show``, ``log``, the review, the export and FHIR all read them through ``signoffs_of``, so
 a sign-off that verify discounts is shown as discounted everywhere, with the reason.
@@ -13,14 +14,14 @@ from ledger.git.commits import Commit
 from ledger.records.identity import RecordId
 
 if TYPE_CHECKING:
-    from ledger.signoffs.entry import SignOff
+    from ledger.signoffs.entry import Entry
     from ledger.state.ledger_state import LedgerState
 
 
 @dataclass(frozen=True)
 class SignOffView:
     path: str
-    entry: SignOff
+    entry: Entry
     commit: Commit | None
     #: What keeps the sign-off from counting (empty: it counts).
     problems: tuple[str, ...]
@@ -30,14 +31,9 @@ class SignOffView:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        entry = self.entry
+        """The entry as its file states it, then what verify says of it."""
         return {
-            "meaning": entry.meaning,
-            "role": entry.role,
-            "signer": entry.signer.model_dump(),
-            "signed_at": entry.signed_at,
-            "signs": entry.signs.model_dump(),
-            "comment": entry.comment,
+            **self.entry.model_dump(exclude_none=True),
             "path": self.path,
             "commit": self.commit.sha if self.commit else None,
             "signature": str(self.commit.signature) if self.commit else None,
@@ -46,12 +42,8 @@ class SignOffView:
         }
 
     def line(self) -> str:
-        entry = self.entry
-        who = f"{entry.signer.name} <{entry.signer.email}>"
-        head = f"{entry.meaning} by {who} as {entry.role} at {entry.signed_at}"
         status = "signed, counts" if self.counts else "DOES NOT COUNT: " + "; ".join(self.problems)
-        comment = f' "{entry.comment}"' if entry.comment else ""
-        return f"{head}{comment} ({status})"
+        return f"{self.entry.summary()} ({status})"
 
 
 def signoffs_of(state: LedgerState, record: RecordId) -> list[SignOffView]:

@@ -1,0 +1,197 @@
+"""Stages of a model version (``ledger promote``, ``ledger status``) and what each demands.
+
+A promotion to ``staging`` or ``production`` needs, of that exact model version:
+
+- an evaluation of it on sequestered test data: no leakage finding (L701) between the test
+  data and the data the version was trained on;
+- acceptance criteria in that evaluation, every one of them met by its metrics (computed here
+  from the metrics, never read from the evaluation's stated outcome);
+- the sign-offs ``ledger.toml`` requires for the stage (``[signoffs.required.<stage>]``), and no
+  rejection.
+
+``retired`` needs only what the policy requires for it. A promotion is a signed entry like a
+sign-off, in the same folder, and verify checks the same of it (L804, L805, L807, L808), and
+that its evidence still holds (L811).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.findings import Finding, finding
+from ledger.records.identity import RecordId
+from ledger.signoffs.collected import SignedOff, is_promotion, is_signoff
+
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.signoffs.entry import Promotion, SignOff
+    from ledger.state.ledger_state import LedgerState
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Whether a model version may enter a stage: the evaluation that shows it, and every
+    condition that does not hold (empty: it may)."""
+
+    evaluation: RecordFile | None
+    problems: list[str]
+
+
+def readiness(
+    root: Path,
+    state: LedgerState,
+    record: RecordId,
+    stage: str,
+    valid: dict[RecordId, list[SignedOff]],
+    *,
+    before: str | None = None,
+) -> Evidence:
+    """What ``stage`` demands of model version ``record`` at ``state``; sign-offs count only
+    when signed no later than ``before`` (a promotion's time) if given."""
+    problems: list[str] = []
+    evaluation = None
+    if stage != "retired":
+        evaluation, why = _evaluation(root, state, record)
+        problems += why
+    signed = _signed(valid, record, before)
+    if stage != "retired":
+        problems += [
+            f"{record} was rejected by {s.signer.name} ({s.role}) at {s.signed_at}"
+            for s in signed
+            if s.meaning == "rejected"
+        ]
+    problems += _missing_signoffs(state, record, stage, signed)
+    return Evidence(evaluation, problems)
+
+
+def _evaluation(
+    root: Path, state: LedgerState, record: RecordId
+) -> tuple[RecordFile | None, list[str]]:
+    """The latest current evaluation of ``record`` that justifies a promotion, or why none
+    does (one line per condition each evaluation misses)."""
+    from ledger.checks.patterns import leakage_findings
+
+    candidates = [
+        file
+        for file in state.records.current()
+        if file.facts.kind == "evaluation"
+        and any(link.relation == "evaluates" and link.target == record for link in file.facts.links)
+    ]
+    if not candidates:
+        return None, [f"no current evaluation at this revision evaluates {record}"]
+    leaking = {f.path for f in leakage_findings(root, state.records) if f.code == "L701"}
+    contents = state.contents(candidates)
+    problems: list[str] = []
+    for file in sorted(candidates, key=lambda f: _version_key(f), reverse=True):
+        why = criteria_problems(contents.get(file.relpath, {}))
+        if file.relpath in leaking:
+            why.append("its test data overlaps the model's training data (L701)")
+        if not why:
+            return file, []
+        problems += [f"{file.record_id}: {reason}" for reason in why]
+    return None, problems
+
+
+def _version_key(file: RecordFile) -> tuple[tuple[int, ...], int, str]:
+    assert file.record_id is not None
+    return file.record_id.version_key
+
+
+def criteria_problems(content: dict[str, Any]) -> list[str]:
+    """Which acceptance criteria of an evaluation its own metrics do not meet, computed from
+    the metrics (the stated outcome is not read)."""
+    from ledger.checks.consistency import criterion_met
+    from ledger.records.evaluation import EvaluationRecord
+
+    try:
+        record = EvaluationRecord.model_validate(content)
+    except ValueError:
+        return ["is not a valid evaluation"]
+    criteria = record.setup.acceptance_criteria
+    if not isinstance(criteria, list) or not criteria:
+        return ["states no acceptance criteria"]
+    metrics = {m.name: m for m in record.metrics}
+    problems = []
+    for criterion in criteria:
+        measured = metrics.get(criterion.metric)
+        met = criterion_met(criterion, measured) if measured is not None else None
+        wanted = (
+            f"{criterion.metric} ({criterion.bound}) {criterion.operator} {criterion.threshold}"
+        )
+        if met is None:
+            problems.append(f"has no value to judge the criterion {wanted}")
+        elif not met:
+            problems.append(f"does not meet the criterion {wanted}")
+    return problems
+
+
+def promotion_findings(
+    root: Path, state: LedgerState, checked: list[tuple[SignedOff, list[Finding]]]
+) -> list[Finding]:
+    """L811: a counting promotion whose evidence no longer holds, or never did: the evaluation
+    it names is gone or changed, does not evaluate the version, misses a criterion or leaks,
+    or the stage's sign-offs were not there when it was made."""
+    from ledger.signoffs.rules import valid_signoffs
+
+    valid = valid_signoffs(checked)
+    found: list[Finding] = []
+    for one, problems in checked:
+        entry = one.entry
+        if problems or not is_promotion(entry):
+            continue
+        found += [
+            finding("L811", one.path, "", f"promotion of {entry.signs.ref} to {entry.stage}: {why}")
+            for why in still_justified(root, state, entry, valid)
+        ]
+    return found
+
+
+def still_justified(
+    root: Path, state: LedgerState, entry: Promotion, valid: dict[RecordId, list[SignedOff]]
+) -> list[str]:
+    """Why a promotion's evidence does not hold at ``state`` (empty: it holds)."""
+    from ledger.checks.patterns import leakage_findings
+
+    record = entry.record_id
+    # The stage's sign-offs as they stood when it was promoted: later ones justify nothing.
+    problems = _missing_signoffs(
+        state, record, entry.stage, _signed(valid, record, entry.signed_at)
+    )
+    if entry.stage == "retired":
+        return problems
+    named = entry.evaluation
+    if named is None:
+        return [*problems, "it names no evaluation"]
+    folder = state.config.records_dir
+    file = state.records.by_path.get(RecordId.parse(named.ref).relpath(folder))
+    if file is None or file.facts.sha256 != named.sha256:
+        return [*problems, f"its evaluation {named.ref} is not in the ledger with that content"]
+    if not any(link.relation == "evaluates" and link.target == record for link in file.facts.links):
+        problems.append(f"its evaluation {named.ref} does not evaluate {record}")
+    problems += [f"{named.ref} {why}" for why in criteria_problems(state.content(file))]
+    if any(f.path == file.relpath for f in leakage_findings(root, state.records)):
+        problems.append(f"{named.ref}'s test data overlaps the model's training data (L701)")
+    return problems
+
+
+def _signed(
+    valid: dict[RecordId, list[SignedOff]], record: RecordId, before: str | None
+) -> list[SignOff]:
+    """The counting sign-offs of ``record``, made no later than ``before`` if given."""
+    return [
+        one.entry
+        for one in valid.get(record, [])
+        if is_signoff(one.entry) and (before is None or one.entry.signed_at <= before)
+    ]
+
+
+def _missing_signoffs(
+    state: LedgerState, record: RecordId, stage: str, signed: list[SignOff]
+) -> list[str]:
+    have = {(s.meaning, s.role) for s in signed}
+    return [
+        f"{record} has no `{meaning}` sign-off by a {role}, which ledger.toml requires for {stage}"
+        for meaning, role in state.config.signoffs.missing(stage, have)
+    ]
