@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from ledger.views.review import Review
     from ledger.views.signoffs import SignOffView
     from ledger.views.status import Status
+    from ledger.views.technical_file import TechnicalFile
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,17 @@ class Ledger:
 
         file = self.resolve(ref, "HEAD")
         return promote(self.root, self.state("HEAD"), file, stage=stage, reason=reason)
+
+    def technical_file(self, ref: str, rev: str = "HEAD") -> TechnicalFile:
+        """The technical file of the model version ``ref`` names, as committed at ``rev``."""
+        from ledger.views.technical_file import technical_file
+
+        record = self.record_id(ref, rev)
+        if record.kind != "model":
+            raise UsageError(
+                f"{record} is a {record.kind}; only model versions have a technical file"
+            )
+        return technical_file(self.state(rev), record)
 
     def status(self, rev: str = "HEAD") -> Status:
         """Each model version's stage at ``rev``: who promoted it, when and why."""

@@ -27,7 +27,7 @@ from ledger.errors import (
     InvalidRecordsError,
     LedgerError,
 )
-from ledger.views.formats import LINEAGE, PROVENANCE, REPORT_FORMATS, REVIEW
+from ledger.views.formats import LINEAGE, PROVENANCE, REPORT_FORMATS, REVIEW, TECHNICAL_FILE
 
 if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
     from ledger.api import Ledger
@@ -487,6 +487,18 @@ def provenance(
 def diff(session: Session, base: str, head: str, fmt: str, output: Path | None) -> None:
     """Review what changed between BASE and HEAD: records, lineage, metrics, new findings."""
     _emit(REVIEW.render(fmt, session.book.diff(base, head)), output)
+
+
+@cli.command("technical-file")
+@click.argument("ref")
+@REV_HEAD
+@_format(TECHNICAL_FILE.names, "markdown")
+@OUTPUT
+@pass_session
+def technical_file(session: Session, ref: str, rev: str, fmt: str, output: Path | None) -> None:
+    """A model version's technical file: intended use, data, training, evaluation, changes,
+    sign-offs, risks, planned changes and history, in EU AI Act Annex IV order."""
+    _emit(TECHNICAL_FILE.render(fmt, session.book.technical_file(ref, rev)), output)
 
 
 @cli.command()

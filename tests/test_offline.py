@@ -37,6 +37,7 @@ sys.addaudithook(_record)
 
 EVAL_10 = "evaluation:sepsis-risk-heldout@1.0"
 EVAL_11 = "evaluation:sepsis-risk-heldout@1.1"
+MODEL_11 = "model:sepsis-risk@1.1"
 
 
 def _namespace() -> list[str]:
@@ -55,11 +56,25 @@ def mlflow_store(repo: Path, work: Path) -> str:
     return uri
 
 
+def _signing_key(repo: Path, work: Path) -> None:
+    """An SSH signing key for the tests' git identity, made and trusted before the network is
+    watched (ssh-keygen makes it offline anyway)."""
+    key = work / "signer"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public = Path(f"{key}.pub")
+    allowed = work / "allowed_signers"
+    allowed.write_text(f"{os.environ['GIT_AUTHOR_EMAIL']} {public.read_text().strip()}\n")
+    git("config", "gpg.format", "ssh", cwd=repo)
+    git("config", "user.signingkey", str(public), cwd=repo)
+    git("config", "gpg.ssh.allowedSignersFile", str(allowed), cwd=repo)
+
+
 def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
     """Every command, with the arguments that make it do its work (all formats that read
     or write something different)."""
     (base,) = git("rev-list", "--max-parents=0", "HEAD", cwd=repo).split()
     export = str(work / "audit.zip")
+    _signing_key(repo, work)
     return {
         "init": [["init", str(work / "fresh")]],
         "new": [
@@ -90,6 +105,12 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
         ],
         "diff": [["diff", base, "HEAD", "--format", "markdown"]],
         "compare": [["compare", EVAL_10, EVAL_11]],
+        "sign": [["sign", MODEL_11, "--meaning", "approved", "--role", "clinical-lead"]],
+        "promote": [["promote", MODEL_11, "--stage", "staging", "--reason", "Shadow mode"]],
+        "status": [["status"], ["status", "--format", "json"]],
+        "technical-file": [
+            ["technical-file", MODEL_11, "--format", f] for f in ("markdown", "html")
+        ],
         "export": [["export", "-o", export]],
         "verify-export": [["verify-export", export]],
         "demo": [["demo", str(work / "demo")]],

@@ -68,6 +68,10 @@ network to check.
   message, reason, signature status) and the SHA-256 of each content
 - `lineage/`: the lineage graph as JSON, Mermaid, Graphviz DOT and a self-contained HTML page
 - `fhir/`: FHIR Provenance Bundles, R5 and R4B
+- `technical-file/`: for each current model version, its technical file as Markdown and HTML
+  (`<name>/<version>.md`, `.html`): intended use, data, training, evaluation with subgroups and
+  intervals, changes against the previous version, criteria and their computed outcome,
+  sign-offs, risks, planned changes and history, in the order of EU AI Act Annex IV
 - `signoffs/`: the sign-offs of record versions (`ledger sign`), byte for byte as committed
   (`<kind>/<name>/<version>/<time>-<meaning>-<role>.json`): who signed which version's SHA-256,
   as what role, meaning what, and when
@@ -285,6 +289,7 @@ def _write_entries(
         value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
         bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
     _write_signoffs(state, bundle)
+    _write_technical_files(state, bundle)
     for name, schema in generate_schemas().items():
         bundle.add(f"schemas/{name}", [dumps_schema(schema)])
     shown = LineageView(select(state.graph, all_versions=True), state)
@@ -323,6 +328,20 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
     ]
     value = {"commit": state.commit, "signoffs": views}
     bundle.add("verification/signoffs.json", [to_json_text(value)])
+
+
+def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
+    """The technical file of each current model version, as Markdown and as HTML."""
+    from ledger.views.technical_file import technical_file
+
+    for file in state.records.current():
+        record = file.record_id
+        if record is None or record.kind != "model":
+            continue
+        document = technical_file(state, record)
+        folder = f"technical-file/{record.name}/{record.version}"
+        bundle.add(f"{folder}.html", [document.html()])
+        bundle.add(f"{folder}.md", [document.markdown()])
 
 
 def _manifest(

@@ -223,6 +223,23 @@ REVIEW: Formats[Any] = Formats(
 )
 
 
+# --- technical files ----------------------------------------------------------------------
+
+
+def _technical_markdown(document: Any) -> Chunks:
+    return (document.markdown(),)
+
+
+def _technical_html(document: Any) -> Chunks:
+    return (document.html(),)
+
+
+TECHNICAL_FILE: Formats[Any] = Formats(
+    Format("markdown", "Markdown, to read or post for review", _technical_markdown),
+    Format("html", "a self-contained page that opens offline", _technical_html),
+)
+
+
 # --- everything else: a report as text, or its JSON ---------------------------------------
 
 
