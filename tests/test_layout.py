@@ -143,7 +143,12 @@ def test_the_facade_offers_every_command() -> None:
     from ledger.cli import cli
 
     # The command's name, or the method that does its work where the name would clash.
-    methods = {"new": "new_record", "verify-export": "verify_export", "import": "import_mlflow"}
+    methods = {
+        "new": "new_record",
+        "verify-export": "verify_export",
+        "import": "import_mlflow",
+        "technical-file": "technical_file",
+    }
     missing = [
         name
         for name in cli.commands
