@@ -7,6 +7,7 @@ In the demo, Jonas authored the models, Priya the evaluations and Amara the data
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -523,3 +524,53 @@ def test_the_gate_signs_through_the_hook_and_refuses_rewriting_a_sign_off(
         env=signing.priya.env,
     )
     assert removed.returncode != 0 and "deleted in the index" in removed.stdout + removed.stderr
+
+
+def test_an_openpgp_sign_off_counts_and_names_the_key(
+    signing: Signing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git's other signing format: GnuPG, whose keyring (not an allowed-signers file) says
+    whose key it is; git reports the long key id, the sign-off names the fingerprint."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    subprocess.run(
+        [
+            "gpg",
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Quinn Ode <quinn.ode@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    listed = subprocess.run(
+        ["gpg", "--with-colons", "--list-keys", "quinn.ode@example.org"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fingerprint = next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr"))
+    repo = signing.repo
+    git("config", "gpg.format", "openpgp", cwd=repo)
+    quinn = Person("Quinn Ode", "quinn.ode@example.org", Path(fingerprint))
+    done = run_as(quinn, repo, "sign", MODEL_11, "--meaning", "reviewed", "--role", "quality")
+    assert done.code == 0, done.err
+    entry = _entry(signing, _signed_path(done))
+    assert entry["signer"]["key"] == fingerprint
+    assert git("log", "-1", "--format=%G?", cwd=repo).strip() == "G"
+    code, findings = _verify(repo)
+    assert code == 0 and _codes(findings) == set()
+    before = _head(repo)
+    other = Person("Quinn Ode", "quinn.ode@example.org", Path("0" * 40))  # no such key
+    unknown = run_as(other, repo, "sign", MODEL_11, "--meaning", "approved", "--role", "quality")
+    assert unknown.code == 2 and "could not make the signed commit" in unknown.err
+    assert _head(repo) == before
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
