@@ -574,3 +574,10 @@ def test_an_openpgp_sign_off_counts_and_names_the_key(
     assert unknown.code == 2 and "could not make the signed commit" in unknown.err
     assert _head(repo) == before
     assert git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
+
+
+def test_a_git_identity_that_is_no_address_cannot_sign(signing: Signing) -> None:
+    nameless = Person("Quinn Ode", "quinn at example", signing.quinn.key)
+    done = signing.sign(nameless, MODEL_11, "--meaning", "reviewed", "--role", "quality")
+    assert done.code == 2 and "your git identity cannot sign: signer/email" in done.err
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=signing.repo) == ""

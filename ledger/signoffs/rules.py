@@ -1,4 +1,4 @@
-"""What ``verify`` checks of sign-offs (L804-L810).
+"""What ``verify`` checks of sign-offs and promotions (L804-L811).
 
 A sign-off counts only when all of these hold:
 
@@ -12,7 +12,9 @@ A sign-off counts only when all of these hold:
 - the file was never changed or deleted once committed (L808).
 
 On top of those, every current version needs the sign-offs ``ledger.toml`` requires of its
-kind (L809), and a rejection of a current version is reported (L810).
+kind (L809), a rejection of a current version is reported (L810), and a promotion's evidence
+must hold (L811, ``ledger.signoffs.stages``). Promotions are checked as sign-offs, except that
+a version's author may promote it.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def _problems(
     ref = entry.signs.ref
     found: list[Finding] = []
     if one.rewritten:
-        found.append(finding("L808", path, "", "this sign-off was changed after it was committed"))
+        found.append(_rewritten(path))
     commit = one.commit
     if commit is None:
         found.append(finding("L805", path, "", "no commit in the history adds this sign-off"))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from ledger.checks.phi import scan_phi
 from ledger.errors import InvalidRecordsError, PromotionRefusedError, UsageError
 from ledger.git.keys import signing_setup, ssh_fingerprint
@@ -78,7 +80,8 @@ def sign(
         "signed_at": _utc(seconds),
         **({"comment": comment} if comment else {}),
     }
-    entry = SignOff.model_validate(fields)
+    entry = _validated(SignOff, fields)
+    assert isinstance(entry, SignOff)
     _refuse_repeat(state, entry)
     return _commit(root, state, fields, entry, seconds)
 
@@ -122,7 +125,24 @@ def promote(
             "ref": str(evaluation.record_id),
             "sha256": evaluation.facts.sha256,
         }
-    return _commit(root, state, fields, Promotion.model_validate(fields), seconds)
+    return _commit(root, state, fields, _validated(Promotion, fields), seconds)
+
+
+def _validated(model: type[Entry], fields: dict[str, Any]) -> Entry:
+    """The entry, or a usage error naming what of the signer's settings does not fit it (a
+    git e-mail that is not an address, say)."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = "/".join(str(part) for part in error["loc"])
+        value = fields.get(str(error["loc"][0])) if error["loc"] else None
+        if error["loc"][:1] == ("signer",):
+            raise UsageError(
+                f"your git identity cannot sign: {where} {error['msg']}; set user.name and "
+                "user.email (git config) to your name and e-mail address"
+            ) from None
+        raise UsageError(f"{where}: {error['msg']} ({value!r})") from None
 
 
 def _committed_version(file: RecordFile) -> tuple[RecordId, str]:
