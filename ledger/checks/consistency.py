@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger.findings import Finding, finding
@@ -108,46 +110,65 @@ def _metric_findings(metric: Metric, path: str, pointer: str) -> list[Finding]:
     return found
 
 
-def criterion_met(criterion: Criterion, metric: Metric) -> bool | None:
-    """Whether ``metric`` meets ``criterion`` (None: the bound it names has no value)."""
-    value = metric.value
-    if criterion.bound != "estimate":
-        if not isinstance(metric.ci, ConfidenceInterval):
-            return None
-        value = metric.ci.lower if criterion.bound == "ci-lower" else metric.ci.upper
-    return {
-        ">=": value >= criterion.threshold,
-        ">": value > criterion.threshold,
-        "<=": value <= criterion.threshold,
-        "<": value < criterion.threshold,
-    }[criterion.operator]
+@dataclass(frozen=True)
+class Judged:
+    """One acceptance criterion against the evaluation's own metrics."""
+
+    criterion: Criterion
+    #: The value of the bound the criterion names (None: the metric or its interval is absent).
+    measured: float | None
+    met: bool | None
+
+    def requirement(self) -> str:
+        c = self.criterion
+        return f"{c.metric} ({c.bound}) {c.operator} {c.threshold}"
+
+
+def judge(record: EvaluationRecord) -> list[Judged]:
+    """Each acceptance criterion judged from the metrics (none when the record states none):
+    the outcome is computed here, whatever the record says it is."""
+    criteria = record.setup.acceptance_criteria
+    if not isinstance(criteria, list):
+        return []
+    metrics = {m.name: m for m in record.metrics}
+    judged = []
+    for criterion in criteria:
+        measured = metrics.get(criterion.metric)
+        value = _bound(criterion, measured) if measured is not None else None
+        met = None if value is None else _OPERATORS[criterion.operator](value, criterion.threshold)
+        judged.append(Judged(criterion, value, met))
+    return judged
+
+
+_OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+def _bound(criterion: Criterion, metric: Metric) -> float | None:
+    if criterion.bound == "estimate":
+        return metric.value
+    if not isinstance(metric.ci, ConfidenceInterval):
+        return None
+    return metric.ci.lower if criterion.bound == "ci-lower" else metric.ci.upper
 
 
 def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
     found: list[Finding] = []
     for i, metric in enumerate(record.metrics):
         found += _metric_findings(metric, path, f"/metrics/{i}")
-    criteria = record.setup.acceptance_criteria
-    if not isinstance(criteria, list):
-        return found
-    metrics = {m.name: m for m in record.metrics}
-    results: list[bool] = []
-    for i, criterion in enumerate(criteria):
-        measured = metrics.get(criterion.metric)
-        met = criterion_met(criterion, measured) if measured else None
-        if met is None:
+    judged = judge(record)
+    for i, one in enumerate(judged):
+        if one.met is None:
             found.append(
                 finding(
                     "L106",
                     path,
                     f"/setup/acceptance_criteria/{i}",
-                    f"criterion on {criterion.metric!r} ({criterion.bound}) has no "
+                    f"criterion on {one.criterion.metric!r} ({one.criterion.bound}) has no "
                     "matching metric value in /metrics",
                 )
             )
-        else:
-            results.append(met)
-    if len(results) == len(criteria) and record.setup.outcome != "not-assessed":
+    results = [one.met for one in judged if one.met is not None]
+    if judged and len(results) == len(judged) and record.setup.outcome != "not-assessed":
         expected = "pass" if all(results) else "fail"
         if record.setup.outcome != expected:
             found.append(

@@ -73,18 +73,13 @@ def _evaluation(
     does (one line per condition each evaluation misses)."""
     from ledger.checks.patterns import leakage_findings
 
-    candidates = [
-        file
-        for file in state.records.current()
-        if file.facts.kind == "evaluation"
-        and any(link.relation == "evaluates" and link.target == record for link in file.facts.links)
-    ]
+    candidates = evaluations_of(state, record)
     if not candidates:
         return None, [f"no current evaluation at this revision evaluates {record}"]
     leaking = {f.path for f in leakage_findings(root, state.records) if f.code == "L701"}
     contents = state.contents(candidates)
     problems: list[str] = []
-    for file in sorted(candidates, key=lambda f: _version_key(f), reverse=True):
+    for file in reversed(candidates):
         why = criteria_problems(contents.get(file.relpath, {}))
         if file.relpath in leaking:
             why.append("its test data overlaps the model's training data (L701)")
@@ -102,29 +97,37 @@ def _version_key(file: RecordFile) -> tuple[tuple[int, ...], int, str]:
 def criteria_problems(content: dict[str, Any]) -> list[str]:
     """Which acceptance criteria of an evaluation its own metrics do not meet, computed from
     the metrics (the stated outcome is not read)."""
-    from ledger.checks.consistency import criterion_met
+    from ledger.checks.consistency import judge
     from ledger.records.evaluation import EvaluationRecord
 
     try:
-        record = EvaluationRecord.model_validate(content)
+        judged = judge(EvaluationRecord.model_validate(content))
     except ValueError:
         return ["is not a valid evaluation"]
-    criteria = record.setup.acceptance_criteria
-    if not isinstance(criteria, list) or not criteria:
+    if not judged:
         return ["states no acceptance criteria"]
-    metrics = {m.name: m for m in record.metrics}
-    problems = []
-    for criterion in criteria:
-        measured = metrics.get(criterion.metric)
-        met = criterion_met(criterion, measured) if measured is not None else None
-        wanted = (
-            f"{criterion.metric} ({criterion.bound}) {criterion.operator} {criterion.threshold}"
-        )
-        if met is None:
-            problems.append(f"has no value to judge the criterion {wanted}")
-        elif not met:
-            problems.append(f"does not meet the criterion {wanted}")
-    return problems
+    return [
+        f"has no value to judge the criterion {one.requirement()}"
+        if one.met is None
+        else f"does not meet the criterion {one.requirement()}"
+        for one in judged
+        if not one.met
+    ]
+
+
+def evaluations_of(
+    state: LedgerState, record: RecordId, *, current_only: bool = True
+) -> list[RecordFile]:
+    """The evaluations of model version ``record`` at ``state`` (by default the current
+    ones), oldest version first."""
+    files = state.records.current() if current_only else state.records.valid()
+    found = [
+        file
+        for file in files
+        if file.facts.kind == "evaluation"
+        and any(link.relation == "evaluates" and link.target == record for link in file.facts.links)
+    ]
+    return sorted(found, key=_version_key)
 
 
 def promotion_findings(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ledger.records.identity import RecordId
+from ledger.signoffs.stages import evaluations_of
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -97,7 +98,7 @@ def technical_file(state: LedgerState, record: RecordId) -> TechnicalFile:
     file = state.records.by_path[record.relpath(folder)]
     model = state.content(file)
     trained_on = [_linked(state, link["ref"]) for link in model["training"]["datasets"]]
-    evaluations = _evaluations_of(state, record)
+    evaluations = evaluations_of(state, record)
     contents = state.contents([f for f in (*trained_on, *evaluations) if f is not None])
     sections = [
         _general(model),
@@ -221,7 +222,7 @@ def _changes(
     if supersedes.get("pccp_modification_id"):
         section.fields.append(("Planned modification", str(supersedes["pccp_modification_id"])))
     previous = RecordId.parse(str(supersedes["ref"]))
-    before = _evaluations_of(state, previous, current_only=False)
+    before = evaluations_of(state, previous, current_only=False)
     if before and evaluations:
         old, new = before[-1].record_id, evaluations[-1].record_id
         assert old is not None and new is not None
@@ -330,19 +331,6 @@ def _linked(state: LedgerState, ref: str) -> RecordFile | None:
     return state.records.by_path.get(RecordId.parse(ref).relpath(state.config.records_dir))
 
 
-def _evaluations_of(
-    state: LedgerState, record: RecordId, *, current_only: bool = True
-) -> list[RecordFile]:
-    files = state.records.current() if current_only else state.records.valid()
-    found = [
-        f
-        for f in files
-        if f.facts.kind == "evaluation"
-        and any(link.relation == "evaluates" and link.target == record for link in f.facts.links)
-    ]
-    return sorted(found, key=lambda f: (f.record_id or record).version_key)
-
-
 def _metrics(metrics: list[Json]) -> Table:
     headers = ("metric", "value", "interval", "n", "events", "threshold", "definition")
     rows = [
@@ -396,34 +384,27 @@ def _subgroup_counts(groups: list[Any]) -> Table:
 
 def _criteria(data: Json) -> tuple[Table | None, str]:
     """The criteria with each verdict computed from the metrics, and the overall outcome."""
-    from ledger.checks.consistency import criterion_met
+    from ledger.checks.consistency import judge
     from ledger.records.evaluation import EvaluationRecord
 
     try:
-        record = EvaluationRecord.model_validate(data)
+        judged = judge(EvaluationRecord.model_validate(data))
     except ValueError:
         return None, "not computed: the evaluation is not valid"
-    criteria = record.setup.acceptance_criteria
-    if not isinstance(criteria, list) or not criteria:
+    if not judged:
         return None, "not assessed: no acceptance criteria are stated"
-    metrics = {m.name: m for m in record.metrics}
-    rows, verdicts = [], []
-    for c in criteria:
-        measured = metrics.get(c.metric)
-        met = criterion_met(c, measured) if measured is not None else None
-        verdicts.append(met)
-        value = "-"
-        if measured is not None:
-            value = (
-                _num(measured.value)
-                if c.bound == "estimate"
-                else _interval(measured.ci.model_dump() if hasattr(measured.ci, "lower") else None)
-            )
-        verdict = {True: "met", False: "NOT MET", None: "no value"}[met]
-        rows.append((c.metric, c.bound, f"{c.operator} {_num(c.threshold)}", value, verdict))
-    outcome = "pass" if all(v is True for v in verdicts) else "fail"
-    table = Table(("metric", "bound", "requirement", "measured", "verdict"), rows)
-    return table, outcome
+    rows = [
+        (
+            one.criterion.metric,
+            one.criterion.bound,
+            f"{one.criterion.operator} {_num(one.criterion.threshold)}",
+            _num(one.measured),
+            {True: "met", False: "NOT MET", None: "no value"}[one.met],
+        )
+        for one in judged
+    ]
+    outcome = "pass" if all(one.met for one in judged) else "fail"
+    return Table(("metric", "bound", "requirement", "measured", "verdict"), rows), outcome
 
 
 def _flatten(label: str, value: Any) -> list[tuple[str, str]]:
