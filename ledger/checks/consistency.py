@@ -7,13 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger.findings import Finding, finding
+from ledger.records.common import AcceptanceCriterion, NonInferiority, SubgroupRef
 from ledger.records.dataset import DatasetRecord
-from ledger.records.evaluation import (
-    ConfidenceInterval,
-    Criterion,
-    EvaluationRecord,
-    Metric,
-)
+from ledger.records.evaluation import ConfidenceInterval, EvaluationRecord, Metric
 
 if TYPE_CHECKING:
     from ledger.records import Record
@@ -114,41 +110,83 @@ def _metric_findings(metric: Metric, path: str, pointer: str) -> list[Finding]:
 class Judged:
     """One acceptance criterion against the evaluation's own metrics."""
 
-    criterion: Criterion
+    criterion: AcceptanceCriterion
     #: The value of the bound the criterion names (None: the metric or its interval is absent).
     measured: float | None
+    #: None when it cannot be judged: nothing measured, or (non-inferiority) no baseline value.
     met: bool | None
+    #: For non-inferiority, the baseline's estimate it was judged against.
+    against: float | None = None
 
     def requirement(self) -> str:
         c = self.criterion
-        return f"{c.metric} ({c.bound}) {c.operator} {c.threshold}"
+        where = f"[{c.subgroup.attribute}={c.subgroup.group}]" if c.subgroup else ""
+        if isinstance(c, NonInferiority):
+            return (
+                f"{c.metric}{where} ({c.bound}) within {c.margin} of the baseline ({c.direction})"
+            )
+        return f"{c.metric}{where} ({c.bound}) {c.operator} {c.threshold}"
 
 
-def judge(record: EvaluationRecord) -> list[Judged]:
-    """Each acceptance criterion judged from the metrics (none when the record states none):
-    the outcome is computed here, whatever the record says it is."""
+def judge(record: EvaluationRecord, baseline: EvaluationRecord | None = None) -> list[Judged]:
+    """Each acceptance criterion judged from the metrics (none when the record states none),
+    a non-inferiority criterion against ``baseline``'s estimate: the outcome is computed
+    here, whatever the record says it is."""
     criteria = record.setup.acceptance_criteria
     if not isinstance(criteria, list):
         return []
-    metrics = {m.name: m for m in record.metrics}
     judged = []
     for criterion in criteria:
-        measured = metrics.get(criterion.metric)
-        value = _bound(criterion, measured) if measured is not None else None
+        measured = metric_of(record, criterion.metric, criterion.subgroup)
+        value = _bound(criterion.bound, measured) if measured is not None else None
+        if isinstance(criterion, NonInferiority):
+            before = metric_of(baseline, criterion.metric, criterion.subgroup) if baseline else None
+            against = before.value if before is not None else None
+            met = None
+            if value is not None and against is not None:
+                if criterion.direction == "higher-is-better":
+                    met = value >= against - criterion.margin
+                else:
+                    met = value <= against + criterion.margin
+            judged.append(Judged(criterion, value, met, against))
+            continue
         met = None if value is None else _OPERATORS[criterion.operator](value, criterion.threshold)
         judged.append(Judged(criterion, value, met))
     return judged
 
 
+def metric_of(record: EvaluationRecord, name: str, subgroup: SubgroupRef | None) -> Metric | None:
+    """A metric overall, or in one subgroup of ``subgroup_metrics``."""
+    if subgroup is None:
+        metrics = record.metrics
+    elif isinstance(record.subgroup_metrics, list):
+        groups = [
+            g
+            for g in record.subgroup_metrics
+            if (g.attribute, g.group) == (subgroup.attribute, subgroup.group)
+        ]
+        metrics = [m for g in groups for m in g.metrics]
+    else:
+        metrics = []
+    return next((m for m in metrics if m.name == name), None)
+
+
+def outcome_of(judged: list[Judged]) -> str | None:
+    """``pass`` or ``fail`` as the metrics give it; None when a criterion cannot be judged."""
+    if not judged or any(one.met is None for one in judged):
+        return None
+    return "pass" if all(one.met for one in judged) else "fail"
+
+
 _OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
-def _bound(criterion: Criterion, metric: Metric) -> float | None:
-    if criterion.bound == "estimate":
+def _bound(bound: str, metric: Metric) -> float | None:
+    if bound == "estimate":
         return metric.value
     if not isinstance(metric.ci, ConfidenceInterval):
         return None
-    return metric.ci.lower if criterion.bound == "ci-lower" else metric.ci.upper
+    return metric.ci.lower if bound == "ci-lower" else metric.ci.upper
 
 
 def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
@@ -157,29 +195,30 @@ def _evaluation(record: EvaluationRecord, path: str) -> list[Finding]:
         found += _metric_findings(metric, path, f"/metrics/{i}")
     judged = judge(record)
     for i, one in enumerate(judged):
-        if one.met is None:
+        if one.measured is None:
+            c = one.criterion
+            where = f" in subgroup {c.subgroup.attribute}={c.subgroup.group}" if c.subgroup else ""
             found.append(
                 finding(
                     "L106",
                     path,
                     f"/setup/acceptance_criteria/{i}",
-                    f"criterion on {one.criterion.metric!r} ({one.criterion.bound}) has no "
-                    "matching metric value in /metrics",
+                    f"criterion on {c.metric!r} ({c.bound}){where} has no matching metric "
+                    "value in this record",
                 )
             )
-    results = [one.met for one in judged if one.met is not None]
-    if judged and len(results) == len(judged) and record.setup.outcome != "not-assessed":
-        expected = "pass" if all(results) else "fail"
-        if record.setup.outcome != expected:
-            found.append(
-                finding(
-                    "L106",
-                    path,
-                    "/setup/outcome",
-                    f"outcome says {record.setup.outcome!r}, but the metrics "
-                    f"against the acceptance criteria give {expected!r}",
-                )
+    # A non-inferiority criterion is judged against the baseline: verify does that.
+    expected = outcome_of(judged)
+    if expected is not None and record.setup.outcome not in ("not-assessed", expected):
+        found.append(
+            finding(
+                "L106",
+                path,
+                "/setup/outcome",
+                f"outcome says {record.setup.outcome!r}, but the metrics "
+                f"against the acceptance criteria give {expected!r}",
             )
+        )
     return found
 
 

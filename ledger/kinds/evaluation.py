@@ -22,9 +22,20 @@ EVALUATION = KindSpec(
         "test_population.events",
         "setup.outcome",
         "setup.seeds",
+        # Which planned change a version verifies is its own statement, never taken over.
+        "setup.modification",
+        "impact_assessment",
     ),
     # Metric definitions and thresholds are compared metric by metric (ledger.views.compare).
-    compared={"evaluation conditions": ("test_population", "setup")},
+    # The conditions of the measurement only: criteria, outcome and modification judge it.
+    compared={
+        "evaluation conditions": (
+            "test_population",
+            "setup.protocol",
+            "setup.evaluation_type",
+            "setup.seeds",
+        )
+    },
     lineage=LineageStyle(
         rank=2,
         fill="#fff3e0",

@@ -172,3 +172,35 @@ class Envelope(Strict):
         description="Organisation-specific fields, under namespaced keys (e.g. acme.org/site).",
         json_schema_extra={"additionalProperties": False},
     )
+
+
+class SubgroupRef(Strict):
+    attribute: NonEmptyStr = Field(description="As in subgroup_metrics, e.g. age band.")
+    group: NonEmptyStr
+
+
+Bound = Literal["estimate", "ci-lower", "ci-upper"]
+
+
+class Criterion(Strict):
+    """A bound on a metric: overall, or in one subgroup of subgroup_metrics."""
+
+    metric: NonEmptyStr
+    subgroup: SubgroupRef | None = None
+    operator: Literal[">=", ">", "<=", "<"]
+    threshold: float
+    bound: Bound = "estimate"
+
+
+class NonInferiority(Strict):
+    """The metric may be worse than in the baseline evaluation by at most ``margin``: the
+    named bound of this evaluation's value against the baseline's estimate."""
+
+    metric: NonEmptyStr
+    subgroup: SubgroupRef | None = None
+    direction: Literal["higher-is-better", "lower-is-better"]
+    margin: Annotated[float, Field(ge=0.0)]
+    bound: Bound = "estimate"
+
+
+AcceptanceCriterion = Criterion | NonInferiority

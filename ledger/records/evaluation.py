@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from ledger.records.common import (
+    AcceptanceCriterion,
     Count,
     Envelope,
     Fraction,
@@ -57,18 +58,28 @@ class Population(Strict):
     differences_from_development: Text
 
 
-class Criterion(Strict):
-    metric: NonEmptyStr
-    operator: Literal[">=", ">", "<=", "<"]
-    threshold: float
-    bound: Literal["estimate", "ci-lower", "ci-upper"] = "estimate"
+class ImpactAssessment(Strict):
+    """Why a new model version whose metrics moved beyond the previous intervals is still
+    acceptable (FDA PCCP impact assessment)."""
+
+    what_changed: NonEmptyStr = Field(description="What changed in data, model or setting.")
+    benefit_risk: NonEmptyStr = Field(description="The benefits and risks of the change.")
+    subgroup_effects: Text = Field(description="How each affected subgroup moved, and why.")
 
 
 class Setup(Strict):
     protocol: NonEmptyStr
-    prespecified: bool = Field(description="Whether the protocol was fixed before the analysis.")
-    acceptance_criteria: list[Criterion] | NotApplicable
+    prespecified: bool = Field(
+        description="Whether the criteria were fixed before the analysis: verify then checks "
+        "that a record committed earlier states them (the model's evaluation_criteria, or "
+        "the planned change named in modification)."
+    )
+    acceptance_criteria: list[AcceptanceCriterion] | NotApplicable
     outcome: Literal["pass", "fail", "not-assessed"]
+    modification: NonEmptyStr | None = Field(
+        default=None,
+        description="The planned change (PCCP modification id) this evaluation verifies.",
+    )
     seeds: list[int] | NotApplicable
     evaluation_type: Literal[
         "internal", "temporal", "external", "subgroup", "prospective", "pccp-verification"
@@ -87,3 +98,8 @@ class EvaluationRecord(Envelope):
     setup: Setup
     baseline: Link | NotApplicable = Field(description="An evaluation this one is compared with.")
     limitations: TextList
+    impact_assessment: ImpactAssessment | None = Field(
+        default=None,
+        description="Required when the evaluated model supersedes another and a metric moved "
+        "beyond the interval of the previous version's evaluation.",
+    )

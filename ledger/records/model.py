@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from ledger.records.common import (
+    AcceptanceCriterion,
     CodeRef,
     Envelope,
     Link,
@@ -80,9 +81,25 @@ class Outputs(Strict):
 
 
 class PlannedChange(Strict):
+    """A modification of a predetermined change control plan (FDA PCCP)."""
+
     id: NonEmptyStr = Field(description="Modification id, traced to the change control plan.")
     description: NonEmptyStr
-    acceptance_criteria: Text
+    acceptance_criteria: Text = Field(description="The criteria in words.")
+    criteria: Annotated[list[AcceptanceCriterion], Field(min_length=1)] | None = Field(
+        default=None,
+        description="The criteria as data: an evaluation verifying this modification must "
+        "state exactly these, and is judged by them.",
+    )
+    protocol: NonEmptyStr | None = Field(
+        default=None, description="How the modification is made and verified."
+    )
+    scope: NonEmptyStr | None = Field(
+        default=None, description="What may change (data, weights, threshold) and what may not."
+    )
+    mode: Literal["automatic", "manual"] | None = Field(
+        default=None, description="Whether the change is made without a human decision."
+    )
 
 
 class ModelRecord(Envelope):
@@ -101,3 +118,8 @@ class ModelRecord(Envelope):
     regulatory_status: NonEmptyStr = Field(description="e.g. research use only, FDA 510(k) K...")
     known_risks: TextList
     planned_changes: list[PlannedChange] | NotApplicable
+    evaluation_criteria: Annotated[list[AcceptanceCriterion], Field(min_length=1)] | None = Field(
+        default=None,
+        description="Acceptance criteria fixed before this version is evaluated: an evaluation "
+        "of it that says its criteria were pre-specified must state exactly these.",
+    )

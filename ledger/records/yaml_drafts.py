@@ -166,8 +166,9 @@ class _Writer:
             self.lines.append(head)
             items = self.resolve(resolved.get("items", {}))
             for item in value:
-                if isinstance(item, Mapping) and item and "properties" in items:
-                    self.item(items, item, indent + "  ")
+                chosen = self._branch(items, item) if isinstance(item, Mapping) else items
+                if isinstance(item, Mapping) and item and "properties" in chosen:
+                    self.item(chosen, item, indent + "  ")
                 else:
                     self.value(f"{indent}  -", indent + "    ", items, item)
         else:
@@ -184,21 +185,25 @@ class _Writer:
 
     def _branch(self, field: Any, value: Any) -> Any:
         """The alternative of an ``anyOf`` that a value takes: the not-applicable object for a
-        ``not_applicable`` statement, else the first of the value's type."""
+        ``not_applicable`` statement; for another object, the first whose properties hold
+        every key of the value (one criterion kind or another), else the first object; else
+        the first of the value's type."""
         resolved = self.resolve(field)
         if "anyOf" not in resolved:
             return resolved
-        for branch in (self.resolve(b) for b in resolved["anyOf"]):
-            is_reason = branch.get("required") == ["not_applicable"]
-            reason_given = isinstance(value, Mapping) and "not_applicable" in value
-            if (
-                isinstance(value, Mapping)
-                and reason_given == is_reason
-                and branch.get("type") == "object"
-            ):
-                return branch
-            if isinstance(value, list) and branch.get("type") == "array":
-                return branch
+        branches = [self.resolve(b) for b in resolved["anyOf"]]
+        if isinstance(value, Mapping):
+            reason_given = "not_applicable" in value
+            objects = [
+                b
+                for b in branches
+                if b.get("type") == "object"
+                and (b.get("required") == ["not_applicable"]) == reason_given
+            ]
+            fitting = [b for b in objects if set(value) <= set(b.get("properties", {}))]
+            return (fitting or objects or [{}])[0]
+        if isinstance(value, list):
+            return next((b for b in branches if b.get("type") == "array"), {})
         return {}
 
 

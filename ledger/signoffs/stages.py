@@ -80,7 +80,8 @@ def _evaluation(
     contents = state.contents(candidates)
     problems: list[str] = []
     for file in reversed(candidates):
-        why = criteria_problems(contents.get(file.relpath, {}))
+        content = contents.get(file.relpath, {})
+        why = criteria_problems(content, baseline_of(state, content))
         if file.relpath in leaking:
             why.append("its test data overlaps the model's training data (L701)")
         if not why:
@@ -94,25 +95,37 @@ def _version_key(file: RecordFile) -> tuple[tuple[int, ...], int, str]:
     return file.record_id.version_key
 
 
-def criteria_problems(content: dict[str, Any]) -> list[str]:
-    """Which acceptance criteria of an evaluation its own metrics do not meet, computed from
-    the metrics (the stated outcome is not read)."""
+def criteria_problems(content: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
+    """Which acceptance criteria of an evaluation its metrics do not meet, computed from the
+    metrics and, for non-inferiority, the baseline's (the stated outcome is not read)."""
     from ledger.checks.consistency import judge
     from ledger.records.evaluation import EvaluationRecord
 
     try:
-        judged = judge(EvaluationRecord.model_validate(content))
+        record = EvaluationRecord.model_validate(content)
+        before = EvaluationRecord.model_validate(baseline) if baseline is not None else None
     except ValueError:
-        return ["is not a valid evaluation"]
+        return ["is not a valid evaluation, or its baseline is not"]
+    judged = judge(record, before)
     if not judged:
         return ["states no acceptance criteria"]
     return [
-        f"has no value to judge the criterion {one.requirement()}"
+        f"cannot judge the criterion {one.requirement()}"
         if one.met is None
         else f"does not meet the criterion {one.requirement()}"
         for one in judged
         if not one.met
     ]
+
+
+def baseline_of(state: LedgerState, content: dict[str, Any]) -> dict[str, Any] | None:
+    """The content of the evaluation an evaluation names as its baseline, if it is valid."""
+    baseline = content.get("baseline")
+    if not isinstance(baseline, dict) or "ref" not in baseline:
+        return None
+    folder = state.config.records_dir
+    file = state.records.by_path.get(RecordId.parse(str(baseline["ref"])).relpath(folder))
+    return state.content(file) if file is not None and file.facts.valid else None
 
 
 def evaluations_of(
@@ -173,7 +186,9 @@ def still_justified(
         return [*problems, f"its evaluation {named.ref} is not in the ledger with that content"]
     if not any(link.relation == "evaluates" and link.target == record for link in file.facts.links):
         problems.append(f"its evaluation {named.ref} does not evaluate {record}")
-    problems += [f"{named.ref} {why}" for why in criteria_problems(state.content(file))]
+    content = state.content(file)
+    judged = criteria_problems(content, baseline_of(state, content))
+    problems += [f"{named.ref} {why}" for why in judged]
     if any(f.path == file.relpath for f in leakage_findings(root, state.records)):
         problems.append(f"{named.ref}'s test data overlaps the model's training data (L701)")
     return problems

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ledger.records.identity import RecordId
-from ledger.signoffs.stages import evaluations_of
+from ledger.signoffs.stages import baseline_of, evaluations_of
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -104,8 +104,8 @@ def technical_file(state: LedgerState, record: RecordId) -> TechnicalFile:
         _general(model),
         _data(state, trained_on, contents),
         _development(model),
-        _evaluation(evaluations, contents),
-        _changes(state, record, model, evaluations),
+        _evaluation(state, evaluations, contents),
+        _changes(state, record, model, evaluations, contents),
         _signoffs(signoffs_of(state, record)),
         _risks(model, evaluations, contents),
         _planned(model),
@@ -130,6 +130,9 @@ def _general(model: Json) -> Section:
         ("Policies", _text(model.get("policies"))),
     ]
     section.fields += _flatten("Intended use", model.get("intended_use"))
+    section.fields += _flatten(
+        "Pre-specified evaluation criteria", model.get("evaluation_criteria")
+    )
     section.fields += _flatten("Outputs", model.get("outputs"))
     return section
 
@@ -167,7 +170,9 @@ def _development(model: Json) -> Section:
     return section
 
 
-def _evaluation(evaluations: list[RecordFile], contents: Mapping[str, Json]) -> Section:
+def _evaluation(
+    state: LedgerState, evaluations: list[RecordFile], contents: Mapping[str, Json]
+) -> Section:
     section = Section("4. Evaluation: performance, subgroups, acceptance criteria")
     if not evaluations:
         section.paragraphs.append("No current evaluation evaluates this version.")
@@ -193,7 +198,7 @@ def _evaluation(evaluations: list[RecordFile], contents: Mapping[str, Json]) -> 
             sub.tables.append(("Subgroups", _subgroup_metrics(groups)))
         else:
             sub.fields.append(("Subgroups", _text(groups)))
-        criteria, computed = _criteria(data)
+        criteria, computed = _criteria(data, baseline_of(state, data))
         if criteria is not None:
             sub.tables.append(("Acceptance criteria", criteria))
         sub.fields += [
@@ -205,7 +210,11 @@ def _evaluation(evaluations: list[RecordFile], contents: Mapping[str, Json]) -> 
 
 
 def _changes(
-    state: LedgerState, record: RecordId, model: Json, evaluations: list[RecordFile]
+    state: LedgerState,
+    record: RecordId,
+    model: Json,
+    evaluations: list[RecordFile],
+    contents: Mapping[str, Json],
 ) -> Section:
     from ledger.views.compare import compare
 
@@ -221,6 +230,10 @@ def _changes(
     ]
     if supersedes.get("pccp_modification_id"):
         section.fields.append(("Planned modification", str(supersedes["pccp_modification_id"])))
+    for file in evaluations:
+        assessed = contents.get(file.relpath, {}).get("impact_assessment")
+        if assessed:
+            section.fields += _flatten(f"Impact assessment ({file.record_id})", assessed)
     previous = RecordId.parse(str(supersedes["ref"]))
     before = evaluations_of(state, previous, current_only=False)
     if before and evaluations:
@@ -382,29 +395,32 @@ def _subgroup_counts(groups: list[Any]) -> Table:
     return Table(("attribute", "category", "n", "events"), rows)
 
 
-def _criteria(data: Json) -> tuple[Table | None, str]:
-    """The criteria with each verdict computed from the metrics, and the overall outcome."""
-    from ledger.checks.consistency import judge
+def _criteria(data: Json, baseline: Json | None) -> tuple[Table | None, str]:
+    """The criteria with each verdict computed from the metrics (and, for non-inferiority,
+    the baseline's), and the overall outcome."""
+    from ledger.checks.consistency import judge, outcome_of
     from ledger.records.evaluation import EvaluationRecord
 
     try:
-        judged = judge(EvaluationRecord.model_validate(data))
+        record = EvaluationRecord.model_validate(data)
+        before = EvaluationRecord.model_validate(baseline) if baseline is not None else None
     except ValueError:
-        return None, "not computed: the evaluation is not valid"
+        return None, "not computed: the evaluation or its baseline is not valid"
+    judged = judge(record, before)
     if not judged:
         return None, "not assessed: no acceptance criteria are stated"
     rows = [
         (
-            one.criterion.metric,
-            one.criterion.bound,
-            f"{one.criterion.operator} {_num(one.criterion.threshold)}",
+            one.requirement(),
             _num(one.measured),
-            {True: "met", False: "NOT MET", None: "no value"}[one.met],
+            "-" if one.against is None else _num(one.against),
+            {True: "met", False: "NOT MET", None: "cannot be judged"}[one.met],
         )
         for one in judged
     ]
-    outcome = "pass" if all(one.met for one in judged) else "fail"
-    return Table(("metric", "bound", "requirement", "measured", "verdict"), rows), outcome
+    outcome = outcome_of(judged) or "not computed: a criterion cannot be judged"
+    table = Table(("criterion", "measured", "baseline", "verdict"), rows)
+    return table, outcome
 
 
 def _flatten(label: str, value: Any) -> list[tuple[str, str]]:
