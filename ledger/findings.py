@@ -251,6 +251,28 @@ RULES: dict[str, Rule] = _rules(
         "a model names no training data",
         "link the datasets the model was trained on (training.datasets)",
     ),
+    Rule(
+        "L704",
+        "criteria-not-prespecified",
+        "an evaluation's criteria are not those a record committed before it fixed",
+        "name the planned change it verifies (setup.modification) or state the criteria in "
+        "the model's evaluation_criteria before evaluating; else set prespecified to false",
+    ),
+    Rule(
+        "L705",
+        "impact-assessment-missing",
+        "a new model version's metrics moved beyond the previous version's intervals, with no "
+        "impact assessment",
+        "supersede the evaluation with one that has an impact_assessment: what changed, "
+        "benefit and risk, subgroup effects",
+    ),
+    Rule(
+        "L706",
+        "outcome-against-baseline",
+        "a non-inferiority criterion has no baseline, or the stated outcome is not what the "
+        "metrics give against the baseline's",
+        "name the baseline evaluation, and state the outcome the metrics give",
+    ),
     # Signatures.
     Rule(
         "L801",

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.bulk import quiet_gc
+from ledger.checks.criteria import CODES as CRITERIA_CODES
+from ledger.checks.criteria import criteria_findings
 from ledger.checks.history import (
     dvc_files_at_rev,
     history_findings,
@@ -200,9 +202,14 @@ class LedgerState:
         folder = self.config.records_dir
         only = since.affected(self.kept.records, self.records, self.history, self.facts_of, folder)
         self.rechecked = only
-        found = [_finding(row) for row in since.findings if row[1] not in only and row[0] != "L305"]
+        found = [
+            _finding(row)
+            for row in since.findings
+            if row[1] not in only and row[0] != "L305" and row[0] not in CRITERIA_CODES
+        ]
         found += self._find(memo, only)
         found += cycles(self.records)
+        found += criteria_findings(self)
         # What was remembered of the records checked again is replaced by what they used.
         self.kept.verdicts = {
             **{k: v for k, v in memo.known.items() if k.split("\0", 2)[1] not in only},
@@ -254,6 +261,8 @@ class LedgerState:
             found += memo(key, functools.partial(dvc_files_at_rev, here, file))
         found += unrecorded_data(self.repo, history, records, only)
         found += pipeline_findings(self.dvc, records, only)
+        if only is None:
+            found += criteria_findings(self)
         return sorted(set(found), key=Finding.sort_key)
 
     def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
