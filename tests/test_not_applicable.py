@@ -59,6 +59,10 @@ def _new_version(repo: Path, kind: str, name: str, schemas: dict[str, Any]) -> N
     old = repo / "records" / kind / name / "1.1.json"
     value = json.loads(old.read_text())
     assert _fill(value, schemas[f"{kind}.schema.json"], schemas, f"{kind}.schema.json") > 0
+    if kind == "evaluation":
+        # Criteria that do not apply were fixed nowhere: not pre-specified, no modification.
+        value["setup"].pop("modification", None)
+        value["setup"]["prespecified"] = False
     value["version"] = "1.2"
     value["supersedes"] = {
         "ref": f"{kind}:{name}@1.1",

@@ -56,7 +56,11 @@ def test_the_markdown_follows_annex_iv_and_states_the_records_numbers(repo: Path
         )
     subgroup_rows = sum(len(g["metrics"]) for g in evaluation["subgroup_metrics"])
     assert text.count("| sex | ") + text.count("| age band | ") == subgroup_rows
-    assert "| auroc | ci-lower | \\>= 0.75 |" in text and "NOT MET" not in text
+    assert "| auroc (ci-lower) \\>= 0.75 | 0.8134 | - | met |" in text and "NOT MET" not in text
+    assert (
+        "| auroc (estimate) within 0.05 of the baseline (higher-is-better) | 0.85 | 0.8549 |"
+        in text
+    )
     assert "- **Outcome computed from the metrics**: pass" in text
     assert "**Metrics: evaluation:sepsis-risk-heldout@1.0 against" in text  # the change
     history = text.split("## 9.")[1]

@@ -14,6 +14,17 @@ ORGANIZATION = "Example University Hospital, Clinical AI Lab"
 SCRIPT = "scripts/pipeline.py"
 REGULATORY_TAGS = ["HIPAA", "IRB-approved", "research-use-only"]
 POLICIES = ["https://www.hhs.gov/hipaa/for-professionals/privacy/index.html"]
+#: Fixed with model v1.0, before any evaluation: what every evaluation of the model must meet.
+CRITERIA: list[dict[str, Any]] = [
+    {"metric": "auroc", "operator": ">=", "threshold": 0.75, "bound": "ci-lower"},
+    {"metric": "sensitivity", "operator": ">=", "threshold": 0.6, "bound": "estimate"},
+]
+#: What the planned retraining (PCCP-1) must meet: the same bounds, and an AUROC no more
+#: than 0.05 below the evaluation of the version it replaces.
+PCCP_CRITERIA: list[dict[str, Any]] = [
+    *CRITERIA,
+    {"metric": "auroc", "direction": "higher-is-better", "margin": 0.05, "bound": "estimate"},
+]
 
 
 def _code(entrypoint: str) -> dict[str, str]:
@@ -208,9 +219,18 @@ def model_fields(model: dict[str, Any]) -> dict[str, Any]:
                 "id": "PCCP-1",
                 "description": "Retrain on newly collected "
                 "admissions with the same features and procedure",
-                "acceptance_criteria": "AUROC lower CI bound >= 0.75 on the sequestered test set",
+                "acceptance_criteria": "AUROC lower CI bound >= 0.75 and sensitivity >= 0.6 on "
+                "the sequestered test set, and AUROC no more than 0.05 below the previous "
+                "version's",
+                "criteria": PCCP_CRITERIA,
+                "protocol": "Retrain with scripts/pipeline.py train on the extended cohort; "
+                "evaluate on the same sequestered test set with scripts/pipeline.py evaluate",
+                "scope": "Model weights only: features, procedure, threshold rule and intended "
+                "use stay as they are",
+                "mode": "manual",
             }
         ],
+        "evaluation_criteria": CRITERIA,
     }
 
 
@@ -243,15 +263,63 @@ def _metrics(performance: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def evaluation_fields(result: dict[str, Any], test_summary: dict[str, Any]) -> dict[str, Any]:
-    """Documentation of an evaluation, from the metrics file the evaluate step wrote."""
+def evaluation_fields(
+    result: dict[str, Any],
+    test_summary: dict[str, Any],
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Documentation of an evaluation, from the metrics file the evaluate step wrote; with
+    ``previous`` (the metrics file of the version it replaces), the evaluation of the planned
+    retraining PCCP-1, judged against that one, with its impact assessment."""
     overall = result["overall"]
-    criteria = [
-        {"metric": "auroc", "operator": ">=", "threshold": 0.75, "bound": "ci-lower"},
-        {"metric": "sensitivity", "operator": ">=", "threshold": 0.6, "bound": "estimate"},
-    ]
+    criteria = CRITERIA if previous is None else PCCP_CRITERIA
     values = {m["name"]: m for m in _metrics(overall)}
     passed = values["auroc"]["ci"]["lower"] >= 0.75 and values["sensitivity"]["value"] >= 0.6
+    if previous is not None:
+        passed = passed and values["auroc"]["value"] >= previous["overall"]["auroc"]["value"] - 0.05
+    fields = _evaluation_fields(result, test_summary, criteria, passed)
+    if previous is not None:
+        fields["setup"]["modification"] = "PCCP-1"
+        fields["impact_assessment"] = _impact(result, previous)
+    return fields
+
+
+def _impact(result: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """The impact assessment of the retraining, its numbers read from the two metrics files."""
+
+    def moves(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return [
+            f"{name} {before[name]['value']:.3f} to {after[name]['value']:.3f}"
+            for name in ("sensitivity", "specificity", "auroc")
+            if before[name]["value"] is not None and after[name]["value"] is not None
+        ]
+
+    now, then = result["overall"], previous["overall"]
+    groups = {(g["attribute"], g["group"]): g["performance"] for g in previous["subgroups"]}
+    subgroup_lines = [
+        f"{g['attribute']} {g['group']}: "
+        + ", ".join(moves(groups[g["attribute"], g["group"]], g["performance"]))
+        for g in result["subgroups"]
+        if (g["attribute"], g["group"]) in groups
+    ]
+    return {
+        "what_changed": "Retrained under PCCP-1 on cohort v1.1 (more admissions); features, "
+        "procedure and threshold rule unchanged.",
+        "benefit_risk": "Overall " + ", ".join(moves(then, now)) + ". Fewer false alerts "
+        "where specificity rose; more missed sepsis where sensitivity fell. Both stay within "
+        "the pre-specified bounds, so the change is accepted for the research pilot only.",
+        "subgroup_effects": "; ".join(subgroup_lines)
+        + ". Subgroup intervals are wide; the smallest subgroups are watched first.",
+    }
+
+
+def _evaluation_fields(
+    result: dict[str, Any],
+    test_summary: dict[str, Any],
+    criteria: list[dict[str, Any]],
+    passed: bool,
+) -> dict[str, Any]:
+    overall = result["overall"]
     return {
         "title": "Held-out evaluation of the sepsis risk model",
         "description": "Discrimination and screening performance on the sequestered test set, "

@@ -166,11 +166,13 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
         )
         repo.dvc("push", "-q")
 
-    def add_evaluation(version: str, **supersede: str) -> None:
+    def add_evaluation(version: str, previous: str | None = None, **supersede: str) -> None:
         out = f"reports/evaluation-{version}.json"
         repo.pipeline("evaluate", "models/sepsis-risk.json", "data/test.csv", out)
         fields = evaluation_fields(
-            _json(repo.root / out), _json(repo.root / "data" / "test.summary.json")
+            _json(repo.root / out),
+            _json(repo.root / "data" / "test.summary.json"),
+            _json(repo.root / f"reports/evaluation-{previous}.json") if previous else None,
         )
         fields["model"] = {"ref": f"model:sepsis-risk@{version}"}
         fields["datasets"] = [{"ref": "dataset:sepsis-test@1.0", "role": "test"}]
@@ -201,13 +203,24 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> None:
     repo.dvc("push", "-q")
     repo.commit(DATA_ENGINEER, f"Extend sepsis cohort to v1.1\n\nLedger-Reason: {reason}")
     reason = "Retrained on cohort v1.1"
-    add_model("1.1", "1.1", ref="model:sepsis-risk@1.0", reason=reason, change_type="retrain")
+    add_model(
+        "1.1",
+        "1.1",
+        ref="model:sepsis-risk@1.0",
+        reason=reason,
+        change_type="retrain",
+        pccp_modification_id="PCCP-1",
+    )
     repo.commit(
         ML_ENGINEER, f"Retrain sepsis-risk as v1.1 on cohort v1.1\n\nLedger-Reason: {reason}"
     )
     reason = "Evaluation of model v1.1 on the same sequestered test set"
     add_evaluation(
-        "1.1", ref="evaluation:sepsis-risk-heldout@1.0", reason=reason, change_type="re-evaluation"
+        "1.1",
+        "1.0",
+        ref="evaluation:sepsis-risk-heldout@1.0",
+        reason=reason,
+        change_type="re-evaluation",
     )
     repo.commit(
         CLINICIAN, f"Evaluate sepsis-risk v1.1 on the held-out test set\n\nLedger-Reason: {reason}"
