@@ -180,3 +180,17 @@ def test_non_inferiority_without_a_baseline_is_l706(repo: Path, tmp_path: Path) 
     path = _superseding_evaluation(repo, tmp_path, no_baseline)
     found = [f for f in _verify(repo) if f["code"] == "L706"]
     assert [(f["path"], f["pointer"]) for f in found] == [(path, "/baseline")]
+
+
+def test_a_bad_criterion_is_named_by_the_kind_it_was_meant_as(repo: Path) -> None:
+    """Two kinds of criterion are both objects: the error is the one of the kind whose fields
+    the value uses, at its own pointer, not "expected one object or the other"."""
+    data = _record(repo)
+    data["setup"]["acceptance_criteria"][2]["margin"] = -0.05
+    data["setup"]["acceptance_criteria"][0]["operator"] = "=>"
+    (repo / EVALUATION).write_text(json.dumps(data, indent=2))
+    done = run_ledger("validate", EVALUATION, "--format", "json", cwd=repo)
+    found = {(f["code"], f["pointer"]) for f in json.loads(done.out)["findings"]}
+    assert ("L105", "/setup/acceptance_criteria/2/margin") in found
+    assert ("L105", "/setup/acceptance_criteria/0/operator") in found
+    assert not any(code == "L104" for code, _ in found)

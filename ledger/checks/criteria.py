@@ -21,8 +21,8 @@ Only current evaluations are checked: a defect is fixed by a new version that su
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,26 +42,80 @@ Json = dict[str, Any]
 CODES = ("L704", "L705", "L706")
 
 
-def criteria_findings(state: LedgerState) -> list[Finding]:
+Remember = Callable[[str, Callable[[], list[Finding]]], list[Finding]]
+
+
+def criteria_findings(state: LedgerState, remember: Remember | None = None) -> list[Finding]:
+    """L704-L706 at ``state``. ``remember`` (the state's memo of checks on immutable inputs)
+    keeps each evaluation's and each model's findings by a key naming every record file they
+    read and the commits that recorded them, so a later commit reads only what changed."""
     evaluations = [f for f in state.records.current() if f.facts.kind == "evaluation"]
-    if not evaluations:
-        return []
+    models = [f for f in state.records.current() if f.facts.kind == "model" and f.facts.supersedes]
     read = _Read(state)
-    read.prefetch(evaluations)
-    by_model: dict[RecordId, list[RecordFile]] = defaultdict(list)
-    for other in state.records.valid():
-        if other.facts.kind == "evaluation":
-            for link in other.facts.links:
-                if link.relation == "evaluates":
-                    by_model[link.target].append(other)
-    found: list[Finding] = []
+    checks: list[tuple[str, Callable[[], list[Finding]], list[RecordFile]]] = []
     for file in evaluations:
-        content = read(file)
-        found += _prespecified(state, read, file, content)
-        found += _impact(state, read, by_model, file, content)
-        found += _against_baseline(state, read, file, content)
-    found += _implemented(state, read)
+        model = _linked(state, file, "evaluates")
+        chain = list(_chain(state, model)) if model is not None else []
+        previous = _previous_evaluations(state, file, chain)
+        baseline = _linked(state, file, "compared-with")
+        inputs = [file, *chain, *previous, *([baseline] if baseline else [])]
+        checks.append(
+            (
+                _key("evaluation", state, inputs),
+                functools.partial(_evaluation_findings, state, read, file, previous),
+                inputs,
+            )
+        )
+    for file in models:
+        earlier = _linked(state, file, "supersedes")
+        versions = list(_chain(state, earlier)) if earlier is not None else []
+        inputs = [file, *versions]
+        implemented = functools.partial(_implemented, read, file, versions)
+        checks.append((_key("model", state, inputs), implemented, inputs))
+    # Read at once what the checks not remembered will read.
+    known = getattr(remember, "known", {})
+    read.prefetch([f for key, _, inputs in checks if key not in known for f in inputs])
+    found: list[Finding] = []
+    for key, check, _ in checks:
+        found += remember(key, check) if remember is not None else check()
     return found
+
+
+def _key(what: str, state: LedgerState, inputs: list[RecordFile]) -> str:
+    """Names every input of a check: each file read (its path, so that the kept findings of
+    a file a later commit checks again are replaced, and its blob) and the commit that
+    recorded it (whose order, in a linear history or by time, decides "committed before")."""
+    parts = [f"criteria-{what}", inputs[0].relpath, str(state.history.linear)]
+    for file in inputs:
+        commit = state.introduced(file)
+        parts += [file.relpath, file.blob, commit.sha if commit else "-"]
+    return "\0".join(parts)
+
+
+def _evaluation_findings(
+    state: LedgerState, read: _Read, file: RecordFile, previous: list[RecordFile]
+) -> list[Finding]:
+    content = read(file)
+    return [
+        *_prespecified(state, read, file, content),
+        *_impact(state, read, previous, file, content),
+        *_against_baseline(state, read, file, content),
+    ]
+
+
+def _previous_evaluations(
+    state: LedgerState, file: RecordFile, chain: list[RecordFile]
+) -> list[RecordFile]:
+    """The evaluations of the version the evaluated model supersedes, on test data this
+    evaluation shares: what its metrics are compared with (L705)."""
+    if len(chain) < 2 or chain[1].record_id is None:
+        return []
+    ours = {link.ref for link in file.facts.links if link.relation == "evaluated-on"}
+    return [
+        other
+        for other in state.evaluations.get(chain[1].record_id, [])
+        if ours & {link.ref for link in other.facts.links if link.relation == "evaluated-on"}
+    ]
 
 
 class _Read:
@@ -154,33 +208,26 @@ def _fixed(model: Json, modification: str | None) -> list[Any] | None:
     return None
 
 
-def _implemented(state: LedgerState, read: _Read) -> list[Finding]:
-    """A current model naming the planned change it implements needs an earlier version
-    planning it."""
-    found = []
-    for file in state.records.current():
-        link = file.facts.supersedes if file.facts.kind == "model" else None
-        if link is None:
-            continue
-        modification = (read(file).get("supersedes") or {}).get("pccp_modification_id")
-        if modification is None:
-            continue
-        earlier = _linked(state, file, "supersedes")
-        versions = list(_chain(state, earlier)) if earlier is not None else []
-        if not any(
-            isinstance(c, dict) and c.get("id") == modification
-            for version in versions
-            for c in read(version).get("planned_changes") or []
-        ):
-            found.append(
-                finding(
-                    "L704",
-                    file.relpath,
-                    "/supersedes/pccp_modification_id",
-                    f"implements {modification!r}, which no version it supersedes plans",
-                )
-            )
-    return found
+def _implemented(read: _Read, file: RecordFile, versions: list[RecordFile]) -> list[Finding]:
+    """A model naming the planned change it implements needs one of the ``versions`` it
+    supersedes to plan it."""
+    modification = (read(file).get("supersedes") or {}).get("pccp_modification_id")
+    if modification is None:
+        return []
+    if any(
+        isinstance(c, dict) and c.get("id") == modification
+        for version in versions
+        for c in read(version).get("planned_changes") or []
+    ):
+        return []
+    return [
+        finding(
+            "L704",
+            file.relpath,
+            "/supersedes/pccp_modification_id",
+            f"implements {modification!r}, which no version it supersedes plans",
+        )
+    ]
 
 
 def _chain(state: LedgerState, model: RecordFile) -> Iterator[RecordFile]:
@@ -217,23 +264,11 @@ def _canonical(value: object) -> bytes:
 
 
 def _impact(
-    state: LedgerState,
-    read: _Read,
-    by_model: dict[RecordId, list[RecordFile]],
-    file: RecordFile,
-    content: Json,
+    state: LedgerState, read: _Read, candidates: list[RecordFile], file: RecordFile, content: Json
 ) -> list[Finding]:
     model = _linked(state, file, "evaluates")
-    previous = _linked(state, model, "supersedes") if model is not None else None
-    if previous is None or previous.record_id is None or content.get("impact_assessment"):
-        return []
-    ours = {d.get("ref") for d in content.get("datasets") or [] if isinstance(d, dict)}
-    candidates = [
-        other
-        for other in by_model.get(previous.record_id, [])
-        if ours & {link.ref for link in other.facts.links if link.relation == "evaluated-on"}
-    ]
-    if not candidates:
+    previous = _linked(state, model, "supersedes")
+    if not candidates or model is None or previous is None or content.get("impact_assessment"):
         return []
     baseline = (content.get("baseline") or {}).get("ref")
     chosen = next((c for c in candidates if str(c.record_id) == baseline), None)
@@ -247,7 +282,7 @@ def _impact(
             "L705",
             file.relpath,
             "/impact_assessment",
-            f"{model.record_id if model else ''} supersedes {previous.record_id}, and against "
+            f"{model.record_id} supersedes {previous.record_id}, and against "
             f"{chosen.record_id} {shown} moved beyond the interval: an impact_assessment "
             "(what changed, benefit and risk, subgroup effects) is required",
         )

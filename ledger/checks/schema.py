@@ -90,6 +90,15 @@ def _branch_fits(errors: list[ValidationError], depth: int) -> bool:
     return not any(e.validator == "type" and len(e.absolute_path) == depth for e in errors)
 
 
+def _unknown_keys(errors: list[ValidationError], depth: int) -> bool:
+    """Whether a branch rejects the value for fields it does not know, at the value itself."""
+    return any(
+        e.validator in ("additionalProperties", "unevaluatedProperties")
+        and len(e.absolute_path) == depth
+        for e in errors
+    )
+
+
 def _convert(error: ValidationError, path: str) -> Iterator[Finding]:
     pointer = pointer_of(list(error.absolute_path))
     instance = error.instance
@@ -98,9 +107,13 @@ def _convert(error: ValidationError, path: str) -> Iterator[Finding]:
             by_branch: dict[int, list[ValidationError]] = {}
             for sub in error.context or []:
                 by_branch.setdefault(int(sub.schema_path[0]), []).append(sub)
-            fitting = [
-                errs for errs in by_branch.values() if _branch_fits(errs, len(error.absolute_path))
-            ]
+            depth = len(error.absolute_path)
+            fitting = [errs for errs in by_branch.values() if _branch_fits(errs, depth)]
+            if len(fitting) > 1:
+                # Several kinds of object (a bound or a non-inferiority criterion): the one
+                # whose fields the value uses is the one it was meant as.
+                known = [errs for errs in fitting if not _unknown_keys(errs, depth)]
+                fitting = known if len(known) == 1 else fitting
             if len(fitting) == 1:
                 for sub in fitting[0]:
                     yield from _convert(sub, path)

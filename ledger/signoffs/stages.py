@@ -133,13 +133,10 @@ def evaluations_of(
 ) -> list[RecordFile]:
     """The evaluations of model version ``record`` at ``state`` (by default the current
     ones), oldest version first."""
-    files = state.records.current() if current_only else state.records.valid()
-    found = [
-        file
-        for file in files
-        if file.facts.kind == "evaluation"
-        and any(link.relation == "evaluates" and link.target == record for link in file.facts.links)
-    ]
+    found = state.evaluations.get(record, [])
+    if current_only:
+        superseded = state.records.superseded
+        found = [file for file in found if file.record_id not in superseded]
     return sorted(found, key=_version_key)
 
 

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+from collections import defaultdict
 from collections.abc import Callable, Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +49,7 @@ from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Repository, listing_after
 from ledger.git.trees import GitTree
+from ledger.records.identity import RecordId
 from ledger.signoffs.collected import SignOffs, signoffs_at
 from ledger.signoffs.rules import Checked, check_signoffs, signoff_findings
 from ledger.state.delta import Since
@@ -209,7 +211,7 @@ class LedgerState:
         ]
         found += self._find(memo, only)
         found += cycles(self.records)
-        found += criteria_findings(self)
+        found += criteria_findings(self, memo)
         # What was remembered of the records checked again is replaced by what they used.
         self.kept.verdicts = {
             **{k: v for k, v in memo.known.items() if k.split("\0", 2)[1] not in only},
@@ -262,7 +264,7 @@ class LedgerState:
         found += unrecorded_data(self.repo, history, records, only)
         found += pipeline_findings(self.dvc, records, only)
         if only is None:
-            found += criteria_findings(self)
+            found += criteria_findings(self, memo)
         return sorted(set(found), key=Finding.sort_key)
 
     def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
@@ -280,6 +282,18 @@ class LedgerState:
         if data:
             found += data_findings(root, self.dvc, self.records)
         return sorted(set(found), key=Finding.sort_key)
+
+    @functools.cached_property
+    def evaluations(self) -> dict[RecordId, list[RecordFile]]:
+        """The valid evaluations of each model version, by the version they evaluate: one
+        pass over the records for every view that asks of many models."""
+        found: dict[RecordId, list[RecordFile]] = defaultdict(list)
+        for file in self.records.valid():
+            if file.facts.kind == "evaluation":
+                for link in file.facts.links:
+                    if link.relation == "evaluates":
+                        found[link.target].append(file)
+        return found
 
     @functools.cached_property
     def signoffs(self) -> SignOffs:

@@ -313,7 +313,7 @@ def _history(state: LedgerState, record: RecordId) -> Section:
     folder = state.config.records_dir
     rows = []
     versions = sorted(
-        (f.record_id for f in state.records.files if f.record_id and f.record_id[:2] == record[:2]),
+        (version for version, _ in state.records.versions.get((record.kind, record.name), [])),
         key=lambda r: r.version_key,
     )
     for version in versions:
