@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,3 +155,39 @@ def official_schema() -> Any:
         return validator
 
     return get
+
+
+def supersede_evaluation(
+    repo: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], object], reason: str = "Re-run"
+) -> str:
+    """Evaluation v1.2 of model v1.1, from v1.1's documentation as ``edit`` leaves it,
+    recorded and committed; its path."""
+    draft = json.loads((repo / "records/evaluation/sepsis-risk-heldout/1.1.json").read_text())
+    for key in ("kind", "schema_version", "name", "version", "supersedes", "model", "datasets"):
+        draft.pop(key, None)
+    edit(draft)
+    (tmp_path / "draft.json").write_text(json.dumps(draft))
+    done = run_ledger(
+        "new",
+        "evaluation",
+        "sepsis-risk-heldout",
+        "--version",
+        "1.2",
+        "--from",
+        str(tmp_path / "draft.json"),
+        "--evaluates",
+        "model:sepsis-risk@1.1",
+        "--tested-on",
+        "dataset:sepsis-test@1.0",
+        "--supersedes",
+        "sepsis-risk-heldout@1.1",
+        "--reason",
+        reason,
+        "--change-type",
+        "re-evaluation",
+        cwd=repo,
+    )
+    assert done.code == 0, done.err
+    git("add", "records", cwd=repo)
+    git("commit", "-qm", "Evaluation v1.2", cwd=repo)
+    return "records/evaluation/sepsis-risk-heldout/1.2.json"

@@ -21,6 +21,17 @@ class Person:
     key: Path  # the public key; the private one is beside it
 
     @property
+    def fingerprint(self) -> str:
+        """The key's SHA256 fingerprint, as git reports an SSH signature's key (%GK)."""
+        listed = subprocess.run(
+            ["ssh-keygen", "-l", "-E", "sha256", "-f", str(self.key)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return listed.stdout.split()[1]
+
+    @property
     def env(self) -> dict[str, str]:
         """This person at the keyboard: their git identity and signing key (git reads
         settings from GIT_CONFIG_* variables as from ``git -c``)."""

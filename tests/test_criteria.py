@@ -12,7 +12,7 @@ import pytest
 
 from ledger.checks.consistency import judge
 from ledger.records.evaluation import EvaluationRecord
-from tests.conftest import git, run_ledger
+from tests.conftest import git, run_ledger, supersede_evaluation
 
 EVALUATION = "records/evaluation/sepsis-risk-heldout/1.1.json"
 #: Judged from its own metrics alone: two bounds, no non-inferiority criterion.
@@ -73,40 +73,6 @@ def _verify(repo: Path) -> list[dict[str, str]]:
     return [f for f in json.loads(done.out)["findings"] if f["code"] != "L801"]
 
 
-def _superseding_evaluation(repo: Path, tmp_path: Path, edit: Any) -> str:
-    """Evaluation v1.2 of model v1.1, from v1.1's documentation as ``edit`` leaves it,
-    recorded and committed; its path."""
-    draft = _record(repo)
-    for key in ("kind", "schema_version", "name", "version", "supersedes", "model", "datasets"):
-        draft.pop(key, None)
-    edit(draft)
-    (tmp_path / "draft.json").write_text(json.dumps(draft))
-    done = run_ledger(
-        "new",
-        "evaluation",
-        "sepsis-risk-heldout",
-        "--version",
-        "1.2",
-        "--from",
-        str(tmp_path / "draft.json"),
-        "--evaluates",
-        "model:sepsis-risk@1.1",
-        "--tested-on",
-        "dataset:sepsis-test@1.0",
-        "--supersedes",
-        "sepsis-risk-heldout@1.1",
-        "--reason",
-        "Re-run",
-        "--change-type",
-        "re-evaluation",
-        cwd=repo,
-    )
-    assert done.code == 0, done.err
-    git("add", "records", cwd=repo)
-    git("commit", "-qm", "Evaluation v1.2", cwd=repo)
-    return "records/evaluation/sepsis-risk-heldout/1.2.json"
-
-
 def test_the_demo_keeps_its_criteria_pre_specified_and_assessed(repo: Path) -> None:
     record = _record(repo)
     assert record["setup"]["modification"] == "PCCP-1"
@@ -119,7 +85,7 @@ def test_the_demo_keeps_its_criteria_pre_specified_and_assessed(repo: Path) -> N
 
 
 def test_a_changed_model_without_an_impact_assessment_is_l705(repo: Path, tmp_path: Path) -> None:
-    path = _superseding_evaluation(repo, tmp_path, lambda d: d.pop("impact_assessment"))
+    path = supersede_evaluation(repo, tmp_path, lambda d: d.pop("impact_assessment"))
     (found,) = [f for f in _verify(repo) if f["code"] == "L705"]
     assert found["path"] == path and found["pointer"] == "/impact_assessment"
     assert "sensitivity 0.851 to 0.770" in found["message"]  # beyond the new interval
@@ -148,7 +114,7 @@ def test_a_changed_model_without_an_impact_assessment_is_l705(repo: Path, tmp_pa
 def test_criteria_that_were_not_fixed_before_are_l704(
     repo: Path, tmp_path: Path, edit: Any, pointer: str, says: str
 ) -> None:
-    path = _superseding_evaluation(repo, tmp_path, edit)
+    path = supersede_evaluation(repo, tmp_path, edit)
     (found,) = [f for f in _verify(repo) if f["code"] == "L704"]
     assert (found["path"], found["pointer"]) == (path, pointer) and says in found["message"]
 
@@ -167,7 +133,7 @@ def test_a_non_inferiority_outcome_is_judged_against_the_baseline(
     def claim_fail(draft: dict[str, Any]) -> None:
         draft["setup"]["outcome"] = "fail"  # the metrics and the baseline give "pass"
 
-    path = _superseding_evaluation(repo, tmp_path, claim_fail)
+    path = supersede_evaluation(repo, tmp_path, claim_fail)
     (found,) = [f for f in _verify(repo) if f["code"] == "L706"]
     assert (found["path"], found["pointer"]) == (path, "/setup/outcome")
     assert "evaluation:sepsis-risk-heldout@1.0 give 'pass'" in found["message"]
@@ -177,7 +143,7 @@ def test_non_inferiority_without_a_baseline_is_l706(repo: Path, tmp_path: Path) 
     def no_baseline(draft: dict[str, Any]) -> None:
         draft["baseline"] = {"not_applicable": "none"}
 
-    path = _superseding_evaluation(repo, tmp_path, no_baseline)
+    path = supersede_evaluation(repo, tmp_path, no_baseline)
     found = [f for f in _verify(repo) if f["code"] == "L706"]
     assert [(f["path"], f["pointer"]) for f in found] == [(path, "/baseline")]
 

@@ -22,6 +22,7 @@ from tests.test_hostile_export import _content, _entries, _replaced, _write
 
 MODEL_11 = "model:sepsis-risk@1.1"
 MODEL_PATH = "records/model/sepsis-risk/1.1.json"
+APPROVED = ("--meaning", "approved", "--role", "clinical-lead")
 
 
 @pytest.fixture
@@ -67,14 +68,7 @@ def test_a_sign_off_is_a_signed_commit_of_its_own_shown_everywhere(signing: Sign
     git("add", "notes.txt", cwd=repo)
     before = _head(repo)
     done = signing.sign(
-        signing.priya,
-        MODEL_11,
-        "--meaning",
-        "approved",
-        "--role",
-        "clinical-lead",
-        "--comment",
-        "Subgroup drop | accepted for the pilot",
+        signing.priya, MODEL_11, *APPROVED, "--comment", "Subgroup drop | accepted for the pilot"
     )
     assert done.code == 0, done.err
     path = _signed_path(done)
@@ -93,15 +87,7 @@ def test_a_sign_off_is_a_signed_commit_of_its_own_shown_everywhere(signing: Sign
         ).stdout
     )
     assert entry["signs"] == {"ref": MODEL_11, "sha256": shown["sha256"]}
-    assert (
-        entry["signer"]["key"]
-        == subprocess.run(
-            ["ssh-keygen", "-l", "-E", "sha256", "-f", str(signing.priya.key)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[1]
-    )
+    assert entry["signer"]["key"] == signing.priya.fingerprint
     assert verdict[2].replace("+00:00", "Z") == entry["signed_at"]
     (one,) = shown["signoffs"]
     assert one["counts"] and one["meaning"] == "approved" and one["role"] == "clinical-lead"
@@ -158,14 +144,7 @@ def test_signing_needs_a_key_git_can_check_and_says_how(signing: Signing) -> Non
 
 def test_a_comment_that_looks_like_phi_is_refused(signing: Signing) -> None:
     done = signing.sign(
-        signing.priya,
-        MODEL_11,
-        "--meaning",
-        "approved",
-        "--role",
-        "clinical-lead",
-        "--comment",
-        "checked with patient MRN 12345678",
+        signing.priya, MODEL_11, *APPROVED, "--comment", "checked with patient MRN 12345678"
     )
     assert done.code == 1 and "L501" in done.err
     assert git("status", "--porcelain", "--untracked-files=all", cwd=signing.repo) == ""
@@ -214,12 +193,7 @@ def test_a_bad_policy_is_a_usage_error_naming_the_key(
 
 def _approval(signing: Signing, who: Person, **changes: object) -> tuple[dict[str, object], str]:
     sha = json.loads(run_as(who, signing.repo, "show", MODEL_11, "--format", "json").out)["sha256"]
-    fingerprint = subprocess.run(
-        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(who.key)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[1]
+    fingerprint = who.fingerprint
     entry: dict[str, object] = {
         "signoff_version": 1,
         "signs": {"ref": MODEL_11, "sha256": sha},
@@ -503,27 +477,27 @@ def test_the_gate_signs_through_the_hook_and_refuses_rewriting_a_sign_off(
     entry["comment"] = "on second thought, fine"
     (repo / path).write_text(json.dumps(entry, indent=2))
     assert "L808" in run_as(signing.priya, repo, "validate").out
+
+    def commit(message: str) -> tuple[int, str]:
+        """A real `git commit` by Priya, which runs the installed hook."""
+        done = subprocess.run(
+            ["git", "commit", "-q", "-m", message],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=signing.priya.env,
+        )
+        return done.returncode, done.stdout + done.stderr
+
     git_as(signing.priya, repo, "add", path)
-    edited = subprocess.run(
-        ["git", "commit", "-q", "-m", "Soften"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=signing.priya.env,
-    )
-    assert edited.returncode != 0
-    assert f"{path}: error L808 this sign-off was committed at HEAD and changed in the index" in (
-        edited.stdout + edited.stderr
+    code, said = commit("Soften")
+    assert code != 0
+    assert (
+        f"{path}: error L808 this sign-off was committed at HEAD and changed in the index" in said
     )
     git_as(signing.priya, repo, "rm", "-qf", path)
-    removed = subprocess.run(
-        ["git", "commit", "-q", "-m", "Drop"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=signing.priya.env,
-    )
-    assert removed.returncode != 0 and "deleted in the index" in removed.stdout + removed.stderr
+    code, said = commit("Drop")
+    assert code != 0 and "deleted in the index" in said
 
 
 def test_an_openpgp_sign_off_counts_and_names_the_key(

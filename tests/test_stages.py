@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LEDGER, git
+from tests.conftest import LEDGER, git, supersede_evaluation
 from tests.signers import Signing, commit_by_hand, make_signing, run_as
 
 MODEL_11 = "model:sepsis-risk@1.1"
@@ -89,37 +89,11 @@ def test_a_promotion_needs_the_stages_sign_offs_then_shows_in_status(signing: Si
 def test_a_version_whose_evaluation_misses_a_criterion_is_not_promoted(
     signing: Signing, tmp_path: Path
 ) -> None:
-    repo = signing.repo
-    draft = json.loads((repo / EVALUATION_11).read_text())
-    for key in ("kind", "schema_version", "name", "version", "supersedes", "model", "datasets"):
-        draft.pop(key, None)
-    draft["setup"]["acceptance_criteria"][0]["threshold"] = 0.99
-    draft["setup"]["outcome"] = "fail"
-    (tmp_path / "draft.json").write_text(json.dumps(draft))
-    made = run_as(
-        signing.priya,
-        repo,
-        "new",
-        "evaluation",
-        "sepsis-risk-heldout",
-        "--version",
-        "1.2",
-        "--from",
-        str(tmp_path / "draft.json"),
-        "--evaluates",
-        MODEL_11,
-        "--tested-on",
-        "dataset:sepsis-test@1.0",
-        "--supersedes",
-        "sepsis-risk-heldout@1.1",
-        "--reason",
-        "Stricter bound",
-        "--change-type",
-        "criteria-change",
-    )
-    assert made.code == 0, made.err
-    git("add", "records", cwd=repo)
-    git("commit", "-qm", "Stricter evaluation", cwd=repo)
+    def stricter(draft: dict[str, Any]) -> None:
+        draft["setup"]["acceptance_criteria"][0]["threshold"] = 0.99
+        draft["setup"]["outcome"] = "fail"
+
+    supersede_evaluation(signing.repo, tmp_path, stricter, "Stricter bound")
     refused = _promote(signing, MODEL_11, "--stage", "staging", "--reason", "Shadow mode")
     assert refused.code == 1
     assert (
@@ -174,12 +148,7 @@ def _promotion(signing: Signing, evaluation: str, **changes: object) -> dict[str
     repo = signing.repo
     shown = json.loads(run_as(signing.jonas, repo, "show", MODEL_11, "--format", "json").out)
     evidence = json.loads(run_as(signing.jonas, repo, "show", evaluation, "--format", "json").out)
-    key = subprocess.run(
-        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(signing.jonas.key)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[1]
+    key = signing.jonas.fingerprint
     entry: dict[str, object] = {
         "promotion_version": 1,
         "signs": {"ref": MODEL_11, "sha256": shown["sha256"]},

@@ -88,7 +88,7 @@ def test_sign_offs_show_and_odd_text_never_becomes_markup(signing: Signing, tmp_
         "signs": {"ref": MODEL_11, "sha256": shown["sha256"]},
         "meaning": "reviewed",
         "role": "quality",
-        "signer": {"name": odd.name, "email": odd.email, "key": _fingerprint(odd)},
+        "signer": {"name": odd.name, "email": odd.email, "key": odd.fingerprint},
         "signed_at": "2026-06-01T10:00:00Z",
         "comment": "</td></tr><tr><td>injected",
     }
@@ -108,18 +108,6 @@ def test_sign_offs_show_and_odd_text_never_becomes_markup(signing: Signing, tmp_
     assert "<script" not in done.stdout.lower()
     assert done.stdout.count("<table>") == page.count("<table>")
     assert done.stdout.count("<section") == page.count("<section")
-
-
-def _fingerprint(who: Person) -> str:
-    import subprocess
-
-    out = subprocess.run(
-        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(who.key)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()[1]
 
 
 def test_the_html_is_self_contained(repo: Path) -> None:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from ledger.checks.phi import scan_phi
 from ledger.errors import InvalidRecordsError, PromotionRefusedError, UsageError
+from ledger.git.commits import Person
 from ledger.git.keys import signing_setup, ssh_fingerprint
 from ledger.git.repository import Repository
 from ledger.records.identity import RecordId
@@ -73,11 +74,9 @@ def sign(
     seconds = int(time.time())
     fields: dict[str, Any] = {
         "signoff_version": 1,
-        "signs": {"ref": str(record), "sha256": sha256},
+        **_signed(record, sha256, signer, key, seconds),
         "meaning": meaning,
         "role": role,
-        "signer": {"name": signer.name, "email": signer.email, "key": key},
-        "signed_at": _utc(seconds),
         **({"comment": comment} if comment else {}),
     }
     entry = _validated(SignOff, fields)
@@ -113,11 +112,9 @@ def promote(
     seconds = int(time.time())
     fields: dict[str, Any] = {
         "promotion_version": 1,
-        "signs": {"ref": str(record), "sha256": sha256},
+        **_signed(record, sha256, signer, key, seconds),
         "stage": stage,
         "reason": why,
-        "signer": {"name": signer.name, "email": signer.email, "key": key},
-        "signed_at": _utc(seconds),
     }
     if evidence.evaluation is not None:
         evaluation = evidence.evaluation
@@ -159,8 +156,15 @@ def _text(value: str | None, option: str) -> str | None:
     return text or None
 
 
-def _utc(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+def _signed(
+    record: RecordId, sha256: str, signer: Person, key: str, seconds: int
+) -> dict[str, Any]:
+    """What every signed entry states: the version and its hash, who signs, when (UTC)."""
+    return {
+        "signs": {"ref": str(record), "sha256": sha256},
+        "signer": {"name": signer.name, "email": signer.email, "key": key},
+        "signed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)),
+    }
 
 
 def _commit(
