@@ -42,7 +42,7 @@ from ledger.git.repository import Listing, Repository, find_repository_root
 from ledger.git.trees import GitTree
 from ledger.kinds import spec
 from ledger.records.drafts import inherited, merge_fields
-from ledger.records.identity import KINDS, RecordId, parse_partial
+from ledger.records.identity import KINDS, LATEST, PartialRef, RecordId, parse_partial
 from ledger.records.jsonload import load_json_bytes
 from ledger.records.serialize import dumps_record, place_inside, write_atomic
 from ledger.trees import Overlay, WorkingTree
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from ledger.views.compare import Comparison
     from ledger.views.formats import LineageView
     from ledger.views.graph import Direction
+    from ledger.views.listing import RecordList
     from ledger.views.log import RecordLog
     from ledger.views.reports import VerifyReport
     from ledger.views.review import Review
@@ -324,6 +325,9 @@ class Ledger:
             candidates = [self.relpath(ref) if rev is None else ref.removeprefix("./")]
         else:
             wanted = parse_partial(ref)
+            if wanted.version == LATEST:
+                ref = self._latest(wanted, rev)
+                wanted = parse_partial(ref)
             kinds = [wanted.kind] if wanted.kind else list(KINDS)
             candidates = [
                 RecordId(kind, wanted.name, wanted.version).relpath(self.config.records_dir)
@@ -341,7 +345,7 @@ class Ledger:
             where = "the working tree" if rev is None else f"revision {rev}"
             raise RecordNotFoundError(
                 f"{ref}: no such record in {where}; check the spelling, or list records with "
-                "`ledger validate`"
+                "`ledger list`"
             )
         if len(files) > 1:
             raise UsageError(
@@ -354,6 +358,50 @@ class Ledger:
                 problems or [finding("L101", file.relpath, "", "not a readable record")]
             )
         return file
+
+    def _latest(self, wanted: PartialRef, rev: str | None) -> str:
+        """The REF of the version of ``wanted``'s name that no other version supersedes, in
+        the working tree or at ``rev``; the highest such version if branches left several."""
+        kinds = [wanted.kind] if wanted.kind else list(KINDS)
+        found: dict[RecordId, RecordFacts] = {}
+        for kind in kinds:
+            if rev is None:
+                folder = RecordId(kind, wanted.name, "0.0").relpath(self.config.records_dir)
+                place = self.root / folder.rsplit("/", 1)[0]
+                paths = (
+                    sorted(f"{folder.rsplit('/', 1)[0]}/{p.name}" for p in place.glob("*.json"))
+                    if place.is_dir() and not place.is_symlink()
+                    else []
+                )
+                files = self._working_files(paths)
+            else:
+                versions = self.state(rev).records.versions.get((kind, wanted.name), [])
+                files = [file for _, file in versions]
+            for file in files:
+                if file.facts.valid and file.facts.claimed is not None:
+                    found[file.facts.claimed] = file.facts
+        superseded = {f.supersedes.target for f in found.values() if f.supersedes is not None}
+        current = [record for record in found if record not in superseded]
+        if not current:
+            where = "the working tree" if rev is None else f"revision {rev}"
+            raise RecordNotFoundError(
+                f"{wanted.name}@latest: no record of that name in {where}; list records with "
+                "`ledger list`"
+            )
+        if len({record.kind for record in current}) > 1:
+            kinds_found = ", ".join(sorted({record.kind for record in current}))
+            raise UsageError(f"{wanted.name}@latest is a {kinds_found}; name the kind")
+        return str(max(current, key=lambda record: record.version_key))
+
+    def list_records(
+        self, kind: str | None = None, rev: str = "HEAD", *, all_versions: bool = False
+    ) -> RecordList:
+        """The records committed at ``rev``, current versions only unless ``all_versions``."""
+        from ledger.views.listing import list_records
+
+        if kind is not None and kind not in KINDS:
+            raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        return list_records(self.state(rev), kind, all_versions=all_versions)
 
     def _working_files(self, paths: list[str]) -> list[RecordFile]:
         read = self.tree.read_records(paths, self.config.limits)

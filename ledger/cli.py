@@ -27,7 +27,14 @@ from ledger.errors import (
     InvalidRecordsError,
     LedgerError,
 )
-from ledger.views.formats import LINEAGE, PROVENANCE, REPORT_FORMATS, REVIEW, TECHNICAL_FILE
+from ledger.views.formats import (
+    LINEAGE,
+    LIST,
+    PROVENANCE,
+    REPORT_FORMATS,
+    REVIEW,
+    TECHNICAL_FILE,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time, so `ledger --help` starts fast
     from ledger.api import Ledger
@@ -323,6 +330,26 @@ def validate(session: Session, paths: tuple[Path, ...], staged: bool, fmt: str) 
 
 REV = click.option("--rev", default=None, help="Read from this commit instead of the working tree.")
 REV_HEAD = click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+
+
+@cli.command("list")
+@click.argument("kind", required=False, type=click.Choice(["dataset", "model", "evaluation"]))
+@REV_HEAD
+@click.option("--all-versions", is_flag=True, help="Superseded versions too.")
+@_format(LIST.names, "table")
+@OUTPUT
+@pass_session
+def list_(
+    session: Session,
+    kind: str | None,
+    rev: str,
+    all_versions: bool,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """The records at REV: current versions with title, who recorded them and when, and each
+    evaluation's metrics and the outcome its criteria give."""
+    _emit(LIST.render(fmt, session.book.list_records(kind, rev, all_versions=all_versions)), output)
 
 
 @cli.command()

@@ -148,6 +148,7 @@ def test_the_facade_offers_every_command() -> None:
         "verify-export": "verify_export",
         "import": "import_mlflow",
         "technical-file": "technical_file",
+        "list": "list_records",
     }
     missing = [
         name

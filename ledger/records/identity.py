@@ -28,6 +28,8 @@ RESERVED_NAME_HINT: Final = (
     "is a device name Windows reserves (con, prn, aux, nul, com0-com9, lpt0-lpt9, with or "
     "without an extension), so its folder cannot exist there; choose another name"
 )
+#: The version a REF may name instead of a number: the one no other version supersedes.
+LATEST: Final = "latest"
 _NAME = re.compile(NAME_PATTERN)
 _RESERVED = re.compile(RESERVED_NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
@@ -80,7 +82,8 @@ class RecordId(NamedTuple):
 
 @dataclass(frozen=True)
 class PartialRef:
-    """``NAME@VERSION`` with an optional kind, as users may type it."""
+    """``NAME@VERSION`` with an optional kind, as users may type it; the version may be
+    ``latest``: the version of the name that no other version supersedes."""
 
     kind: Kind | None
     name: str
@@ -111,8 +114,10 @@ def parse_partial(ref: str) -> PartialRef:
             f"{ref!r}: {name!r} is not a record name; use lower-case letters, digits, '.', '_' "
             "and '-', starting and ending with a letter or digit"
         )
-    if not is_version(version):
-        raise UsageError(f"{ref!r}: {version!r} is not a version; use numbers like 1.0 or 1.2.3")
+    if not is_version(version) and version != LATEST:
+        raise UsageError(
+            f"{ref!r}: {version!r} is not a version; use numbers like 1.0 or 1.2.3, or latest"
+        )
     return PartialRef(kind, name, version)
 
 
@@ -135,6 +140,8 @@ def id_from_relpath(relpath: str, records_dir: str = "records") -> RecordId | No
 def _parse_full(ref: str) -> RecordId:
     # A ledger names the same records over and over in its links: parse each once.
     partial = parse_partial(ref)
+    if partial.version == LATEST:
+        raise UsageError(f"{ref!r}: a link names a version, never latest")
     if partial.kind is None:
         raise UsageError(f"{ref!r}: name the kind, as in dataset:{partial.name}@{partial.version}")
     return RecordId(partial.kind, partial.name, partial.version)

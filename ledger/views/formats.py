@@ -223,6 +223,24 @@ REVIEW: Formats[Any] = Formats(
 )
 
 
+# --- record lists -------------------------------------------------------------------------
+
+
+def _list_table(listing: Any) -> Chunks:
+    return (listing.table(),)
+
+
+def _list_csv(listing: Any) -> Chunks:
+    return (listing.csv(),)
+
+
+LIST: Formats[Any] = Formats(
+    Format("table", "a table for the terminal", _list_table),
+    Format("json", "JSON for tools", _json),
+    Format("csv", "CSV for spreadsheets", _list_csv),
+)
+
+
 # --- technical files ----------------------------------------------------------------------
 
 

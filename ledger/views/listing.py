@@ -1,0 +1,181 @@
+"""``ledger list``: the records at a commit, one row each, as a table, JSON or CSV.
+
+By default only current versions (no later version supersedes them). A row has the identity,
+title, who recorded the version and when (the commit that recorded its content), and for an
+evaluation its overall metrics and the outcome its criteria give, computed from the metrics
+(``checks.consistency.judge``; a non-inferiority criterion against the baseline).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ledger.records.identity import RecordId
+
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.state.ledger_state import LedgerState
+
+READ_BATCH = 512  # evaluations whose contents are read at a time
+
+
+@dataclass(frozen=True)
+class Row:
+    record: RecordId
+    current: bool
+    title: str
+    author: str
+    date: str
+    metrics: dict[str, float]
+    outcome: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.record),
+            "kind": self.record.kind,
+            "name": self.record.name,
+            "version": self.record.version,
+            "current": self.current,
+            "title": self.title,
+            "author": self.author,
+            "date": self.date,
+            "metrics": self.metrics,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True)
+class RecordList:
+    commit: str
+    rows: list[Row]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "records": [row.to_json() for row in self.rows]}
+
+    def table(self) -> str:
+        header = ("id", "title", "author", "date", "metrics", "outcome")
+        lines = [header] + [
+            (
+                str(r.record) + ("" if r.current else " (superseded)"),
+                r.title,
+                r.author,
+                r.date[:10],
+                _metrics_text(r.metrics),
+                r.outcome,
+            )
+            for r in self.rows
+        ]
+        widths = [min(max(len(line[i]) for line in lines), 48) for i in range(len(header))]
+        return "".join(
+            "  ".join(_fit(cell, width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            + "\n"
+            for line in lines
+        )
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            [
+                "id",
+                "kind",
+                "name",
+                "version",
+                "current",
+                "title",
+                "author",
+                "date",
+                "metrics",
+                "outcome",
+            ]
+        )
+        for r in self.rows:
+            writer.writerow(
+                [
+                    str(r.record),
+                    r.record.kind,
+                    r.record.name,
+                    r.record.version,
+                    str(r.current).lower(),
+                    r.title,
+                    r.author,
+                    r.date,
+                    _metrics_text(r.metrics),
+                    r.outcome,
+                ]
+            )
+        return out.getvalue()
+
+
+def list_records(
+    state: LedgerState, kind: str | None = None, *, all_versions: bool = False
+) -> RecordList:
+    superseded = state.records.superseded
+    files = [
+        f
+        for f in state.records.valid()
+        if (kind is None or f.facts.kind == kind)
+        and (all_versions or f.record_id not in superseded)
+    ]
+    evaluations = [f for f in files if f.facts.kind == "evaluation"]
+    judged = dict(_judged(state, evaluations))
+    rows = []
+    for file in files:
+        record = file.record_id
+        assert record is not None  # valid() holds records that claim an identity
+        commit = state.introduced(file)
+        metrics, outcome = judged.get(file.relpath, ({}, ""))
+        rows.append(
+            Row(
+                record,
+                record not in superseded,
+                file.facts.title,
+                f"{commit.author.name} <{commit.author.email}>" if commit else "",
+                commit.author_date if commit else "",
+                metrics,
+                outcome,
+            )
+        )
+    rows.sort(key=lambda r: (r.record.kind, r.record.name, r.record.version_key))
+    return RecordList(state.commit, rows)
+
+
+def _judged(
+    state: LedgerState, evaluations: list[RecordFile]
+) -> Iterator[tuple[str, tuple[dict[str, float], str]]]:
+    """Each evaluation's overall metrics and computed outcome, a batch of contents at a time."""
+    from ledger.checks.consistency import judge, outcome_of
+    from ledger.records.evaluation import EvaluationRecord
+    from ledger.signoffs.stages import baseline_of
+
+    for start in range(0, len(evaluations), READ_BATCH):
+        batch = evaluations[start : start + READ_BATCH]
+        for path, content in state.contents(batch).items():
+            metrics = {
+                str(m["name"]): float(m["value"])
+                for m in content.get("metrics") or []
+                if isinstance(m, dict) and isinstance(m.get("value"), int | float)
+            }
+            try:
+                record = EvaluationRecord.model_validate(content)
+                baseline = baseline_of(state, content)
+                before = EvaluationRecord.model_validate(baseline) if baseline else None
+            except ValueError:
+                yield path, (metrics, "")
+                continue
+            judged = judge(record, before)
+            outcome = (outcome_of(judged) or "cannot be judged") if judged else "no criteria"
+            yield path, (metrics, outcome)
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:.3f}" for name, value in metrics.items())
+
+
+def _fit(cell: str, width: int) -> str:
+    cell = " ".join(cell.split())
+    return cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"
