@@ -555,3 +555,17 @@ def test_a_git_identity_that_is_no_address_cannot_sign(signing: Signing) -> None
     done = signing.sign(nameless, MODEL_11, "--meaning", "reviewed", "--role", "quality")
     assert done.code == 2 and "your git identity cannot sign: signer/email" in done.err
     assert git("status", "--porcelain", "--untracked-files=all", cwd=signing.repo) == ""
+
+
+def test_signing_through_a_symlinked_folder_is_refused(signing: Signing, tmp_path: Path) -> None:
+    """A sign-off written through a linked folder would land outside what git sees."""
+    repo = signing.repo
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "signoffs").symlink_to(outside)
+    git("add", "signoffs", cwd=repo)
+    git("commit", "-qm", "Link the sign-off folder away", cwd=repo)
+    before = _head(repo)
+    done = signing.sign(signing.priya, MODEL_11, *APPROVED)
+    assert done.code == 2 and "is a symbolic link" in done.err, done.err
+    assert _head(repo) == before and not any(outside.iterdir())
