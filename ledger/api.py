@@ -366,14 +366,13 @@ class Ledger:
         found: dict[RecordId, RecordFacts] = {}
         for kind in kinds:
             if rev is None:
-                folder = RecordId(kind, wanted.name, "0.0").relpath(self.config.records_dir)
-                place = self.root / folder.rsplit("/", 1)[0]
-                paths = (
-                    sorted(f"{folder.rsplit('/', 1)[0]}/{p.name}" for p in place.glob("*.json"))
-                    if place.is_dir() and not place.is_symlink()
-                    else []
-                )
-                files = self._working_files(paths)
+                # Identity decides place: a name's versions are the files of one folder.
+                any_version = RecordId(kind, wanted.name, "0.0").relpath(self.config.records_dir)
+                folder = any_version.rsplit("/", 1)[0]
+                place = self.root / folder
+                listed = place.is_dir() and not place.is_symlink()
+                names = sorted(p.name for p in place.glob("*.json")) if listed else []
+                files = self._working_files([f"{folder}/{name}" for name in names])
             else:
                 versions = self.state(rev).records.versions.get((kind, wanted.name), [])
                 files = [file for _, file in versions]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ledger.api import Ledger
 from ledger.checks.consistency import judge
 from ledger.records.evaluation import EvaluationRecord
 from tests.conftest import git, run_ledger, supersede_evaluation
@@ -160,3 +161,32 @@ def test_a_bad_criterion_is_named_by_the_kind_it_was_meant_as(repo: Path) -> Non
     assert ("L105", "/setup/acceptance_criteria/2/margin") in found
     assert ("L105", "/setup/acceptance_criteria/0/operator") in found
     assert not any(code == "L104" for code, _ in found)
+
+
+def _merge_with_changes_of_its_own(repo: Path) -> None:
+    """A merge commit that changes a DVC-named file itself: the history walk then holds a
+    merge, and "committed before" is judged by commit time instead of history order."""
+    git("checkout", "-q", "-b", "side", "HEAD~1", cwd=repo)
+    (repo / "side.txt").write_text("side\n")
+    git("add", "side.txt", cwd=repo)
+    git("commit", "-qm", "Side work", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-commit", "side", cwd=repo)
+    (repo / "extra.dvc").write_text("outs: []\n")
+    git("add", "extra.dvc", cwd=repo)
+    git("commit", "-qm", "Merge side", cwd=repo)
+
+
+def test_pre_specification_is_judged_across_a_merge(repo: Path) -> None:
+    _merge_with_changes_of_its_own(repo)
+    with Ledger.open(repo) as book:
+        assert not book.state().history.linear  # the merge is in the history walked
+    assert not [f for f in _verify(repo) if f["code"] in ("L704", "L705", "L706")]
+
+
+def test_criteria_committed_with_the_evaluation_are_found_across_a_merge(repo: Path) -> None:
+    git("reset", "-q", "--soft", "HEAD~5", cwd=repo)
+    git("commit", "-qm", "Retrain and evaluate at once", cwd=repo)
+    _merge_with_changes_of_its_own(repo)
+    (found,) = [f for f in _verify(repo) if f["code"] == "L704"]
+    assert "was committed no later than the planned change 'PCCP-1' of" in found["message"]

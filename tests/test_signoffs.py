@@ -569,3 +569,22 @@ def test_signing_through_a_symlinked_folder_is_refused(signing: Signing, tmp_pat
     done = signing.sign(signing.priya, MODEL_11, *APPROVED)
     assert done.code == 2 and "is a symbolic link" in done.err, done.err
     assert _head(repo) == before and not any(outside.iterdir())
+
+
+def test_the_gate_refuses_a_merge_that_drops_the_other_branchs_sign_off(
+    signing: Signing,
+) -> None:
+    repo = signing.repo
+    assert run_as(signing.priya, repo, "init", "--hook").code == 0
+    git("checkout", "-qb", "review", cwd=repo)
+    path = _signed_path(signing.sign(signing.priya, MODEL_11, *APPROVED))
+    git("checkout", "-q", "-", cwd=repo)
+    (repo / "notes.txt").write_text("main moves on\n")
+    git("add", "notes.txt", cwd=repo)
+    git("commit", "-qm", "Main moves on", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-commit", "review", cwd=repo)
+    git("rm", "-q", "--cached", path, cwd=repo)  # the merge result leaves the sign-off out
+    staged = run_as(signing.priya, repo, "validate", "--staged", "--format", "json")
+    found = {(f["code"], f["path"]) for f in json.loads(staged.out)["findings"]}
+    assert staged.code == 1 and ("L808", path) in found
+    assert "committed at HEAD or MERGE_HEAD and deleted in the index" in staged.out

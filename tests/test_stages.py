@@ -197,3 +197,18 @@ def test_a_hand_made_promotion_on_other_evidence_is_l811(
     assert code == 1 and says in l811["message"]
     row = _status(signing)[MODEL_11]
     assert row["stage"] == "production" and any(says in why for why in row["disputed"])
+
+
+def test_a_promotion_made_on_a_branch_counts_after_the_merge(signing: Signing) -> None:
+    repo = signing.repo
+    git("checkout", "-qb", "release", cwd=repo)
+    done = _promote(signing, MODEL_11, "--stage", "staging", "--reason", "Shadow mode")
+    assert done.code == 0, done.err
+    git("checkout", "-q", "-", cwd=repo)
+    (repo / "notes.txt").write_text("main moves on\n")
+    git("add", "notes.txt", cwd=repo)
+    git("commit", "-qm", "Main moves on", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "Merge release", "release", cwd=repo)
+    assert _status(signing)[MODEL_11]["stage"] == "staging"
+    code, findings = _verify(repo)
+    assert code == 0 and not [f for f in findings if f["code"] in ("L805", "L811")]

@@ -7,13 +7,12 @@ state's one walk, which follows the sign-off folder as it follows records.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeGuard
 
 from ledger.findings import Finding, finding
 from ledger.git.commits import Commit
-from ledger.records.identity import RecordId, is_json_name
+from ledger.records.identity import is_json_name
 
 if TYPE_CHECKING:
     from ledger.signoffs.entry import Entry, Promotion, SignOff
@@ -58,16 +57,6 @@ class SignOffs:
     deleted: list[tuple[str, Commit]]
     #: Sign-off files history shows changed after they were added, readable or not.
     rewritten: list[str]
-
-    def of(self, record: RecordId) -> list[SignedOff]:
-        return self.by_record.get(record, [])
-
-    @property
-    def by_record(self) -> dict[RecordId, list[SignedOff]]:
-        found: dict[RecordId, list[SignedOff]] = defaultdict(list)
-        for one in self.signed:
-            found[one.entry.record_id].append(one)
-        return found
 
     @property
     def problems(self) -> list[Finding]:

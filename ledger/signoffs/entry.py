@@ -18,7 +18,7 @@ shows a version's sign-offs, and a file moved elsewhere is found out (L804).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, ValidationError
@@ -114,10 +114,6 @@ class Promotion(Signed):
 
 
 Entry = SignOff | Promotion
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def entry_folder(signoffs_dir: str, record: RecordId) -> str:

@@ -73,8 +73,9 @@ def signoff_findings(
             )
         )
     found += [f for _, problems in checked for f in problems]
-    found += _required(state, valid_signoffs(checked))
-    found += promotion_findings(root, state, checked)
+    valid = valid_signoffs(checked)
+    found += _required(state, valid)
+    found += promotion_findings(root, state, checked, valid)
     return found
 
 

@@ -227,7 +227,7 @@ def _signing_key(repo: Repository) -> str:
 
 
 def _refuse_repeat(state: LedgerState, entry: SignOff) -> None:
-    for one in state.signoffs.of(entry.record_id):
+    for one, _ in state.checked_by_record.get(entry.record_id, []):
         same = one.entry
         if (
             is_signoff(same)

@@ -25,6 +25,7 @@ from ledger.records.identity import RecordId
 from ledger.signoffs.collected import SignedOff, is_promotion, is_signoff
 
 if TYPE_CHECKING:
+    from ledger.checks.consistency import Judged
     from ledger.checks.tree import RecordFile
     from ledger.signoffs.entry import Promotion, SignOff
     from ledger.state.ledger_state import LedgerState
@@ -71,18 +72,16 @@ def _evaluation(
 ) -> tuple[RecordFile | None, list[str]]:
     """The latest current evaluation of ``record`` that justifies a promotion, or why none
     does (one line per condition each evaluation misses)."""
-    from ledger.checks.patterns import leakage_findings
-
     candidates = evaluations_of(state, record)
     if not candidates:
         return None, [f"no current evaluation at this revision evaluates {record}"]
-    leaking = {f.path for f in leakage_findings(root, state.records) if f.code == "L701"}
+    leaks = leaking(root, state)
     contents = state.contents(candidates)
     problems: list[str] = []
     for file in reversed(candidates):
         content = contents.get(file.relpath, {})
-        why = criteria_problems(content, baseline_of(state, content))
-        if file.relpath in leaking:
+        why = criteria_problems(state, content)
+        if file.relpath in leaks:
             why.append("its test data overlaps the model's training data (L701)")
         if not why:
             return file, []
@@ -95,18 +94,32 @@ def _version_key(file: RecordFile) -> tuple[tuple[int, ...], int, str]:
     return file.record_id.version_key
 
 
-def criteria_problems(content: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
-    """Which acceptance criteria of an evaluation its metrics do not meet, computed from the
-    metrics and, for non-inferiority, the baseline's (the stated outcome is not read)."""
+def judge_evaluation(state: LedgerState, content: dict[str, Any]) -> list[Judged] | None:
+    """Each acceptance criterion of an evaluation judged from its metrics and, for
+    non-inferiority, its baseline's (the stated outcome is not read); None when the
+    evaluation or its baseline is not a valid record."""
     from ledger.checks.consistency import judge
     from ledger.records.evaluation import EvaluationRecord
 
+    baseline = content.get("baseline")
+    before = None
     try:
         record = EvaluationRecord.model_validate(content)
-        before = EvaluationRecord.model_validate(baseline) if baseline is not None else None
+        if isinstance(baseline, dict) and "ref" in baseline:
+            folder = state.config.records_dir
+            file = state.records.by_path.get(RecordId.parse(str(baseline["ref"])).relpath(folder))
+            if file is not None and file.facts.valid:
+                before = EvaluationRecord.model_validate(state.content(file))
     except ValueError:
+        return None
+    return judge(record, before)
+
+
+def criteria_problems(state: LedgerState, content: dict[str, Any]) -> list[str]:
+    """Which acceptance criteria of an evaluation its metrics do not meet."""
+    judged = judge_evaluation(state, content)
+    if judged is None:
         return ["is not a valid evaluation, or its baseline is not"]
-    judged = judge(record, before)
     if not judged:
         return ["states no acceptance criteria"]
     return [
@@ -116,16 +129,6 @@ def criteria_problems(content: dict[str, Any], baseline: dict[str, Any] | None) 
         for one in judged
         if not one.met
     ]
-
-
-def baseline_of(state: LedgerState, content: dict[str, Any]) -> dict[str, Any] | None:
-    """The content of the evaluation an evaluation names as its baseline, if it is valid."""
-    baseline = content.get("baseline")
-    if not isinstance(baseline, dict) or "ref" not in baseline:
-        return None
-    folder = state.config.records_dir
-    file = state.records.by_path.get(RecordId.parse(str(baseline["ref"])).relpath(folder))
-    return state.content(file) if file is not None and file.facts.valid else None
 
 
 def evaluations_of(
@@ -140,33 +143,48 @@ def evaluations_of(
     return sorted(found, key=_version_key)
 
 
+def leaking(root: Path, state: LedgerState) -> set[str]:
+    """The evaluations whose test data is, or shares files with, the evaluated model's
+    training data (L701), by path."""
+    from ledger.checks.patterns import leakage_findings
+
+    return {f.path for f in leakage_findings(root, state.records) if f.code == "L701"}
+
+
 def promotion_findings(
-    root: Path, state: LedgerState, checked: list[tuple[SignedOff, list[Finding]]]
+    root: Path,
+    state: LedgerState,
+    checked: list[tuple[SignedOff, list[Finding]]],
+    valid: dict[RecordId, list[SignedOff]],
 ) -> list[Finding]:
     """L811: a counting promotion whose evidence no longer holds, or never did: the evaluation
     it names is gone or changed, does not evaluate the version, misses a criterion or leaks,
     or the stage's sign-offs were not there when it was made."""
-    from ledger.signoffs.rules import valid_signoffs
-
-    valid = valid_signoffs(checked)
+    promotions = [
+        (one.path, one.entry)
+        for one, problems in checked
+        if not problems and is_promotion(one.entry)
+    ]
+    if not promotions:
+        return []
+    leaks = leaking(root, state)
     found: list[Finding] = []
-    for one, problems in checked:
-        entry = one.entry
-        if problems or not is_promotion(entry):
-            continue
+    for path, entry in promotions:
         found += [
-            finding("L811", one.path, "", f"promotion of {entry.signs.ref} to {entry.stage}: {why}")
-            for why in still_justified(root, state, entry, valid)
+            finding("L811", path, "", f"promotion of {entry.signs.ref} to {entry.stage}: {why}")
+            for why in still_justified(state, entry, valid, leaks)
         ]
     return found
 
 
 def still_justified(
-    root: Path, state: LedgerState, entry: Promotion, valid: dict[RecordId, list[SignedOff]]
+    state: LedgerState,
+    entry: Promotion,
+    valid: dict[RecordId, list[SignedOff]],
+    leaks: set[str],
 ) -> list[str]:
-    """Why a promotion's evidence does not hold at ``state`` (empty: it holds)."""
-    from ledger.checks.patterns import leakage_findings
-
+    """Why a promotion's evidence does not hold at ``state`` (empty: it holds); ``leaks`` are
+    the evaluations ``leaking`` finds."""
     record = entry.record_id
     # The stage's sign-offs as they stood when it was promoted: later ones justify nothing.
     problems = _missing_signoffs(
@@ -183,10 +201,8 @@ def still_justified(
         return [*problems, f"its evaluation {named.ref} is not in the ledger with that content"]
     if not any(link.relation == "evaluates" and link.target == record for link in file.facts.links):
         problems.append(f"its evaluation {named.ref} does not evaluate {record}")
-    content = state.content(file)
-    judged = criteria_problems(content, baseline_of(state, content))
-    problems += [f"{named.ref} {why}" for why in judged]
-    if any(f.path == file.relpath for f in leakage_findings(root, state.records)):
+    problems += [f"{named.ref} {why}" for why in criteria_problems(state, state.content(file))]
+    if file.relpath in leaks:
         problems.append(f"{named.ref}'s test data overlaps the model's training data (L701)")
     return problems
 

@@ -306,6 +306,14 @@ class LedgerState:
         return check_signoffs(self, self.signoffs)
 
     @functools.cached_property
+    def checked_by_record(self) -> dict[RecordId, Checked]:
+        """``checked_signoffs`` by the version each signs (views ask version by version)."""
+        found: dict[RecordId, Checked] = defaultdict(list)
+        for one, problems in self.checked_signoffs:
+            found[one.entry.record_id].append((one, problems))
+        return found
+
+    @functools.cached_property
     def graph(self) -> LineageGraph:
         from ledger.views.graph import build_graph
 

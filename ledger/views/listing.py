@@ -148,9 +148,8 @@ def _judged(
     state: LedgerState, evaluations: list[RecordFile]
 ) -> Iterator[tuple[str, tuple[dict[str, float], str]]]:
     """Each evaluation's overall metrics and computed outcome, a batch of contents at a time."""
-    from ledger.checks.consistency import judge, outcome_of
-    from ledger.records.evaluation import EvaluationRecord
-    from ledger.signoffs.stages import baseline_of
+    from ledger.checks.consistency import outcome_of
+    from ledger.signoffs.stages import judge_evaluation
 
     for start in range(0, len(evaluations), READ_BATCH):
         batch = evaluations[start : start + READ_BATCH]
@@ -160,15 +159,13 @@ def _judged(
                 for m in content.get("metrics") or []
                 if isinstance(m, dict) and isinstance(m.get("value"), int | float)
             }
-            try:
-                record = EvaluationRecord.model_validate(content)
-                baseline = baseline_of(state, content)
-                before = EvaluationRecord.model_validate(baseline) if baseline else None
-            except ValueError:
-                yield path, (metrics, "")
-                continue
-            judged = judge(record, before)
-            outcome = (outcome_of(judged) or "cannot be judged") if judged else "no criteria"
+            judged = judge_evaluation(state, content)
+            if judged is None:
+                outcome = ""
+            elif not judged:
+                outcome = "no criteria"
+            else:
+                outcome = outcome_of(judged) or "cannot be judged"
             yield path, (metrics, outcome)
 
 

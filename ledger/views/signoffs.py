@@ -15,6 +15,7 @@ from ledger.records.identity import RecordId
 
 if TYPE_CHECKING:
     from ledger.signoffs.entry import Entry
+    from ledger.signoffs.rules import Checked
     from ledger.state.ledger_state import LedgerState
 
 
@@ -48,15 +49,19 @@ class SignOffView:
 
 def signoffs_of(state: LedgerState, record: RecordId) -> list[SignOffView]:
     """The sign-offs of one version at ``state``, oldest first."""
-    return [view for view in all_signoffs(state) if view.entry.record_id == record]
+    return _views(state.checked_by_record.get(record, []))
 
 
 def all_signoffs(state: LedgerState) -> list[SignOffView]:
     """Every readable sign-off at ``state``, by path (which orders them by version and time)."""
+    return _views(state.checked_signoffs)
+
+
+def _views(checked: Checked) -> list[SignOffView]:
     return sorted(
         (
             SignOffView(one.path, one.entry, one.commit, tuple(f.message for f in problems))
-            for one, problems in state.checked_signoffs
+            for one, problems in checked
         ),
         key=lambda view: view.path,
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.records.identity import RecordId
 from ledger.signoffs.collected import is_promotion
 from ledger.signoffs.rules import valid_signoffs
-from ledger.signoffs.stages import still_justified
+from ledger.signoffs.stages import leaking, still_justified
 
 if TYPE_CHECKING:
     from ledger.signoffs.entry import Promotion
@@ -77,13 +77,14 @@ def model_status(root: Path, state: LedgerState) -> Status:
     current = {
         f.record_id for f in state.records.current() if f.record_id and f.record_id.kind == "model"
     }
+    leaks = leaking(root, state) if latest else set()
     rows = [
         StageRow(
             record,
             record in current,
             latest[record].stage if record in latest else "development",
             latest.get(record),
-            tuple(still_justified(root, state, latest[record], valid)) if record in latest else (),
+            tuple(still_justified(state, latest[record], valid, leaks)) if record in latest else (),
         )
         for record in sorted(current | set(latest), key=lambda r: (r.name, r.version_key))
     ]

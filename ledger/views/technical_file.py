@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ledger.records.identity import RecordId
-from ledger.signoffs.stages import baseline_of, evaluations_of
+from ledger.signoffs.stages import evaluations_of, judge_evaluation
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -198,7 +198,7 @@ def _evaluation(
             sub.tables.append(("Subgroups", _subgroup_metrics(groups)))
         else:
             sub.fields.append(("Subgroups", _text(groups)))
-        criteria, computed = _criteria(data, baseline_of(state, data))
+        criteria, computed = _criteria(state, data)
         if criteria is not None:
             sub.tables.append(("Acceptance criteria", criteria))
         sub.fields += [
@@ -395,18 +395,14 @@ def _subgroup_counts(groups: list[Any]) -> Table:
     return Table(("attribute", "category", "n", "events"), rows)
 
 
-def _criteria(data: Json, baseline: Json | None) -> tuple[Table | None, str]:
+def _criteria(state: LedgerState, data: Json) -> tuple[Table | None, str]:
     """The criteria with each verdict computed from the metrics (and, for non-inferiority,
     the baseline's), and the overall outcome."""
-    from ledger.checks.consistency import judge, outcome_of
-    from ledger.records.evaluation import EvaluationRecord
+    from ledger.checks.consistency import outcome_of
 
-    try:
-        record = EvaluationRecord.model_validate(data)
-        before = EvaluationRecord.model_validate(baseline) if baseline is not None else None
-    except ValueError:
+    judged = judge_evaluation(state, data)
+    if judged is None:
         return None, "not computed: the evaluation or its baseline is not valid"
-    judged = judge(record, before)
     if not judged:
         return None, "not assessed: no acceptance criteria are stated"
     rows = [
