@@ -105,6 +105,7 @@ class Subjects:
     evaluations: tuple[str, str] | None  # an evaluation and the one it supersedes
     record: str  # a record ref for show and log
     export_zip: Path  # outside the repository
+    model: str | None = None  # the latest version of the first model, for technical-file
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,11 @@ COMMANDS: Final[dict[str, Command]] = {
     "show": Command(lambda s: ("show", s.record)),
     "show-rev": Command(lambda s: ("show", s.record, "--rev", "HEAD")),
     "log": Command(lambda s: ("log", s.record)),
+    "list": Command(lambda s: ("list", "--format", "json")),
+    "status": Command(lambda s: ("status", "--format", "json")),
+    "technical-file": Command(
+        lambda s: ("technical-file", s.model, "--format", "html") if s.model else None
+    ),
 }
 
 # Runs one command in a fresh process and reports its wall time and peak memory. RUSAGE_CHILDREN
@@ -313,7 +319,8 @@ def pick_subjects(repo: Path, export_zip: Path) -> Subjects:
     else:
         pair = None
     record = pair[1] if pair else next(iter(refs.values()))[-1]
-    return Subjects(middle, pair, record, export_zip)
+    model = next((found[-1] for (kind, _), found in refs.items() if kind == "model"), None)
+    return Subjects(middle, pair, record, export_zip, model)
 
 
 def version_key(version: str) -> tuple[int, ...]:
