@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from ledger.views.graph import Direction
     from ledger.views.listing import RecordList
     from ledger.views.log import RecordLog
+    from ledger.views.query import QueryResult
     from ledger.views.reports import VerifyReport
     from ledger.views.review import Review
     from ledger.views.signoffs import SignOffView
@@ -401,6 +402,32 @@ class Ledger:
         if kind is not None and kind not in KINDS:
             raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         return list_records(self.state(rev), kind, all_versions=all_versions)
+
+    def query(
+        self,
+        filter: str,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        columns: str | Sequence[str] | None = None,
+        rev: str = "HEAD",
+        all_versions: bool = False,
+    ) -> QueryResult:
+        """The record versions at ``rev`` that ``filter`` selects, in the language of MLflow's
+        ``search_runs`` (``metrics.auroc > 0.8 and model = 'sepsis-risk'``): current ones
+        unless ``all_versions``, ordered by ``order_by`` (``metrics.auroc desc, date``), at most
+        ``limit``, with ``columns`` (default: the identity, every field the filter and the
+        order name, and the title). ``result.rows`` holds one dict per version."""
+        from ledger.query.run import run_query
+
+        return run_query(
+            self.state(rev),
+            filter,
+            order_by=order_by,
+            limit=limit,
+            columns=columns,
+            all_versions=all_versions,
+        )
 
     def _working_files(self, paths: list[str]) -> list[RecordFile]:
         read = self.tree.read_records(paths, self.config.limits)

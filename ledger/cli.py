@@ -353,6 +353,46 @@ def list_(
 
 
 @cli.command()
+@click.argument("filter_text", metavar="FILTER")
+@click.option(
+    "--order-by", metavar="EXPR", help="Fields to sort by, each asc or desc: metrics.auroc desc."
+)
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")
+@click.option(
+    "--columns",
+    metavar="FIELDS",
+    help="Fields to show, separated by commas (default: id, the fields named, title).",
+)
+@REV_HEAD
+@click.option("--all-versions", is_flag=True, help="Superseded versions too.")
+@_format(LIST.names, "table")
+@OUTPUT
+@pass_session
+def query(
+    session: Session,
+    filter_text: str,
+    order_by: str | None,
+    limit: int | None,
+    columns: str | None,
+    rev: str,
+    all_versions: bool,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Record versions that FILTER selects, as in MLflow's search_runs:
+    "metrics.sensitivity > 0.8 and model = 'sepsis-risk'". The language is in docs/query.md."""
+    result = session.book.query(
+        filter_text,
+        order_by=order_by,
+        limit=limit,
+        columns=columns,
+        rev=rev,
+        all_versions=all_versions,
+    )
+    _emit(LIST.render(fmt, result), output)
+
+
+@cli.command()
 @click.argument("ref")
 @REV
 @REPORT

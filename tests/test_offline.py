@@ -96,6 +96,10 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
         "validate": [["validate"], ["validate", "--staged"]],
         "show": [["show", EVAL_11], ["show", EVAL_11, "--rev", "HEAD"]],
         "list": [["list", "--format", f] for f in ("table", "json", "csv")],
+        "query": [
+            ["query", "outcome = 'pass' and params.epochs > 0", "--format", f]
+            for f in ("table", "json", "csv")
+        ],
         "log": [["log", EVAL_11]],
         "verify": [["verify", "--data"], ["verify", "--require-signed", "--no-cache"]],
         "lineage": [["lineage", "--format", f] for f in ("text", "mermaid", "dot", "json", "html")],

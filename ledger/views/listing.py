@@ -8,13 +8,12 @@ evaluation its overall metrics and the outcome its criteria give, computed from 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger.records.identity import RecordId
+from ledger.views.table import csv_text, text_table
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
@@ -57,44 +56,25 @@ class RecordList:
         return {"commit": self.commit, "records": [row.to_json() for row in self.rows]}
 
     def table(self) -> str:
-        header = ("id", "title", "author", "date", "metrics", "outcome")
-        lines = [header] + [
-            (
-                str(r.record) + ("" if r.current else " (superseded)"),
-                r.title,
-                r.author,
-                r.date[:10],
-                _metrics_text(r.metrics),
-                r.outcome,
-            )
-            for r in self.rows
-        ]
-        widths = [min(max(len(line[i]) for line in lines), 48) for i in range(len(header))]
-        return "".join(
-            "  ".join(_fit(cell, width) for cell, width in zip(line, widths, strict=True)).rstrip()
-            + "\n"
-            for line in lines
+        return text_table(
+            _HEADER,
+            [
+                (
+                    str(r.record) + ("" if r.current else " (superseded)"),
+                    r.title,
+                    r.author,
+                    r.date[:10],
+                    _metrics_text(r.metrics),
+                    r.outcome,
+                )
+                for r in self.rows
+            ],
         )
 
     def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
+        return csv_text(
+            _CSV_HEADER,
             [
-                "id",
-                "kind",
-                "name",
-                "version",
-                "current",
-                "title",
-                "author",
-                "date",
-                "metrics",
-                "outcome",
-            ]
-        )
-        for r in self.rows:
-            writer.writerow(
                 [
                     str(r.record),
                     r.record.kind,
@@ -107,8 +87,16 @@ class RecordList:
                     _metrics_text(r.metrics),
                     r.outcome,
                 ]
-            )
-        return out.getvalue()
+                for r in self.rows
+            ],
+        )
+
+
+_HEADER = ("id", "title", "author", "date", "metrics", "outcome")
+_CSV_HEADER = (
+    *("id", "kind", "name", "version", "current", "title", "author", "date"),
+    *("metrics", "outcome"),
+)
 
 
 def list_records(
@@ -148,9 +136,6 @@ def _judged(
     state: LedgerState, evaluations: list[RecordFile]
 ) -> Iterator[tuple[str, tuple[dict[str, float], str]]]:
     """Each evaluation's overall metrics and computed outcome, a batch of contents at a time."""
-    from ledger.checks.consistency import outcome_of
-    from ledger.signoffs.stages import judge_evaluation
-
     for start in range(0, len(evaluations), READ_BATCH):
         batch = evaluations[start : start + READ_BATCH]
         for path, content in state.contents(batch).items():
@@ -159,20 +144,23 @@ def _judged(
                 for m in content.get("metrics") or []
                 if isinstance(m, dict) and isinstance(m.get("value"), int | float)
             }
-            judged = judge_evaluation(state, content)
-            if judged is None:
-                outcome = ""
-            elif not judged:
-                outcome = "no criteria"
-            else:
-                outcome = outcome_of(judged) or "cannot be judged"
-            yield path, (metrics, outcome)
+            yield path, (metrics, outcome(state, content))
+
+
+def outcome(state: LedgerState, content: dict[str, Any]) -> str:
+    """What an evaluation's acceptance criteria give, computed from its metrics (and its
+    baseline's): pass, fail, "no criteria", "cannot be judged", or "" for a record that is
+    not a valid evaluation."""
+    from ledger.checks.consistency import outcome_of
+    from ledger.signoffs.stages import judge_evaluation
+
+    judged = judge_evaluation(state, content)
+    if judged is None:
+        return ""
+    if not judged:
+        return "no criteria"
+    return outcome_of(judged) or "cannot be judged"
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
     return " ".join(f"{name}={value:.3f}" for name, value in metrics.items())
-
-
-def _fit(cell: str, width: int) -> str:
-    cell = " ".join(cell.split())
-    return cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"

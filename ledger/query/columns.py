@@ -1,0 +1,161 @@
+"""Values that a query reads from record contents, kept by git blob id between runs.
+
+Reading every record's content takes most of a second at 10,000 records (60 MB of JSON). A
+field's values depend on nothing but the bytes of one file, which never change under a blob
+id, so each field is kept as one column, blob id -> values, in the store's ``values.sqlite``:
+a later query reads the column and only the files it has not seen yet. An outcome depends on
+the evaluation and its baseline, and is kept by both their blob ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ledger.query.fields import Resolved, Type, Used, value_types
+
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.state.ledger_state import LedgerState
+
+SPACE = "query"
+READ_BATCH = 512  # record contents read from git at a time
+Values = tuple[Any, ...]
+Extract = Callable[[Mapping[str, Any]], Values]
+
+
+def kept_columns(
+    state: LedgerState, wanted: Mapping[str, Extract], files: Sequence[RecordFile]
+) -> dict[str, dict[str, Values]]:
+    """For each wanted column (name -> how a content gives its values), the values of every
+    file by blob id; contents are read only for the blobs some column has not kept."""
+    keys = {name: f"column\0{name}".encode() for name in wanted}
+    kept = state.values.get(SPACE, keys.values()) if state.values is not None else {}
+    columns = {name: dict(kept.get(key) or {}) for name, key in keys.items()}
+    missing = [f for f in files if any(f.blob not in columns[name] for name in wanted)]
+    for batch in _batches(missing):
+        contents = state.contents(batch)
+        for file in batch:
+            content = contents.get(file.relpath)
+            for name, extract in wanted.items():
+                column = columns[name]
+                if file.blob not in column:
+                    column[file.blob] = extract(content) if content is not None else ()
+    if missing and state.values is not None:
+        blobs = {f.blob for f in files}
+        state.values.put(
+            SPACE,
+            {keys[name]: _trimmed(column, blobs) for name, column in columns.items()},
+        )
+    return columns
+
+
+def _trimmed(column: dict[str, Values], blobs: set[str]) -> dict[str, Values]:
+    """A column to keep: the blobs of other revisions stay unless they outnumber these."""
+    if len(column) <= 2 * len(blobs):
+        return column
+    return {blob: values for blob, values in column.items() if blob in blobs}
+
+
+def _batches(files: Sequence[RecordFile]) -> Iterator[Sequence[RecordFile]]:
+    for start in range(0, len(files), READ_BATCH):
+        yield files[start : start + READ_BATCH]
+
+
+# --- what one content gives -----------------------------------------------------------------
+
+
+def extractor(field: Resolved) -> Extract:
+    """How a record's content gives the values of a content field."""
+    if field.source == "record":
+        return lambda content: tuple(_scalars(_follow([content], field.path)))
+    if field.source == "param":
+        (name,) = field.path
+        return lambda content: tuple(_scalars(_follow([content], ("hyperparameters", name))))
+    if field.source == "metric":
+        name, *part = field.path
+        selector = field.selector
+        return lambda content: tuple(
+            _scalars(_follow(list(_metrics(content, name, selector)), tuple(part)))
+        )
+    raise ValueError(f"{field.key} is not read from contents")
+
+
+def _metrics(
+    content: Mapping[str, Any], name: str, selector: tuple[str, str] | None
+) -> Iterator[Mapping[str, Any]]:
+    if selector is None:
+        groups: Iterable[Any] = [content]
+    else:
+        groups = [
+            g
+            for g in content.get("subgroup_metrics") or []
+            if isinstance(g, dict) and (str(g.get("attribute")), str(g.get("group"))) == selector
+        ]
+    for group in groups:
+        for metric in group.get("metrics") or []:
+            if isinstance(metric, dict) and metric.get("name") == name:
+                yield metric
+
+
+def _follow(nodes: list[Any], path: Sequence[str]) -> list[Any]:
+    """The values at ``path`` below ``nodes``; a list met on the way stands for its items."""
+    for key in path:
+        nodes = [
+            item
+            for node in nodes
+            for item in (node if isinstance(node, list) else [node])
+            if isinstance(item, dict)
+            for item in [item.get(key)]
+            if item is not None
+        ]
+    return nodes
+
+
+def _scalars(nodes: list[Any]) -> Iterator[Any]:
+    for node in nodes:
+        for item in node if isinstance(node, list) else [node]:
+            if isinstance(item, str | int | float | bool):
+                yield item
+
+
+def used_names(content: Mapping[str, Any]) -> Values:
+    """What a record contributes to the catalogue: its metric names, its subgroups, and its
+    hyperparameters with the types of their values."""
+    metrics = {
+        str(m["name"])
+        for group in [content, *(content.get("subgroup_metrics") or [])]
+        if isinstance(group, dict)
+        for m in group.get("metrics") or []
+        if isinstance(m, dict) and "name" in m
+    }
+    subgroups = sorted(
+        (str(g.get("attribute")), str(g.get("group")))
+        for g in content.get("subgroup_metrics") or []
+        if isinstance(g, dict)
+    )
+    hyper = content.get("hyperparameters")
+    params = sorted(
+        (str(k), sorted(value_types([v])))
+        for k, v in (hyper.items() if isinstance(hyper, dict) else [])
+    )
+    return (sorted(metrics), subgroups, params)
+
+
+def merged_names(column: Iterable[Values]) -> Used:
+    metrics: set[str] = set()
+    subgroups: set[tuple[str, str]] = set()
+    params: dict[str, set[Type]] = {}
+    for values in column:
+        if not values:
+            continue
+        names, groups, hyper = values
+        metrics.update(names)
+        subgroups.update((str(a), str(g)) for a, g in groups)
+        for name, types in hyper:
+            params.setdefault(name, set()).update(types)
+    return Used(
+        frozenset(metrics),
+        frozenset(subgroups),
+        {name: frozenset(types) for name, types in params.items()},
+    )
