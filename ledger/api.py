@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ledger.signoffs.sign import Committed
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
-    from ledger.views.compare import Comparison
+    from ledger.views.comparison_table import ComparisonTable
     from ledger.views.formats import LineageView
     from ledger.views.graph import Direction
     from ledger.views.listing import RecordList
@@ -563,11 +563,33 @@ class Ledger:
         after = self.state(head)  # first: the base's history is then a part of the head's
         return review(self.root, self.state(base), after)
 
-    def compare(self, ref_a: str, ref_b: str, rev: str = "HEAD") -> Comparison:
-        """Why two evaluations (or two models) differ."""
-        from ledger.views.compare import compare
+    def compare(
+        self, *refs: str, query: str | None = None, rev: str = "HEAD", all_versions: bool = False
+    ) -> ComparisonTable:
+        """Two or more evaluations (or models) side by side, named by REF or selected by a
+        ``query`` filter (current versions unless ``all_versions``): their metrics with
+        intervals, what differs in data, model configuration and evaluation conditions, and
+        why they may not be comparable."""
+        from ledger.views.comparison_table import compare_table
 
-        return compare(self.state(rev), self.record_id(ref_a, rev), self.record_id(ref_b, rev))
+        if query is not None:
+            if refs:
+                raise UsageError("compare takes REFs or --query, not both")
+            selected = self.query(query, columns=["id"], rev=rev, all_versions=all_versions)
+            refs = tuple(row["id"] for row in selected.rows)
+            if len(refs) < 2:
+                more = "" if all_versions else "; --all-versions adds superseded versions"
+                raise UsageError(
+                    f"--query {query!r} selects {len(refs)} record(s) at {rev}; compare needs "
+                    f"two or more{more}"
+                )
+        if len(refs) < 2:
+            raise UsageError("compare needs two or more REFs (or --query FILTER)")
+        ids = [self.record_id(ref, rev) for ref in refs]
+        twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+        if twice:
+            raise UsageError(f"{twice[0]} is named twice; compare different versions")
+        return compare_table(self.state(rev), ids)
 
     def export(
         self, output: Path, rev: str = "HEAD", *, allow_findings: bool = False, sign: bool = False

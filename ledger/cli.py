@@ -569,16 +569,34 @@ def technical_file(session: Session, ref: str, rev: str, fmt: str, output: Path 
 
 
 @cli.command()
-@click.argument("ref_a")
-@click.argument("ref_b")
+@click.argument("refs", nargs=-1, metavar="[REF]...")
+@click.option(
+    "--query",
+    "query_text",
+    metavar="FILTER",
+    help="Compare the versions a ledger query filter selects.",
+)
 @REV_HEAD
+@click.option("--all-versions", is_flag=True, help="With --query: superseded versions too.")
 @REPORT
 @pass_session
-def compare(session: Session, ref_a: str, ref_b: str, rev: str, fmt: str) -> None:
-    """Why two evaluations (or two models) differ: data, configuration or evaluation conditions."""
-    from ledger.views.review_report import comparison_text
+def compare(
+    session: Session,
+    refs: tuple[str, ...],
+    query_text: str | None,
+    rev: str,
+    all_versions: bool,
+    fmt: str,
+) -> None:
+    """Two or more evaluations (or models) side by side: metrics with their intervals, what
+    differs in data, model configuration and evaluation conditions, and whether the
+    differences lie within the intervals."""
+    table = session.book.compare(*refs, query=query_text, rev=rev, all_versions=all_versions)
+    _report(_comparison_text, table, fmt)
 
-    _report(comparison_text, session.book.compare(ref_a, ref_b, rev), fmt)
+
+def _comparison_text(table: Any) -> str:
+    return str(table.text())
 
 
 @cli.command()

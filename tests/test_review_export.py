@@ -53,43 +53,6 @@ def test_review_flags_a_record_changed_in_place(repo: Path) -> None:
     assert "| :x: changed in place | `records/dataset/sepsis-test/1.0.json` |" in md
 
 
-def test_compare_attributes_the_change_to_the_dataset_update(demo_repo: Path) -> None:
-    result = json.loads(
-        run_ledger("compare", EVAL_10, EVAL_11, "--format", "json", cwd=demo_repo).out
-    )
-    assert result["comparable"] is True
-    assert result["explained_by"] == ["data"]
-    assert result["attribution"].startswith(
-        "The difference can only come from data (training datasets: "
-        "dataset:sepsis-cohort@1.0 -> dataset:sepsis-cohort@1.1)"
-    )
-    whats = {d["what"] for d in result["differences"]}
-    assert {"training datasets", "dataset:sepsis-cohort cohort.size"} <= whats
-    text = run_ledger("compare", EVAL_10, EVAL_11, cwd=demo_repo).out
-    assert "model configuration: unchanged" in text
-    assert "evaluation conditions: unchanged" in text
-
-
-def test_compare_says_plainly_when_results_are_not_comparable(repo: Path) -> None:
-    path = repo / "records/evaluation/sepsis-risk-heldout/1.1.json"
-    data = json.loads(path.read_text())
-    data["metrics"][0]["definition"] = "TP / all positives, at any threshold"
-    data["version"] = "1.2"
-    (path.parent / "1.2.json").write_text(json.dumps(data, indent=2))
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "Redefine sensitivity", cwd=repo)
-    result = json.loads(
-        run_ledger("compare", EVAL_11, "sepsis-risk-heldout@1.2", "--format", "json", cwd=repo).out
-    )
-    assert result["comparable"] is False
-    assert result["not_comparable_because"] == ["sensitivity is defined differently"]
-
-
-def test_compare_refuses_datasets(demo_repo: Path) -> None:
-    result = run_ledger("compare", "sepsis-cohort@1.0", "sepsis-cohort@1.1", cwd=demo_repo)
-    assert result.code == 2
-
-
 def test_two_exports_are_identical(demo_repo: Path, exported: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     assert run_ledger("export", "--rev", "HEAD", "-o", str(again), cwd=demo_repo).code == 0

@@ -1,13 +1,16 @@
-"""``ledger compare``: why two evaluations (or two models) differ.
+"""Why evaluations (or models) differ: the pieces ``ledger compare``, reviews and technical
+files share.
 
-Metric differences come first; then every difference in their lineage that could explain them,
-grouped as data, model configuration and evaluation conditions. Two results on different test
-sets, or with differently defined metrics, are said plainly not to be comparable.
+Everything compared of a record (``facets``) is named in words, not JSON paths: keys become
+words and the items of a list are named by what they hold (``cohort / sex / F / n``), grouped
+as data, model configuration and evaluation conditions. Results on different test data, or
+with differently defined metrics, are said plainly not to be comparable. ``compare`` sets two
+records side by side for reviews and technical files; ``views.comparison_table`` any number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +31,6 @@ class Difference:
     what: str
     a: Any
     b: Any
-
-    def to_json(self) -> dict[str, Any]:
-        return {"group": self.group, "what": self.what, "a": self.a, "b": self.b}
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class MetricDelta:
 
 @dataclass
 class Comparison:
+    """Two records compared: what reviews and technical files show of a change."""
+
     a: str
     b: str
     kind: str
@@ -72,46 +74,6 @@ class Comparison:
     differences: list[Difference] = field(default_factory=list)
     not_comparable: list[str] = field(default_factory=list)
     models: tuple[str, str] | None = None
-
-    @property
-    def comparable(self) -> bool:
-        return not self.not_comparable
-
-    @property
-    def explained_by(self) -> list[Group]:
-        return [g for g in GROUPS if any(d.group == g for d in self.differences)]
-
-    @property
-    def attribution(self) -> str:
-        """One sentence on where the difference can come from."""
-        if not self.comparable:
-            return "Not comparable: " + "; ".join(self.not_comparable) + "."
-        groups = self.explained_by
-        if not groups:
-            return "No difference in data, model configuration or evaluation conditions."
-        same = [g for g in GROUPS if g not in groups]
-        sentence = "The difference can only come from " + " and ".join(groups)
-        if "data" in groups:
-            change = next(d for d in self.differences if d.group == "data")
-            sentence += f" ({change.what}: {_short(change.a)} -> {_short(change.b)})"
-        if same:
-            sentence += "; " + " and ".join(same) + (" are" if len(same) > 1 else " is")
-            sentence += " unchanged"
-        return sentence + "."
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
-            "kind": self.kind,
-            "comparable": self.comparable,
-            "not_comparable_because": self.not_comparable,
-            "metrics": [m.to_json() for m in self.metrics],
-            "differences": [d.to_json() for d in self.differences],
-            "explained_by": self.explained_by,
-            "attribution": self.attribution,
-            "models": list(self.models) if self.models else None,
-        }
 
 
 class Contents:
@@ -175,23 +137,27 @@ def compare(
     if content is None:
         content = Contents(state)
         content.prefetch([ref_a, ref_b], COMPARE_DEPTH)
+    same_kind([ref_a, ref_b])
     a, b = content(ref_a), content(ref_b)
-    if ref_a.kind != ref_b.kind or ref_a.kind == "dataset":
-        raise UsageError("compare two evaluations or two models (not datasets, not mixed kinds)")
     result = Comparison(str(ref_a), str(ref_b), ref_a.kind)
     if ref_a.kind == "evaluation":
         result.metrics = _metric_deltas(a, b)
-        _evaluation_conditions(content, a, b, result)
-        model_a, model_b = content(a["model"]["ref"]), content(b["model"]["ref"])
         result.models = (a["model"]["ref"], b["model"]["ref"])
-    else:
-        model_a, model_b = a, b
-    _model_differences(content, model_a, model_b, result)
+    facets_a, facets_b = facets(content, ref_a), facets(content, ref_b)
+    for (group, what), x, y in _differing(facets_a, facets_b):
+        result.differences.append(Difference(group, what, x, y))
+    result.not_comparable = not_comparable(content, [ref_a, ref_b], [facets_a, facets_b])
     return result
 
 
-def _metric_map(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {m["name"]: m for m in record.get("metrics", [])}
+def same_kind(refs: Sequence[RecordId]) -> None:
+    kinds = {ref.kind for ref in refs}
+    if len(kinds) > 1 or "dataset" in kinds:
+        raise UsageError("compare evaluations or models (not datasets, not mixed kinds)")
+
+
+def metric_map(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {m["name"]: m for m in record.get("metrics", []) if isinstance(m, Mapping)}
 
 
 def _ci(metric: Mapping[str, Any] | None) -> tuple[float, float] | None:
@@ -200,7 +166,7 @@ def _ci(metric: Mapping[str, Any] | None) -> tuple[float, float] | None:
 
 
 def _metric_deltas(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDelta]:
-    ma, mb = _metric_map(a), _metric_map(b)
+    ma, mb = metric_map(a), metric_map(b)
     return [
         MetricDelta(
             name,
@@ -213,51 +179,54 @@ def _metric_deltas(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDel
     ]
 
 
-def _evaluation_conditions(
-    content: Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
-) -> None:
-    def test_sets(record: Mapping[str, Any]) -> dict[str, str]:
-        return {
-            d["ref"]: content(d["ref"])["snapshot"]["md5"]
-            for d in record.get("datasets", [])
-            if content.has(d["ref"])
-        }
+# --- what is compared, named in words ---------------------------------------------------------
 
-    sets_a, sets_b = test_sets(a), test_sets(b)
-    if sorted(sets_a.values()) != sorted(sets_b.values()):
-        result.differences.append(
-            Difference("evaluation conditions", "test data", sorted(sets_a), sorted(sets_b))
-        )
-        result.not_comparable.append("they were computed on different test data")
-    ma, mb = _metric_map(a), _metric_map(b)
-    for name in sorted(set(ma) & set(mb)):
-        for key in ("definition", "threshold"):
-            if ma[name].get(key) != mb[name].get(key):
-                result.differences.append(
-                    Difference(
-                        "evaluation conditions",
-                        f"{name} {key}",
-                        ma[name].get(key),
-                        mb[name].get(key),
-                    )
-                )
-                if key == "definition":
-                    result.not_comparable.append(f"{name} is defined differently")
-    _declared(spec("evaluation").compared, a, b, "", result)
+#: A compared value, by group and the words that name it.
+Facet = tuple[Group, str]
+
+
+def facets(content: Contents, ref: RecordId) -> dict[Facet, Any]:
+    """Everything compared of an evaluation or a model, each value named in words: for an
+    evaluation its test data, metric definitions and thresholds and declared conditions, then
+    its model's; for a model its declared configuration, its training data and what those
+    datasets state of themselves."""
+    record = content(ref)
+    found: dict[Facet, Any] = {}
+    if ref.kind == "evaluation":
+        found["evaluation conditions", "test data"] = [
+            d["ref"] for d in record.get("datasets", []) if isinstance(d, Mapping)
+        ]
+        for name, metric in metric_map(record).items():
+            for key in ("definition", "threshold"):
+                if key in metric:
+                    found["evaluation conditions", f"{name} {key}"] = metric[key]
+        _declared(spec("evaluation").compared, record, "", found)
+        record = content(record["model"]["ref"])
+    _declared(spec("model").compared, record, "", found)
+    training = record.get("training", {}).get("datasets", [])
+    refs = (
+        [d["ref"] for d in training if isinstance(d, Mapping)] if isinstance(training, list) else []
+    )
+    found["data", "training data"] = refs
+    for target in refs:
+        if content.has(target):
+            # By the dataset's name, so that a new version of it lines up with the old one.
+            label = f"{RecordId.parse(target).name}: "
+            _declared(spec("dataset").compared, content(target), label, found)
+    return found
 
 
 def _declared(
     compared: Mapping[Group, tuple[str, ...]],
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
+    record: Mapping[str, Any],
     label: str,
-    result: Comparison,
+    found: dict[Facet, Any],
 ) -> None:
-    """Differences in the fields a kind declares as compared, under the group it names."""
+    """The fields a kind declares as compared, under the group it names."""
     for group, paths in compared.items():
         for path in paths:
-            for where, x, y in _diffs(_at(a, path), _at(b, path), path):
-                result.differences.append(Difference(group, f"{label}{where}", x, y))
+            for what, value in _leaves(_at(record, path), [_words(p) for p in path.split(".")]):
+                found[group, label + what] = value
 
 
 def _at(record: Mapping[str, Any], dotted: str) -> Any:
@@ -267,39 +236,77 @@ def _at(record: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _model_differences(
-    content: Contents, a: Mapping[str, Any], b: Mapping[str, Any], result: Comparison
-) -> None:
-    _declared(spec("model").compared, a, b, "", result)
-    refs_a = [d["ref"] for d in a["training"]["datasets"]]
-    refs_b = [d["ref"] for d in b["training"]["datasets"]]
-    if refs_a != refs_b:
-        result.differences.append(Difference("data", "training datasets", refs_a, refs_b))
-    for ref_x, ref_y in zip(refs_a, refs_b, strict=False):
-        if ref_x == ref_y or not content.has(ref_x) or not content.has(ref_y):
-            continue
-        label = f"{ref_y.split('@')[0]} "
-        _declared(spec("dataset").compared, content(ref_x), content(ref_y), label, result)
+#: Keys whose value names an item of a list (``{"category": "F", "n": 630}`` is "F").
+_NAMING_KEYS = ("name", "metric", "attribute", "category", "ref", "role", "path", "id", "key")
 
 
-def _diffs(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
-    """Leaf-level differences between two JSON values, as (dotted path, a, b)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            yield from _diffs(a.get(key), b.get(key), f"{path}.{key}")
-    elif (
-        isinstance(a, list)
-        and isinstance(b, list)
-        and len(a) == len(b)
-        and all(isinstance(x, dict) for x in a + b)
-    ):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            yield from _diffs(x, y, f"{path}[{i}]")
-    elif a != b:
-        yield path, a, b
+def _leaves(value: Any, words: list[str]) -> Iterator[tuple[str, Any]]:
+    """Each leaf of a JSON value with the words that name it: keys as words, and the items of
+    a list of objects by what names them (``cohort / sex / F / n``), by position only when
+    nothing does."""
+    if isinstance(value, Mapping) and value:
+        for key in sorted(value):
+            yield from _leaves(value[key], [*words, _words(key)])
+    elif isinstance(value, list) and value and all(isinstance(x, Mapping) for x in value):
+        names = [_item_name(x) for x in value]
+        if None in names or len(set(names)) < len(names):
+            names = [f"item {i}" for i in range(1, len(value) + 1)]
+        for name, item in zip(names, value, strict=True):
+            yield from _leaves(item, [*words, str(name)])
+    elif value is not None:
+        yield " / ".join(words), value
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+def _item_name(item: Mapping[str, Any]) -> str | None:
+    if "attribute" in item and "group" in item:
+        return f"{item['attribute']} = {item['group']}"
+    for key in _NAMING_KEYS:
+        if isinstance(item.get(key), str | int | float):
+            return str(item[key])
+    return None
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _differing(*facets: Mapping[Facet, Any]) -> Iterator[tuple[Facet, Any, Any]]:
+    """Facets whose values are not all equal, in the order the records name them, with the
+    values of the first two (``ComparisonTable`` reads them all)."""
+    order = list(dict.fromkeys(key for one in facets for key in one))
+    order.sort(key=lambda key: GROUPS.index(key[0]))
+    for key in order:
+        values = [one.get(key) for one in facets]
+        if any(v != values[0] for v in values[1:]):
+            yield key, values[0], values[1] if len(values) > 1 else None
+
+
+def not_comparable(
+    content: Contents, refs: Sequence[RecordId], found: Sequence[Mapping[Facet, Any]]
+) -> list[str]:
+    """Why results cannot be set side by side: different test data (by content, so two
+    records of the same data agree), or a metric defined differently."""
+    if refs[0].kind != "evaluation":
+        return []
+    why = []
+    data = [tuple(sorted(_test_data(content, content(ref)))) for ref in refs]
+    if len(set(data)) > 1:
+        why.append(_among(refs, "they were computed on different test data"))
+    names = sorted({key[1] for one in found for key in one if key[1].endswith(" definition")})
+    for name in names:
+        if len({one.get(("evaluation conditions", name)) for one in found}) > 1:
+            why.append(f"{name.removesuffix(' definition')} is defined differently")
+    return why
+
+
+def _among(refs: Sequence[RecordId], why: str) -> str:
+    return why if len(refs) == 2 else why.replace("they", "some")
+
+
+def _test_data(content: Contents, record: Mapping[str, Any]) -> list[str]:
+    """The md5 of each test set's snapshot: the data itself, whichever record names it."""
+    return [
+        content(d["ref"])["snapshot"]["md5"]
+        for d in record.get("datasets", [])
+        if isinstance(d, Mapping) and content.has(d["ref"])
+    ]

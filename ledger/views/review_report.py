@@ -1,4 +1,4 @@
-"""Reporters for reviews and comparisons: Markdown for pull requests, plain text for terminals.
+"""Reporters for reviews: Markdown for pull requests, plain text for terminals.
 
 The Markdown renders on GitHub and GitLab as posted; nothing is uploaded anywhere.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ledger.findings import Finding
-from ledger.views.compare import Comparison, MetricDelta
+from ledger.views.compare import MetricDelta
 from ledger.views.graph import LineageGraph
 from ledger.views.review import Review
 
@@ -122,25 +122,6 @@ def review_text(review: Review) -> str:
     lines += [f"  signed     {one.entry.signs.ref}: {one.line()}" for one in review.signoffs]
     lines += [f.line() for f in review.new_findings]
     lines.append("violations" if review.violations else "no violations")
-    return "\n".join(lines) + "\n"
-
-
-def comparison_text(c: Comparison) -> str:
-    lines = [f"compare {c.a} -> {c.b}"]
-    if c.models:
-        lines.append(f"models: {c.models[0]} -> {c.models[1]}")
-    if c.metrics:
-        lines.append("metrics:")
-        lines += [
-            f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d):>8}   "
-            f"CI {_ci(d.ci_a)} -> {_ci(d.ci_b)}"
-            for d in c.metrics
-        ]
-    for group in ("data", "model configuration", "evaluation conditions"):
-        found = [d for d in c.differences if d.group == group]
-        lines.append(f"{group}: " + ("unchanged" if not found else f"{len(found)} difference(s)"))
-        lines += [f"  {d.what}: {d.a!r} -> {d.b!r}" for d in found]
-    lines.append(c.attribution)
     return "\n".join(lines) + "\n"
 
 
