@@ -502,6 +502,13 @@ class Ledger:
             )
         return technical_file(self.state(rev), record)
 
+    def report(self, output: Path | str, rev: str = "HEAD") -> list[str]:
+        """Write the static report of ``rev`` into the folder ``output`` (new, empty, or a
+        previous report holding only what it wrote); the files written, relative to it."""
+        from ledger.site import build_report
+
+        return build_report(self.root, self.state(rev), Path(output))
+
     def status(self, rev: str = "HEAD") -> Status:
         """Each model version's stage at ``rev``: who promoted it, when and why."""
         from ledger.views.status import model_status

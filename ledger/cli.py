@@ -556,6 +556,23 @@ def diff(session: Session, base: str, head: str, fmt: str, output: Path | None) 
     _emit(REVIEW.render(fmt, session.book.diff(base, head)), output)
 
 
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write: new, empty, or a previous report.",
+)
+@REV_HEAD
+@pass_session
+def report(session: Session, output: Path, rev: str) -> None:
+    """A static site of the models that opens offline: each model's stage, metric trends with
+    intervals, subgroup forest plots, acceptance criteria, lineage and history."""
+    written = session.book.report(output, rev)
+    click.echo(f"wrote {len(written)} files to {output}; open {output / 'index.html'}")
+
+
 @cli.command("technical-file")
 @click.argument("ref")
 @REV_HEAD

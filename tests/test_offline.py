@@ -116,6 +116,7 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
         "technical-file": [
             ["technical-file", MODEL_11, "--format", f] for f in ("markdown", "html")
         ],
+        "report": [["report", "-o", str(work / "report")]],
         "export": [["export", "-o", export]],
         "verify-export": [["verify-export", export]],
         "demo": [["demo", str(work / "demo")]],

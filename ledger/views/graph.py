@@ -262,10 +262,19 @@ def _agent(person: Person) -> Node:
     )
 
 
-def select_around(graph: LineageGraph, refs: Iterable[RecordId], depth: int) -> LineageGraph:
-    """Every version at most ``depth`` links up- or downstream of any of ``refs``, with the
-    snapshots, commits and agents they reach: one walk, however many records changed."""
+def select_around(
+    graph: LineageGraph,
+    refs: Iterable[RecordId],
+    depth: int | None,
+    *,
+    current_only: bool = False,
+) -> LineageGraph:
+    """Every version (with ``current_only``, every current one) at most ``depth`` links up- or
+    downstream of any of ``refs`` (None: any number), with the snapshots, commits and agents
+    they reach: one walk per ref, however many records changed."""
     records = {n for n, node in graph.nodes.items() if node.kind == "record"}
+    if current_only:
+        records -= graph.superseded()
     keep: set[str] = set()
     for ref in refs:
         start = record_node_id(ref)

@@ -331,3 +331,9 @@ def _mean(values: list[float]) -> float:
 
 def _rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+
+def lineage_svg(graph: LineageGraph) -> str:
+    """The graph's drawing alone, for a page of its own (the report's model pages)."""
+    facts = record_facts(graph)
+    return "".join(_svg(facts, record_edges(graph))) if facts else ""

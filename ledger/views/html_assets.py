@@ -155,6 +155,15 @@ JS = """
 """
 
 
+def graph_css() -> str:
+    """The rules that style the drawing (``#graph``), for pages that show it alone: the
+    report's model pages. Every rule of ``CSS`` is one ``selector { … }``, none nested."""
+    rules = (rule.strip() + " }" for rule in CSS.split("}") if "{" in rule)
+    return "\n".join(
+        rule for rule in rules if rule.startswith((":root", "#graph")) or ".band" in rule
+    )
+
+
 def csp_hash(source: str) -> str:
     """The CSP source expression allowing exactly this inline script or style."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"

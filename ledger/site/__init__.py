@@ -1,0 +1,45 @@
+"""``ledger report -o DIR``: a static site of the ledger that opens offline from the file
+system: an index of models with their current version and stage, and per model its metric
+trends across versions with intervals, subgroup forest plots, acceptance criteria with the
+outcome computed from the metrics, its lineage, its technical file and its history.
+
+``content`` gathers what each page shows from the state, ``plots`` draws (Vega-Lite, rendered
+to SVG by vl-convert), ``pages`` writes HTML, ``folder`` puts the folder in place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ledger
+
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
+
+
+def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
+    """Write the report of ``state`` into the folder ``out``; the files written."""
+    from ledger.site.content import model_pages
+    from ledger.site.folder import write_folder
+    from ledger.site.pages import index_page, model_page
+    from ledger.views.formats import LINEAGE, LineageView, blocks
+    from ledger.views.graph import select_around
+    from ledger.views.html import lineage_svg
+    from ledger.views.technical_file import technical_file
+
+    models = model_pages(root, state)
+    files = {"index.html": index_page(state.commit, models).encode()}
+    for model in models:
+        # The model's lineage and its evaluations' test data.
+        shown = [model.current, *(e.record for e in model.evaluated)]
+        around = select_around(state.graph, shown, None, current_only=True)
+        lineage = "".join(blocks(LINEAGE.render("html", LineageView(around, state))))
+        files[f"lineage/{model.name}.html"] = lineage.encode()
+        document = technical_file(state, model.current).html()
+        technical = f"technical-file/{model.name}.html"
+        files[technical] = document.encode()
+        page = model_page(state.commit, model, lineage_svg(around), f"../{technical}")
+        files[f"models/{model.name}.html"] = page.encode()
+    write_folder(out, files, {"generator": f"ledger {ledger.__version__}", "commit": state.commit})
+    return sorted(files)
