@@ -12,7 +12,8 @@ import pytest
 
 from ledger.records.identity import RecordId
 from ledger.site.content import Criterion, Evaluated, Event, ModelPage
-from ledger.site.pages import model_page
+from ledger.site.pages import model_page, plot_specs
+from ledger.site.plots import render
 from tests.conftest import run_ledger
 from tests.test_lineage import chromium, console_lines
 
@@ -164,5 +165,7 @@ def test_text_from_records_is_escaped_everywhere_on_a_page() -> None:
         ],
         [Event("2025-01-01", hostile, hostile, hostile, "0" * 40)],
     )
-    html = model_page("0" * 40, page, "", "../technical-file/m.html")
+    drawn = [render(spec) for spec in plot_specs(page)]
+    assert len(drawn) == 2
+    html = model_page("0" * 40, page, drawn, "", "../technical-file/m.html")
     assert "<script>" not in html and "alert(1)</script>" not in html

@@ -22,15 +22,18 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     """Write the report of ``state`` into the folder ``out``; the files written."""
     from ledger.site.content import model_pages
     from ledger.site.folder import write_folder
-    from ledger.site.pages import index_page, model_page
+    from ledger.site.pages import index_page, model_page, plot_specs
+    from ledger.site.plots import render_all
     from ledger.views.formats import LINEAGE, LineageView, blocks
     from ledger.views.graph import select_around
     from ledger.views.html import lineage_svg
     from ledger.views.technical_file import technical_file
 
     models = model_pages(root, state)
+    specs = [plot_specs(model) for model in models]
+    drawn = iter(render_all([spec for one in specs for spec in one]))
     files = {"index.html": index_page(state.commit, models).encode()}
-    for model in models:
+    for model, mine in zip(models, specs, strict=True):
         # The model's lineage and its evaluations' test data.
         shown = [model.current, *(e.record for e in model.evaluated)]
         around = select_around(state.graph, shown, None, current_only=True)
@@ -39,7 +42,8 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
         document = technical_file(state, model.current).html()
         technical = f"technical-file/{model.name}.html"
         files[technical] = document.encode()
-        page = model_page(state.commit, model, lineage_svg(around), f"../{technical}")
+        plotted = [next(drawn) for _ in mine]
+        page = model_page(state.commit, model, plotted, lineage_svg(around), f"../{technical}")
         files[f"models/{model.name}.html"] = page.encode()
     write_folder(out, files, {"generator": f"ledger {ledger.__version__}", "commit": state.commit})
     return sorted(files)

@@ -3,8 +3,9 @@ of ``default-src 'none'`` with inline style), every text from records escaped.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from html import escape
+from typing import Any
 
 from ledger.site import plots
 from ledger.site.content import Evaluated, ModelPage
@@ -71,7 +72,26 @@ def index_page(commit: str, models: Sequence[ModelPage]) -> str:
     return page("Ledger report", body)
 
 
-def model_page(commit: str, model: ModelPage, lineage_svg: str, technical_file: str) -> str:
+def plot_specs(model: ModelPage) -> list[dict[str, Any]]:
+    """The plots of a model's page, in the order ``model_page`` shows them: the trend across
+    versions (when any version was evaluated), then a forest plot per current evaluation."""
+    specs = []
+    if model.trend:
+        versions = [v.version for v in model.versions]
+        specs.append(plots.trend(model.trend, versions, f"{model.name}: metrics by model version"))
+    specs += [
+        plots.forest(e.forest, f"{e.record}: overall and by subgroup")
+        for e in model.evaluated
+        if e.forest
+    ]
+    return specs
+
+
+def model_page(
+    commit: str, model: ModelPage, drawn: Sequence[str], lineage_svg: str, technical_file: str
+) -> str:
+    """A model's page; ``drawn`` are its plots (``plot_specs``) as SVG."""
+    svgs = iter(drawn)
     body = [
         f"<h1>{escape(model.name)}</h1>",
         f"<p>{escape(model.title)}</p>",
@@ -85,8 +105,8 @@ def model_page(commit: str, model: ModelPage, lineage_svg: str, technical_file: 
         f"<tr><th>technical file</th><td><a href='{escape(technical_file)}'>"
         f"{escape(str(model.current))}</a></td></tr>",
         "</table>",
-        *_trend(model),
-        *(part for evaluated in model.evaluated for part in _evaluation(evaluated)),
+        *_trend(model, svgs),
+        *(part for evaluated in model.evaluated for part in _evaluation(evaluated, svgs)),
         "<h2>Lineage</h2>",
         "<p>Upstream and downstream of the current version; "
         f"<a href='../lineage/{escape(model.name)}.html'>the lineage page</a> has every "
@@ -98,11 +118,9 @@ def model_page(commit: str, model: ModelPage, lineage_svg: str, technical_file: 
     return page(f"{model.name}: ledger report", body, up="../", style=graph_css())
 
 
-def _trend(model: ModelPage) -> list[str]:
+def _trend(model: ModelPage, svgs: Iterator[str]) -> list[str]:
     if not model.trend:
         return ["<h2>Metrics across versions</h2>", _none("No evaluation of any version.")]
-    versions = [v.version for v in model.versions]
-    spec = plots.trend(model.trend, versions, f"{model.name}: metrics by model version")
     rows = [
         "<tr><th>version</th><th>evaluation</th><th>metric</th><th>estimate</th>"
         "<th>interval</th></tr>"
@@ -115,7 +133,7 @@ def _trend(model: ModelPage) -> list[str]:
     ]
     return [
         "<h2>Metrics across versions</h2>",
-        f'<figure class="plot">{plots.render(spec)}<figcaption>Each metric of each version\'s '
+        f'<figure class="plot">{next(svgs)}<figcaption>Each metric of each version\'s '
         "evaluations (a corrected evaluation replaces the one it corrects): the estimate (point) "
         "and its interval (line).</figcaption></figure>",
         "<details><summary>The numbers</summary><table>",
@@ -124,7 +142,7 @@ def _trend(model: ModelPage) -> list[str]:
     ]
 
 
-def _evaluation(evaluated: Evaluated) -> list[str]:
+def _evaluation(evaluated: Evaluated, svgs: Iterator[str]) -> list[str]:
     record = escape(str(evaluated.record))
     parts = [
         f"<h2>Evaluation {record}</h2>",
@@ -143,9 +161,8 @@ def _evaluation(evaluated: Evaluated) -> list[str]:
     else:
         parts.append(_none("It states no acceptance criteria."))
     if evaluated.forest:
-        spec = plots.forest(evaluated.forest, f"{evaluated.record}: overall and by subgroup")
         parts.append(
-            f'<figure class="plot">{plots.render(spec)}<figcaption>A forest plot: each metric '
+            f'<figure class="plot">{next(svgs)}<figcaption>A forest plot: each metric '
             "overall and in each subgroup, with its interval; the dashed line is the overall "
             "estimate.</figcaption></figure>"
         )

@@ -8,8 +8,12 @@ specification gives the same SVG. The Vega-Lite version is pinned for that reaso
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ledger.workers import Workers, worker_count
 
 VEGA_LITE = "5.20"
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.20.json"  # a name; nothing is fetched
@@ -30,6 +34,24 @@ def render(spec: Mapping[str, Any]) -> str:
 
     svg: str = vl_convert.vegalite_to_svg(dict(spec), vl_version=VEGA_LITE)
     return svg.removeprefix('<?xml version="1.0" encoding="UTF-8"?>').strip()
+
+
+#: Plots to draw before worker processes pay for their start-up (each starts its own Vega,
+#: half a second; a plot takes about a tenth).
+PARALLEL_FROM = 32
+
+
+def render_all(specs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The SVG of each specification, in order: in worker processes when there are many.
+    vl-convert draws one plot at a time per process, whatever the threads, so processes are
+    what use a machine's processors. They fork before this process starts Vega (whose runtime
+    runs threads of its own, which a fork would not copy)."""
+    count = worker_count()
+    started = "vl_convert" in sys.modules  # its threads would be missing from a fork
+    if len(specs) < PARALLEL_FROM or count < 2 or started or threading.active_count() > 1:
+        return [render(spec) for spec in specs]
+    with Workers(count) as workers:
+        return list(workers.map(render, specs))
 
 
 def trend(rows: Sequence[Mapping[str, Any]], versions: Sequence[str], title: str) -> dict[str, Any]:
