@@ -334,3 +334,20 @@ def test_the_examples_of_docs_query_run_and_its_errors_are_what_ledger_prints(
     shown = text.splitlines()
     for written in ("metrics.auroc > and", "metrics.aurco > 0.8", "metrics.auroc > 'high'"):
         assert _error(demo_repo, written).rstrip("\n") in shown
+
+
+def test_types_are_checked_before_any_value_is_read(
+    demo_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.query.fields import FieldTypeError
+    from ledger.state.ledger_state import LedgerState
+
+    def refuse(self: LedgerState, files: object) -> dict[str, Any]:
+        raise AssertionError("a value was read before the filter was checked")
+
+    with Ledger.open(demo_repo) as ledger:
+        ledger.remember = False  # nothing kept: every value would come from contents
+        monkeypatch.setattr(LedgerState, "contents", refuse)
+        with pytest.raises(FieldTypeError):
+            # cohort.size is read from contents; title = 3 is wrong whatever they hold.
+            ledger.query("cohort.size > 3 and title = 3")

@@ -90,18 +90,20 @@ def run_query(
     else:
         chosen = []
     reader = _Reader(state, all_versions)
+    # Every name and type is checked before any record is read, then contents once.
     test = reader.compile(tree, "filter")
     keys = [(reader.resolve(k.field, "order"), k.descending) for k in order]
     shown = [reader.resolve(f, "columns") for f in chosen] or reader.default_columns(tree, order)
-    reader.load([*(r for r, _ in keys), *shown])
+    reader.load()
     rows = [file for file in reader.files if test(file) is True]
     rows.sort(key=_identity_order)
     for resolved, descending in reversed(keys):
         rank = _version_rank if "version" in resolved.types else _rank
-        rows.sort(key=_sort_key(reader.getter(resolved), rank, descending), reverse=descending)
+        get = reader.getters[resolved.key]
+        rows.sort(key=_sort_key(get, rank, descending), reverse=descending)
     if limit is not None:
         rows = rows[:limit]
-    getters = [(r.key, reader.getter(r)) for r in shown]
+    getters = [(r.key, reader.getters[r.key]) for r in shown]
     return QueryResult(
         state.commit,
         text,
@@ -122,6 +124,8 @@ class _Reader:
         self.resolved: dict[str, Resolved] = {}
         self.columns: dict[str, dict[str, Values]] = {}
         self.outcomes: dict[str, str] = {}
+        #: How each resolved field is read, once ``load`` has read what they need.
+        self.getters: dict[str, Getter] = {}
 
     # --- names ---------------------------------------------------------------------------
 
@@ -164,9 +168,9 @@ class _Reader:
 
     # --- values --------------------------------------------------------------------------
 
-    def load(self, extra: Sequence[Resolved]) -> None:
-        """Read every content column the query's fields need, in one pass over contents."""
-        needed = {r.content_key: r for r in [*self.resolved.values(), *extra]}
+    def load(self) -> None:
+        """Read every content column the resolved fields need, in one pass over contents."""
+        needed = {r.content_key: r for r in self.resolved.values()}
         wanted: dict[str, Extract] = {}
         for key, resolved in needed.items():
             if resolved.source in ("record", "metric", "param") and key not in self.columns:
@@ -175,6 +179,7 @@ class _Reader:
             self.columns.update(kept_columns(self.state, wanted, self.every))
         if any(r.source == "outcome" for r in needed.values()) and not self.outcomes:
             self.outcomes = _outcomes(self.state, self.every)
+        self.getters.update((key, self.getter(r)) for key, r in self.resolved.items())
 
     def getter(self, field: Resolved) -> Getter:
         source = field.source
@@ -215,8 +220,7 @@ class _Reader:
             parts = [self.compile(t, what) for t in tree.operands]
             return functools.partial(_any, parts)
         resolved = self.resolve(tree.field, what)
-        self.load([resolved])
-        get = self.getter(resolved)
+        getters, key = self.getters, resolved.key
         if isinstance(tree, Compare):
             match = _compare(resolved, tree, what)
             negate = tree.operator == "!="
@@ -228,7 +232,7 @@ class _Reader:
             negate = tree.negated
 
         def test(file: RecordFile) -> bool | None:
-            values = get(file)
+            values = getters[key](file)
             if not values:
                 return None
             found = any(match(v) for v in values)
