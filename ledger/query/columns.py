@@ -10,7 +10,7 @@ the evaluation and its baseline, and is kept by both their blob ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger.query.fields import Resolved, Type, Used, value_types
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
     from ledger.state.ledger_state import LedgerState
 
+T = TypeVar("T")
 SPACE = "query"
 READ_BATCH = 512  # record contents read from git at a time
 Values = tuple[Any, ...]
@@ -50,7 +51,31 @@ def kept_columns(
     return columns
 
 
-def _trimmed(column: dict[str, Values], blobs: set[str]) -> dict[str, Values]:
+def kept_outcomes(state: LedgerState, files: Sequence[RecordFile]) -> dict[str, str]:
+    """Each evaluation's outcome (``outcome_text``) by blob id; kept by its blob and its
+    baseline's, the two inputs a computed outcome depends on."""
+    from ledger.signoffs.stages import outcome_text
+
+    by_id = state.records.by_id
+
+    def key(file: RecordFile) -> str:
+        links = file.facts.links
+        baselines = [by_id.get(k.target) for k in links if k.relation == "compared-with"]
+        return "\0".join([file.blob, *(b.blob if b is not None else "-" for b in baselines)])
+
+    keyed = {key(f): f for f in files if f.facts.kind == "evaluation"}
+    name = b"outcomes"
+    kept = dict(state.values.get(SPACE, [name]).get(name) or {}) if state.values else {}
+    missing = [f for k, f in keyed.items() if k not in kept]
+    for batch in _batches(missing):
+        for path, content in state.contents(batch).items():
+            kept[key(state.records.by_path[path])] = outcome_text(state, content)
+    if missing and state.values is not None:
+        state.values.put(SPACE, {name: _trimmed(kept, set(keyed))})
+    return {f.blob: kept.get(k, "") for k, f in keyed.items()}
+
+
+def _trimmed(column: dict[str, T], blobs: set[str]) -> dict[str, T]:
     """A column to keep: the blobs of other revisions stay unless they outnumber these."""
     if len(column) <= 2 * len(blobs):
         return column
@@ -117,6 +142,17 @@ def _scalars(nodes: list[Any]) -> Iterator[Any]:
         for item in node if isinstance(node, list) else [node]:
             if isinstance(item, str | int | float | bool):
                 yield item
+
+
+def overall_metrics(content: Mapping[str, Any]) -> Values:
+    """(name, value) of each overall metric with a numeric value (``ledger list``)."""
+    return tuple(
+        (str(m["name"]), float(m["value"]))
+        for m in content.get("metrics") or []
+        if isinstance(m, dict)
+        and isinstance(m.get("value"), int | float)
+        and not isinstance(m.get("value"), bool)
+    )
 
 
 def used_names(content: Mapping[str, Any]) -> Values:

@@ -20,6 +20,7 @@ from ledger.query.columns import (
     Values,
     extractor,
     kept_columns,
+    kept_outcomes,
     merged_names,
     used_names,
 )
@@ -178,7 +179,7 @@ class _Reader:
         if wanted:
             self.columns.update(kept_columns(self.state, wanted, self.every))
         if any(r.source == "outcome" for r in needed.values()) and not self.outcomes:
-            self.outcomes = _outcomes(self.state, self.every)
+            self.outcomes = kept_outcomes(self.state, self.every)
         self.getters.update((key, self.getter(r)) for key, r in self.resolved.items())
 
     def getter(self, field: Resolved) -> Getter:
@@ -378,31 +379,6 @@ def _links(field: Resolved) -> Getter:
         return tuple(link.target for link in file.facts.links if link.relation == relation)
 
     return targets
-
-
-def _outcomes(state: LedgerState, files: Sequence[RecordFile]) -> dict[str, str]:
-    """Each evaluation's outcome by blob id, kept by its blob and its baseline's."""
-    from ledger.views.listing import outcome
-
-    by_id = state.records.by_id
-    evaluations = [f for f in files if f.facts.kind == "evaluation"]
-
-    def key(file: RecordFile) -> str:
-        links = file.facts.links
-        baselines = [by_id.get(k.target) for k in links if k.relation == "compared-with"]
-        return "\0".join([file.blob, *(b.blob if b is not None else "-" for b in baselines)])
-
-    keyed = {key(f): f for f in evaluations}
-    values = state.values
-    space, name = "query", b"outcomes"
-    kept: dict[str, str] = dict(values.get(space, [name]).get(name) or {}) if values else {}
-    missing = [f for k, f in keyed.items() if k not in kept]
-    if missing:
-        for path, content in state.contents(missing).items():
-            kept[key(state.records.by_path[path])] = outcome(state, content)
-        if values is not None:
-            values.put(space, {name: {k: v for k, v in kept.items() if k in keyed}})
-    return {f.blob: kept.get(k, "") for k, f in keyed.items()}
 
 
 # --- ordering and output -------------------------------------------------------------------

@@ -115,6 +115,20 @@ def judge_evaluation(state: LedgerState, content: dict[str, Any]) -> list[Judged
     return judge(record, before)
 
 
+def outcome_text(state: LedgerState, content: dict[str, Any]) -> str:
+    """What an evaluation's acceptance criteria give, computed from its metrics (and its
+    baseline's): pass, fail, "no criteria", "cannot be judged", or "" for a record that is
+    not a valid evaluation (what ``ledger list``, ``query`` and ``report`` show)."""
+    from ledger.checks.consistency import outcome_of
+
+    judged = judge_evaluation(state, content)
+    if judged is None:
+        return ""
+    if not judged:
+        return "no criteria"
+    return outcome_of(judged) or "cannot be judged"
+
+
 def criteria_problems(state: LedgerState, content: dict[str, Any]) -> list[str]:
     """Which acceptance criteria of an evaluation its metrics do not meet."""
     judged = judge_evaluation(state, content)

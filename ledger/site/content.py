@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.records.identity import RecordId
-from ledger.signoffs.stages import evaluations_of, judge_evaluation
-from ledger.views.listing import outcome
+from ledger.signoffs.stages import evaluations_of, judge_evaluation, outcome_text
 from ledger.views.signoffs import signoffs_of
 from ledger.views.status import model_status
 
@@ -168,7 +167,7 @@ def _evaluated(
         file.record_id,
         file.facts.title,
         [str(d.get("ref")) for d in content.get("datasets") or [] if isinstance(d, Mapping)],
-        outcome(state, content),
+        outcome_text(state, content),
         [Criterion(one.requirement(), one.measured, one.met) for one in judged],
         metrics,
         forest,

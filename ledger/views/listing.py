@@ -8,18 +8,15 @@ evaluation its overall metrics and the outcome its criteria give, computed from 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ledger.query.columns import kept_columns, kept_outcomes, overall_metrics
 from ledger.records.identity import RecordId
 from ledger.views.table import csv_text, text_table
 
 if TYPE_CHECKING:
-    from ledger.checks.tree import RecordFile
     from ledger.state.ledger_state import LedgerState
-
-READ_BATCH = 512  # evaluations whose contents are read at a time
 
 
 @dataclass(frozen=True)
@@ -110,13 +107,14 @@ def list_records(
         and (all_versions or f.record_id not in superseded)
     ]
     evaluations = [f for f in files if f.facts.kind == "evaluation"]
-    judged = dict(_judged(state, evaluations))
+    # Kept by blob id with ledger query's columns: a list reads only records it has not seen.
+    metrics = kept_columns(state, {"overall metrics": overall_metrics}, evaluations)
+    outcomes = kept_outcomes(state, evaluations)
     rows = []
     for file in files:
         record = file.record_id
         assert record is not None  # valid() holds records that claim an identity
         commit = state.introduced(file)
-        metrics, outcome = judged.get(file.relpath, ({}, ""))
         rows.append(
             Row(
                 record,
@@ -124,42 +122,12 @@ def list_records(
                 file.facts.title,
                 f"{commit.author.name} <{commit.author.email}>" if commit else "",
                 commit.author_date if commit else "",
-                metrics,
-                outcome,
+                dict(metrics["overall metrics"].get(file.blob, ())),
+                outcomes.get(file.blob, ""),
             )
         )
     rows.sort(key=lambda r: (r.record.kind, r.record.name, r.record.version_key))
     return RecordList(state.commit, rows)
-
-
-def _judged(
-    state: LedgerState, evaluations: list[RecordFile]
-) -> Iterator[tuple[str, tuple[dict[str, float], str]]]:
-    """Each evaluation's overall metrics and computed outcome, a batch of contents at a time."""
-    for start in range(0, len(evaluations), READ_BATCH):
-        batch = evaluations[start : start + READ_BATCH]
-        for path, content in state.contents(batch).items():
-            metrics = {
-                str(m["name"]): float(m["value"])
-                for m in content.get("metrics") or []
-                if isinstance(m, dict) and isinstance(m.get("value"), int | float)
-            }
-            yield path, (metrics, outcome(state, content))
-
-
-def outcome(state: LedgerState, content: dict[str, Any]) -> str:
-    """What an evaluation's acceptance criteria give, computed from its metrics (and its
-    baseline's): pass, fail, "no criteria", "cannot be judged", or "" for a record that is
-    not a valid evaluation."""
-    from ledger.checks.consistency import outcome_of
-    from ledger.signoffs.stages import judge_evaluation
-
-    judged = judge_evaluation(state, content)
-    if judged is None:
-        return ""
-    if not judged:
-        return "no criteria"
-    return outcome_of(judged) or "cannot be judged"
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
