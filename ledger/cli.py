@@ -330,12 +330,13 @@ def validate(session: Session, paths: tuple[Path, ...], staged: bool, fmt: str) 
 
 REV = click.option("--rev", default=None, help="Read from this commit instead of the working tree.")
 REV_HEAD = click.option("--rev", default="HEAD", show_default=True, help="The commit to read.")
+ALL_VERSIONS = click.option("--all-versions", is_flag=True, help="Superseded versions too.")
 
 
 @cli.command("list")
 @click.argument("kind", required=False, type=click.Choice(["dataset", "model", "evaluation"]))
 @REV_HEAD
-@click.option("--all-versions", is_flag=True, help="Superseded versions too.")
+@ALL_VERSIONS
 @_format(LIST.names, "table")
 @OUTPUT
 @pass_session
@@ -364,7 +365,7 @@ def list_(
     help="Fields to show, separated by commas (default: id, the fields named, title).",
 )
 @REV_HEAD
-@click.option("--all-versions", is_flag=True, help="Superseded versions too.")
+@ALL_VERSIONS
 @_format(LIST.names, "table")
 @OUTPUT
 @pass_session

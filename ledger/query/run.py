@@ -216,10 +216,10 @@ class _Reader:
             return lambda file: None if (v := inner(file)) is None else not v
         if isinstance(tree, And):
             parts = [self.compile(t, what) for t in tree.operands]
-            return functools.partial(_all, parts)
+            return functools.partial(_combined, False, parts)
         if isinstance(tree, Or):
             parts = [self.compile(t, what) for t in tree.operands]
-            return functools.partial(_any, parts)
+            return functools.partial(_combined, True, parts)
         resolved = self.resolve(tree.field, what)
         getters, key = self.getters, resolved.key
         if isinstance(tree, Compare):
@@ -242,24 +242,16 @@ class _Reader:
         return test
 
 
-def _all(parts: list[Test], file: RecordFile) -> bool | None:
+def _combined(decisive: bool, parts: list[Test], file: RecordFile) -> bool | None:
+    """``and`` (``decisive`` False: one false part decides) or ``or`` (True: one true part
+    decides) in SQL's three-valued logic: otherwise unknown if any part is, else the other."""
     unknown = False
     for part in parts:
         value = part(file)
-        if value is False:
-            return False
+        if value is decisive:
+            return decisive
         unknown = unknown or value is None
-    return None if unknown else True
-
-
-def _any(parts: list[Test], file: RecordFile) -> bool | None:
-    unknown = False
-    for part in parts:
-        value = part(file)
-        if value is True:
-            return True
-        unknown = unknown or value is None
-    return None if unknown else False
+    return None if unknown else not decisive
 
 
 # --- matching one value ---------------------------------------------------------------------

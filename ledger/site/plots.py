@@ -61,43 +61,34 @@ def trend(rows: Sequence[Mapping[str, Any]], versions: Sequence[str], title: str
     the order of the versions."""
     x = {"field": "version", "type": "ordinal", "sort": list(versions), "title": "model version"}
     color = {"field": "evaluation", "type": "nominal", "title": "evaluation"}
-    return {
-        "$schema": SCHEMA,
-        "title": title,
-        "config": _CONFIG,
-        # The browser's font may set labels wider than vl-convert measured them.
-        "padding": {"left": 40, "right": 16, "top": 5, "bottom": 5},
-        "data": {"values": [dict(row) for row in rows]},
-        "facet": {"column": {"field": "metric", "type": "nominal", "title": None}},
-        "spec": {
-            "width": 170,
-            "height": 170,
-            "encoding": {"x": x, "color": color, "xOffset": {"field": "evaluation"}},
-            "layer": [
-                {
-                    "mark": {"type": "line", "strokeWidth": 1, "opacity": 0.5},
-                    "encoding": {"y": {"field": "value", "type": "quantitative"}},
-                },
-                {
-                    "mark": {"type": "rule", "strokeWidth": 2},
-                    "encoding": {
-                        "y": {
-                            "field": "lower",
-                            "type": "quantitative",
-                            "scale": {"zero": False},
-                            "title": "estimate and interval",
-                        },
-                        "y2": {"field": "upper"},
+    spec = {
+        "width": 170,
+        "height": 170,
+        "encoding": {"x": x, "color": color, "xOffset": {"field": "evaluation"}},
+        "layer": [
+            {
+                "mark": {"type": "line", "strokeWidth": 1, "opacity": 0.5},
+                "encoding": {"y": {"field": "value", "type": "quantitative"}},
+            },
+            {
+                "mark": {"type": "rule", "strokeWidth": 2},
+                "encoding": {
+                    "y": {
+                        "field": "lower",
+                        "type": "quantitative",
+                        "scale": {"zero": False},
+                        "title": "estimate and interval",
                     },
+                    "y2": {"field": "upper"},
                 },
-                {
-                    "mark": {"type": "point", "filled": True, "size": 60},
-                    "encoding": {"y": {"field": "value", "type": "quantitative"}},
-                },
-            ],
-        },
-        "resolve": {"scale": {"y": "independent"}},
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 60},
+                "encoding": {"y": {"field": "value", "type": "quantitative"}},
+            },
+        ],
     }
+    return _panels(rows, title, spec, independent="y")
 
 
 def forest(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, Any]:
@@ -106,6 +97,41 @@ def forest(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, Any]:
     first), value, lower, upper and overall (the metric's overall estimate)."""
     groups = list(dict.fromkeys(str(row["group"]) for row in rows))
     y = {"field": "group", "type": "nominal", "sort": groups, "title": None}
+    spec = {
+        "width": 170,
+        "height": {"step": 22},
+        "layer": [
+            {
+                "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#888"},
+                "encoding": {"x": {"field": "overall", "type": "quantitative"}},
+            },
+            {
+                "mark": {"type": "rule", "strokeWidth": 2, "color": "#1f5fa8"},
+                "encoding": {
+                    "y": y,
+                    "x": {
+                        "field": "lower",
+                        "type": "quantitative",
+                        "scale": {"zero": False},
+                        "title": "estimate and interval",
+                    },
+                    "x2": {"field": "upper"},
+                },
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 60, "color": "#1f5fa8"},
+                "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"}},
+            },
+        ],
+    }
+    return _panels(rows, title, spec, independent="x")
+
+
+def _panels(
+    rows: Sequence[Mapping[str, Any]], title: str, spec: dict[str, Any], independent: str
+) -> dict[str, Any]:
+    """``spec`` drawn once per metric, side by side, each panel with a scale of its own
+    along the ``independent`` axis (metrics differ in range)."""
     return {
         "$schema": SCHEMA,
         "title": title,
@@ -114,32 +140,6 @@ def forest(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, Any]:
         "padding": {"left": 40, "right": 16, "top": 5, "bottom": 5},
         "data": {"values": [dict(row) for row in rows]},
         "facet": {"column": {"field": "metric", "type": "nominal", "title": None}},
-        "spec": {
-            "width": 170,
-            "height": {"step": 22},
-            "layer": [
-                {
-                    "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#888"},
-                    "encoding": {"x": {"field": "overall", "type": "quantitative"}},
-                },
-                {
-                    "mark": {"type": "rule", "strokeWidth": 2, "color": "#1f5fa8"},
-                    "encoding": {
-                        "y": y,
-                        "x": {
-                            "field": "lower",
-                            "type": "quantitative",
-                            "scale": {"zero": False},
-                            "title": "estimate and interval",
-                        },
-                        "x2": {"field": "upper"},
-                    },
-                },
-                {
-                    "mark": {"type": "point", "filled": True, "size": 60, "color": "#1f5fa8"},
-                    "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"}},
-                },
-            ],
-        },
-        "resolve": {"scale": {"x": "independent"}},
+        "spec": spec,
+        "resolve": {"scale": {independent: "independent"}},
     }
