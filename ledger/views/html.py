@@ -1,20 +1,21 @@
 """The lineage graph as one self-contained HTML page for auditors: opens offline, from a file.
 
-The graph is an inline SVG laid out here (no drawing library): a record's column is the length
-of the longest chain of ``trained-on``/``evaluates``/``evaluated-on`` links below it, so datasets
-sit left, models in the middle and evaluations right. Every record's details are plain HTML
-below the graph, so the page reads without JavaScript; the small script only adds selection.
+The graph is an inline SVG laid out by ``html_layout`` (no drawing library). Every record's
+details are plain HTML below the graph, an evaluation's with its metrics, its acceptance
+criteria and the outcome they give, so the page reads without JavaScript; the small script only
+adds selection (the side panel shows the selected record's details).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.views.graph import LineageGraph
 from ledger.views.html_assets import CSP, CSS, JS
+from ledger.views.html_evaluation import evaluation_details, outcome_word
+from ledger.views.html_layout import LABEL_H, LINE, Rect, layout
 from ledger.views.node_facts import (
     KIND_ORDER,
     RECORD_EDGES,
@@ -24,60 +25,26 @@ from ledger.views.node_facts import (
     record_facts,
 )
 
-LAYER_EDGES = ("trained-on", "evaluates", "evaluated-on")
-NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD, TOP = 220, 80, 120, 26, 20, 36
-BULGE = 30  # how far an edge between two records of one column swings out to the right
+if TYPE_CHECKING:
+    from ledger.checks.consistency import Judged
+
 Edges = list[tuple[str, str, str]]
-Point = tuple[int, int]
-
-
-def columns(facts: dict[str, NodeFacts], edges: Edges) -> list[list[str]]:
-    """Record ids by column, left to right; rows ordered to sit near their upstream.
-
-    A record's column is the length of the longest chain of layer links below it, found in
-    one pass over the records in dependency order (Kahn); records in a cycle (a broken ledger)
-    are placed after what they depend on outside it.
-    """
-    upstream: dict[str, list[str]] = {n: [] for n in facts}
-    dependents: dict[str, list[str]] = {n: [] for n in facts}
-    for source, target, kind in edges:
-        if kind in LAYER_EDGES and source != target:
-            upstream[source].append(target)
-            dependents[target].append(source)
-    waiting = {n: len(up) for n, up in upstream.items()}
-    depth: dict[str, int] = {}
-    ready = deque(sorted(n for n, count in waiting.items() if count == 0))
-    while len(depth) < len(facts):
-        if not ready:  # only cycles are left: cut one open at its smallest id
-            ready.append(min(n for n in facts if n not in depth))
-        node = ready.popleft()
-        if node in depth:
-            continue
-        depth[node] = 1 + max((depth[t] for t in upstream[node] if t in depth), default=-1)
-        for child in dependents[node]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                ready.append(child)
-    result: list[list[str]] = []
-    row: dict[str, float] = {}
-    by_depth: dict[int, list[str]] = {}
-    for node in facts:
-        by_depth.setdefault(depth[node], []).append(node)
-    for index in range(max(depth.values(), default=-1) + 1):
-        members = by_depth.get(index, [])
-        members.sort(key=lambda n: (_mean([row[t] for t in upstream[n] if t in row]), n))
-        row.update((n, float(i)) for i, n in enumerate(members))
-        result.append(members)
-    return result
 
 
 Contents = Callable[[list[str]], Mapping[str, str]]
+#: Evaluations' acceptance criteria judged from their metrics, by node id, a batch of ids at a
+#: time; None for a record that is not a valid evaluation (``signoffs.stages.judge_evaluation``).
+Judgments = Callable[[list[str]], Mapping[str, "list[Judged] | None"]]
 BATCH = 500  # records whose contents are read, and held, at a time
 
 
-def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
+def render_html(
+    graph: LineageGraph, contents: Contents, judgments: Judgments | None = None
+) -> Iterator[str]:
     """The page, in chunks; ``contents`` gives the text of records' files by node id, a batch
-    of ids at a time, for their details (a large ledger's records are never held at once)."""
+    of ids at a time, for their details (a large ledger's records are never held at once).
+    ``judgments``, given a ledger state, judges evaluations: their outcome is then shown on
+    their box and in their details. Without it, metrics are shown but no outcome."""
     facts = record_facts(graph)
     edges = record_edges(graph)
     order = sorted(facts, key=lambda n: (-_rank(facts[n].kind), bool(facts[n].superseded_by), n))
@@ -86,6 +53,14 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
         by_node.setdefault(edge[0], []).append(edge)
         if edge[1] != edge[0]:
             by_node.setdefault(edge[1], []).append(edge)
+    judged: dict[str, list[Judged] | None] = {}
+    if judgments is not None:
+        # Judged before the drawing, which shows each evaluation's outcome on its box; only
+        # the judgments are held, not the records.
+        evaluations = [n for n in order if facts[n].kind == "evaluation" and not facts[n].missing]
+        for start in range(0, len(evaluations), BATCH):
+            judged.update(judgments(evaluations[start : start + BATCH]))
+    outcomes = {n: outcome_word(j) for n, j in judged.items()}
     with_data = sum(len(f.snapshots) > 0 for f in facts.values())
     counts = f"{len(facts)} record(s), {with_data} with data"
     yield "\n".join(
@@ -104,13 +79,18 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
         ]
     )
     # The drawing grows with the ledger (a quarter of the page): streamed, never one string.
-    yield from _svg(facts, edges)
+    yield from _svg(facts, edges, outcomes)
     yield '</div>\n<aside id="panel" hidden></aside></div>\n<main class="records"><h2>Records</h2>'
     for start in range(0, len(order), BATCH):
         batch = order[start : start + BATCH]
         read = contents(batch)
         for node in batch:
-            yield "\n" + _section(facts[node], by_node.get(node, []), facts, read.get(node))
+            details = ""
+            if facts[node].kind == "evaluation" and node in read:
+                details = evaluation_details(read[node], judged.get(node), node in judged)
+            yield "\n" + _section(
+                facts[node], by_node.get(node, []), facts, read.get(node), details
+            )
     yield "\n" + "\n".join(
         [
             "" if order else "<p>No records at this commit.</p>",
@@ -127,24 +107,20 @@ def render_html(graph: LineageGraph, contents: Contents) -> Iterator[str]:
     yield f"</script>\n<script>{JS}</script>\n</body></html>\n"
 
 
-def _svg(facts: dict[str, NodeFacts], edges: Edges) -> Iterator[str]:
+def _svg(facts: dict[str, NodeFacts], edges: Edges, outcomes: Mapping[str, str]) -> Iterator[str]:
     """The inline SVG, an element at a time, each on a line of its own."""
-    cols = columns(facts, edges)
-    tallest = max((len(c) for c in cols), default=0)
-    width = 2 * PAD + len(cols) * NODE_W + max(len(cols) - 1, 0) * COL_GAP + 2 * BULGE + 70
-    height = TOP + tallest * (NODE_H + ROW_GAP) + PAD
-    pos: dict[str, tuple[int, int]] = {}
-    heads: list[str] = []
-    for index, members in enumerate(cols):
-        x = PAD + index * (NODE_W + COL_GAP)
-        offset = (tallest - len(members)) * (NODE_H + ROW_GAP) // 2
-        for row, node in enumerate(members):
-            pos[node] = (x, TOP + offset + row * (NODE_H + ROW_GAP))
+    plan = layout(
+        {n: f.kind for n, f in facts.items()}, {n: f.title for n, f in facts.items()}, edges
+    )
+    heads = []
+    for members in plan.columns:
+        box = plan.boxes[members[0]]
         kinds = sorted({facts[n].kind for n in members}, key=_rank)
         heads.append(
-            f'<text class="col" x="{x + NODE_W // 2}" y="20" text-anchor="middle">'
+            f'<text class="col" x="{box.x + box.w // 2}" y="20" text-anchor="middle">'
             f"{escape(' & '.join(k + 's' for k in kinds))}</text>"
         )
+    width, height = plan.width, plan.height
     yield "\n".join(
         [
             f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -155,82 +131,76 @@ def _svg(facts: dict[str, NodeFacts], edges: Edges) -> Iterator[str]:
             *heads,
         ]
     )
-    ports = _ports(edges, pos)
-    parallel: dict[tuple[str, str], int] = {}
-    for index, (source, target, kind) in enumerate(edges):
-        slot = parallel[(source, target)] = parallel.get((source, target), -1) + 1
-        yield "\n" + _edge(source, target, kind, ports[index, 0], ports[index, 1], slot)
+    for (source, target, kind), route in zip(edges, plan.routes, strict=True):
+        dashed = " dashed" if kind in ("supersedes", "compared-with") else ""
+        # An edge whose label found no free place keeps it as its tooltip.
+        tip = "" if route.label else f"<title>{kind}</title>"
+        yield (
+            f'\n<g class="edge{dashed}" {_ends(source, target)}>{tip}'
+            f'<path d="{route.path()}" marker-end="url(#arrow)"/></g>'
+        )
+    # Labels after every line, so that no line is drawn over a label.
+    for (source, target, kind), route in zip(edges, plan.routes, strict=True):
+        if route.label:
+            yield "\n" + _label(source, target, kind, route.label)
     # The page opens on the newest final artifact: the first current record of the last column.
+    cols = plan.columns
     default = next((n for n in cols[-1] if not facts[n].superseded_by), cols[-1][0]) if cols else ""
     for members in cols:
         for n in members:
-            yield "\n" + _node(facts[n], pos[n], n == default)
+            yield "\n" + _node(
+                facts[n], plan.boxes[n], plan.titles[n], outcomes.get(n, ""), n == default
+            )
     yield "\n</svg>"
 
 
-def _ports(edges: Edges, pos: dict[str, tuple[int, int]]) -> dict[tuple[int, int], Point]:
-    """Where each edge leaves its source (end 0) and enters its target (end 1).
-
-    Edges spread along a node's side, ordered by where their other end sits, so lines that share
-    a node do not cross at it and each label gets a place of its own.
-    """
-    sides: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
-    for index, (source, target, _) in enumerate(edges):
-        (sx, sy), (tx, ty) = pos[source], pos[target]
-        # Dependencies sit to the left: leave on the left, arrive on the right. Edges within
-        # a column use the right side at both ends.
-        sides.setdefault((source, 0 if sx > tx else NODE_W), []).append((ty, index, 0))
-        sides.setdefault((target, 0 if sx < tx else NODE_W), []).append((sy, index, 1))
-    ports: dict[tuple[int, int], Point] = {}
-    for (node, side), items in sorted(sides.items()):
-        x, y = pos[node]
-        for rank, (_, index, end) in enumerate(sorted(items)):
-            ports[index, end] = (x + side, y + NODE_H * (rank + 1) // (len(items) + 1))
-    return ports
+def _ends(source: str, target: str) -> str:
+    return f'data-source="{escape(source)}" data-target="{escape(target)}"'
 
 
-def _edge(source: str, target: str, kind: str, start: Point, end: Point, slot: int) -> str:
-    (sx, sy), (tx, ty) = start, end
-    if sx == tx:  # within a column: swing out to the right, further for each parallel edge
-        out = sx + BULGE * (slot + 1) + abs(sy - ty) // 8
-        path = f"M{sx},{sy} C{out},{sy} {out},{ty} {tx},{ty}"
-        label = f'x="{sx + (out - sx) * 3 // 4 + 3}" y="{(sy + ty) // 2 + 3}" class="side"'
-    else:
-        way = -1 if sx > tx else 1
-        bend = max(abs(sx - tx) // 2, 40)
-        path = f"M{sx},{sy} C{sx + way * bend},{sy} {tx - way * bend},{ty} {tx},{ty}"
-        # The label sits by the source, in the gap next to it, where no node can hide it.
-        label = f'x="{sx + way * 6}" y="{sy - 4}" class="{"back" if way < 0 else "side"}"'
-    dashed = " dashed" if kind in ("supersedes", "compared-with") else ""
+def _label(source: str, target: str, kind: str, at: Rect) -> str:
     return (
-        f'<g class="edge{dashed}" data-source="{escape(source)}" data-target="{escape(target)}">'
-        f'<path d="{path}" marker-end="url(#arrow)"/><text {label}>{kind}</text></g>'
+        f'<g class="edge label" {_ends(source, target)}>'
+        f'<rect x="{at.x}" y="{at.y}" width="{at.w}" height="{at.h}" rx="3"/>'
+        f'<text x="{at.x + at.w // 2}" y="{at.y + LABEL_H - 4}">{kind}</text></g>'
     )
 
 
-def _node(fact: NodeFacts, at: tuple[int, int], default: bool) -> str:
-    x, y = at
+def _node(fact: NodeFacts, box: Rect, title: list[str], outcome: str, default: bool) -> str:
+    x, y = box.x, box.y
     kind, _, rest = fact.identity.partition(":")
     state = " missing" if fact.missing else (" superseded" if fact.superseded_by else "")
-    tag = "MISSING" if fact.missing else ("superseded" if fact.superseded_by else "")
+    if fact.missing or fact.superseded_by:
+        tag, mark = ("MISSING" if fact.missing else "superseded"), ""
+    else:  # an evaluation's outcome, computed from its metrics, reads at a glance
+        tag, mark = outcome, " " + _OUTCOME_CLASS.get(outcome, "open")
     lines = [
         (f'class="kind" x="{x + 14}" y="{y + 17}"', kind),
-        (f'class="tag" x="{x + NODE_W - 10}" y="{y + 17}" text-anchor="end"', tag),
+        (f'class="tag{mark}" x="{x + box.w - 10}" y="{y + 17}" text-anchor="end"', tag),
         (f'class="ident" x="{x + 14}" y="{y + 36}"', _clip(rest, 27)),
-        (f'x="{x + 14}" y="{y + 53}"', _clip(fact.title, 34)),
-        (f'class="who" x="{x + 14}" y="{y + 70}"', _clip(fact.commit_line(), 38)),
     ]
+    lines += [
+        (f'class="title" x="{x + 14}" y="{y + 53 + LINE * i}"', t) for i, t in enumerate(title)
+    ]
+    below = y + 70 + LINE * max(len(title) - 1, 0)
+    lines.append((f'class="who" x="{x + 14}" y="{below}"', _clip(fact.commit_line(), 38)))
+    tip = f"{fact.identity}: {fact.title}"
+    if outcome:
+        tip += f" (outcome computed from its metrics: {outcome})"
     anchor = escape(fact.identity)
     return (
         f'<a class="node kind-{escape(fact.kind)}{state}" href="#{anchor}" '
         f'data-id="{escape(fact.node.id)}" data-anchor="{anchor}"'
-        + (" data-default" if default else "")
-        + f"><title>{escape(fact.identity)}: {escape(fact.title)}</title>"
-        f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>'
-        f'<rect class="band" x="{x}" y="{y + 6}" width="5" height="{NODE_H - 12}"/>'
+        + (' data-default="1"' if default else "")
+        + f"><title>{escape(tip)}</title>"
+        f'<rect x="{x}" y="{y}" width="{box.w}" height="{box.h}" rx="7"/>'
+        f'<rect class="band" x="{x}" y="{y + 6}" width="5" height="{box.h - 12}"/>'
         + "".join(f"<text {attrs}>{escape(text)}</text>" for attrs, text in lines if text)
         + "</a>"
     )
+
+
+_OUTCOME_CLASS = {"pass": "pass", "fail": "fail"}
 
 
 def _section(
@@ -238,8 +208,10 @@ def _section(
     edges: Edges,
     facts: dict[str, NodeFacts],
     content: str | None,
+    details: str = "",
 ) -> str:
-    """A record's details; ``edges`` are those that touch it, ``content`` its file's text."""
+    """A record's details; ``edges`` are those that touch it, ``content`` its file's text,
+    ``details`` what its kind adds (an evaluation's metrics and outcome)."""
     state = " missing" if fact.missing else ""
     badges = f'<span class="badge">{escape(fact.kind)}</span>'
     if fact.missing:
@@ -272,7 +244,7 @@ def _section(
     return (
         f'<section class="record kind-{escape(fact.kind)}{state}" id="{anchor}" '
         f'data-id="{escape(fact.node.id)}"><h3>{anchor} {badges}</h3>'
-        f'<p class="title">{escape(fact.title)}</p><dl>{body}</dl>{raw}</section>'
+        f'<p class="title">{escape(fact.title)}</p>{details}<dl>{body}</dl>{raw}</section>'
     )
 
 
@@ -323,10 +295,6 @@ def _legend() -> str:
 
 def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else -1.0
 
 
 def _rank(kind: str) -> int:

@@ -25,7 +25,7 @@ def _kind_rules() -> str:
 
 CSS = """
 :root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
-  --missing: #c62828; }
+  --missing: #c62828; --pass: #1a7f37; --fail: #cf222e; --open: #9a6700; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: var(--ink); background: #f6f8fa; }
@@ -37,7 +37,7 @@ code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .legend i { display: inline-block; width: 11px; height: 11px; margin-right: 5px;
   border: 2px solid; border-radius: 2px; vertical-align: -1px; }
 .top { display: grid; grid-template-columns: minmax(0, 1fr); gap: 16px; padding: 16px 24px; }
-.top.with-panel { grid-template-columns: minmax(0, 1fr) 400px; }
+.top.with-panel { grid-template-columns: minmax(0, 1fr) 440px; }
 .graph-wrap { background: #fff; border: 1px solid var(--line); border-radius: 8px;
   padding: 8px; overflow: auto; align-self: start; }
 #graph { display: block; max-width: 100%; height: auto; }
@@ -52,13 +52,18 @@ code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 #graph .node .ident { font-size: 13px; font-weight: 600; }
 #graph .node .who { font-size: 10.5px; fill: var(--muted); }
 #graph .node .tag { font-size: 10px; font-weight: 600; fill: var(--missing); }
+#graph .node .tag.pass, #graph .node .tag.fail, #graph .node .tag.open { font-size: 11px;
+  font-weight: 700; text-transform: uppercase; letter-spacing: .04em; }
+#graph .node .tag.pass { fill: var(--pass); } #graph .node .tag.fail { fill: var(--fail); }
+#graph .node .tag.open { fill: var(--open); }
 #graph .node:hover rect, #graph .node:focus rect { fill: #f0f6ff; }
 #graph .node.selected rect { stroke-width: 3; fill: #fffbe6; }
 #graph .edge path { fill: none; stroke: #6e7781; stroke-width: 1.3; }
 #graph .edge.dashed path { stroke-dasharray: 4 3; }
-#graph .edge text { font-size: 10px; fill: var(--muted); paint-order: stroke;
-  stroke: #fff; stroke-width: 3px; }
-#graph .edge text.back { text-anchor: end; }
+#graph .edge.label rect { fill: #fff; fill-opacity: .94; stroke: var(--line);
+  stroke-width: .8; }
+#graph .edge.label text { font-size: 10px; fill: var(--muted); text-anchor: middle; }
+#graph .edge.label.lit rect { stroke: #0969da; } #graph .edge.label.lit text { fill: #0969da; }
 #graph .dim { opacity: .28; }
 #graph .edge.lit path { stroke: #0969da; stroke-width: 2; }
 #panel { background: #fff; border: 1px solid var(--line); border-radius: 8px;
@@ -82,6 +87,23 @@ dl { display: grid; grid-template-columns: 118px minmax(0, 1fr); gap: 3px 10px; 
 dt { color: var(--muted); } dd { margin: 0; overflow-wrap: break-word; min-width: 0; }
 dd pre { margin: 0; white-space: pre-wrap; }
 dd ul { margin: 0; padding-left: 18px; }
+.evaluation { margin: 0 0 8px; }
+.evaluation .outcome { margin: 0 0 4px; }
+.outcome-pass { background: #dafbe1; color: var(--pass); }
+.outcome-fail { background: #ffebe9; color: var(--fail); }
+.outcome-open { background: #fff8c5; color: var(--open); }
+.evaluation table { border-collapse: collapse; margin: 4px 0 10px; font-size: 12.5px; }
+.evaluation caption { text-align: left; font-weight: 600; color: var(--muted); padding: 2px 0; }
+.evaluation th, .evaluation td { text-align: left; padding: 2px 12px 2px 0; vertical-align: top;
+  border-bottom: 1px solid #eaeef2; }
+.evaluation th { font-weight: 600; color: var(--muted); }
+.evaluation td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.evaluation td.ci, .evaluation tr td:last-child { white-space: nowrap; }
+.evaluation small { color: var(--muted); }
+.evaluation tr.group th { padding-top: 8px; color: var(--ink); }
+.evaluation tr.met td:last-child { color: var(--pass); }
+.evaluation tr.unmet td:last-child { color: var(--fail); font-weight: 600; }
+.evaluation tr.open td:last-child { color: var(--open); }
 details { margin-top: 8px; } summary { cursor: pointer; color: #0969da; }
 details pre { background: #f6f8fa; padding: 8px; border-radius: 6px; overflow: auto;
   max-height: 420px; }
