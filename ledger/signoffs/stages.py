@@ -117,11 +117,15 @@ def judge_evaluation(state: LedgerState, content: dict[str, Any]) -> list[Judged
 
 def outcome_text(state: LedgerState, content: dict[str, Any]) -> str:
     """What an evaluation's acceptance criteria give, computed from its metrics (and its
-    baseline's): pass, fail, "no criteria", "cannot be judged", or "" for a record that is
-    not a valid evaluation (what ``ledger list``, ``query`` and ``report`` show)."""
+    baseline's): ``outcome_word`` of its judged criteria."""
+    return outcome_word(judge_evaluation(state, content))
+
+
+def outcome_word(judged: list[Judged] | None) -> str:
+    """pass, fail, "no criteria", "cannot be judged", or "" for a record that is not a valid
+    evaluation: what ``ledger list``, ``query``, ``report`` and the lineage page show."""
     from ledger.checks.consistency import outcome_of
 
-    judged = judge_evaluation(state, content)
     if judged is None:
         return ""
     if not judged:

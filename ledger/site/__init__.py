@@ -25,7 +25,7 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     from ledger.site.pages import index_page, model_page, plot_specs
     from ledger.site.plots import render_all
     from ledger.views.formats import LINEAGE, LineageView, blocks
-    from ledger.views.graph import select_around
+    from ledger.views.graph import record_node_id, select_around
     from ledger.views.html import lineage_svg
     from ledger.views.technical_file import technical_file
 
@@ -43,7 +43,9 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
         technical = f"technical-file/{model.name}.html"
         files[technical] = document.encode()
         plotted = [next(drawn) for _ in mine]
-        page = model_page(state.commit, model, plotted, lineage_svg(around), f"../{technical}")
+        outcomes = {record_node_id(e.record): e.outcome for e in model.evaluated}
+        drawing = lineage_svg(around, outcomes)
+        page = model_page(state.commit, model, plotted, drawing, f"../{technical}")
         files[f"models/{model.name}.html"] = page.encode()
     write_folder(out, files, {"generator": f"ledger {ledger.__version__}", "commit": state.commit})
     return sorted(files)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator, Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ledger.signoffs.stages import outcome_word
 from ledger.views.graph import LineageGraph
 from ledger.views.html_assets import CSP, CSS, JS
-from ledger.views.html_evaluation import evaluation_details, outcome_word
+from ledger.views.html_evaluation import evaluation_details
 from ledger.views.html_layout import LABEL_H, LINE, Rect, layout
 from ledger.views.node_facts import (
     KIND_ORDER,
@@ -301,7 +302,8 @@ def _rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
-def lineage_svg(graph: LineageGraph) -> str:
-    """The graph's drawing alone, for a page of its own (the report's model pages)."""
+def lineage_svg(graph: LineageGraph, outcomes: Mapping[str, str]) -> str:
+    """The graph's drawing alone, for a page of its own (the report's model pages);
+    ``outcomes`` are evaluations' outcomes by node id, shown on their boxes."""
     facts = record_facts(graph)
-    return "".join(_svg(facts, record_edges(graph))) if facts else ""
+    return "".join(_svg(facts, record_edges(graph), outcomes)) if facts else ""

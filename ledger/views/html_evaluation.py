@@ -10,22 +10,12 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ledger.signoffs.stages import outcome_word
+
 if TYPE_CHECKING:
     from ledger.checks.consistency import Judged
 
 METRIC_HEAD = "<tr><th>Metric</th><th>Value</th><th>Interval</th><th>n</th><th>Events</th></tr>"
-
-
-def outcome_word(judged: list[Judged] | None) -> str:
-    """pass, fail, "no criteria", "cannot be judged", or "" for a record that is not a valid
-    evaluation: the words of ``views.listing.outcome``."""
-    from ledger.checks.consistency import outcome_of
-
-    if judged is None:
-        return ""
-    if not judged:
-        return "no criteria"
-    return outcome_of(judged) or "cannot be judged"
 
 
 def evaluation_details(text: str, judged: list[Judged] | None, with_judgment: bool) -> str:
