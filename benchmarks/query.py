@@ -714,12 +714,12 @@ def print_text(
     )
     if logged is not None:
         kinds = ", ".join(f"{n:,} {kind}s" for kind, n in sorted(logged.kinds.items()))
-        when = "logged earlier, reused" if logged.reused else "logged now"
+        when = " (by an earlier run; the store is reused)" if logged.reused else ""
         print(
             f"MLflow {logged.mlflow} FileStore {logged.uri}: {logged.runs:,} runs, one per record "
-            f"version ({kinds}); {when} in {logged.seconds:.1f} s "
-            f"({logged.runs / logged.seconds:,.0f} runs/s, MlflowClient create_run + log_batch "
-            "+ set_terminated)"
+            f"version ({kinds}); logging took {logged.seconds:.1f} s{when}, "
+            f"{logged.runs / max(logged.seconds, 1e-9):,.0f} runs/s with MlflowClient create_run "
+            "+ log_batch + set_terminated"
         )
     print("ledger side: every record version (--all-versions / all_versions=True)")
     print(f"bytecode: {info['bytecode']}")
