@@ -8,28 +8,31 @@ as run.py does) is logged to an MLflow FileStore (a ``file:`` URI), one MLflow r
 version, so both sides search the same N items:
 
 - an evaluation: params = its evaluated model's hyperparameters plus ``model`` and
-  ``model_version``; metrics = its overall metrics; tags ``kind`` and ``record``;
-- a model: params = its hyperparameters; tags;
-- a dataset: tags only.
+  ``model_version``; metrics = its overall metrics; tags ``kind``, ``record`` (the record id,
+  also the run name), ``name`` and ``version``;
+- a model: params = its hyperparameters; the same tags;
+- a dataset: the same tags only.
 
-Runs are logged with ``MlflowClient``: ``create_run``, one ``log_batch``, ``set_terminated``.
+Runs are logged with ``MlflowClient``: ``create_run`` (the run name only), one ``log_batch``
+(every param, metric and tag), ``set_terminated``; the logging time is measured.
 With --keep the store is kept beside the ledger and reused while the ledger's HEAD, MLflow's
 version and LOGGER_VERSION are unchanged; the logging time is the one measured when it was
 logged.
 
-Then, in the same run, for each query of QUERIES (equivalent filters on both sides):
+Then, in the same run, for each query of ``queries()`` (equivalent filters on both sides):
 
-- MLflow ``search_runs`` in a fresh process: the process up to the end of its first call
-  (start-up, ``import mlflow``, first call), the first call alone, and a second call in the
-  same process (warm);
+- MLflow ``search_runs`` in a fresh process (query_worker.py): the process up to the end of its
+  first call (start-up, ``import mlflow``, first call: the process's wall time less what it
+  did after that call), the first call alone, and a second call in the same process (warm);
 - ``ledger query ... --all-versions`` as a command, on a kept state (run once first to keep
   it), in a copy of the ledger;
 - ``Ledger.query(..., all_versions=True)`` in a fresh process: opening the ledger and the first
   query (reading the kept state), then a second query on the open Ledger.
 
-Every side's matches are checked against the records themselves; a difference stops the
-benchmark with exit code 1. Timings are the best of --repeat. The table gives MLflow ÷ ledger
-and the targets of the issue: the command within 0.5 s, the in-process query 100x faster.
+Every side's matches are checked against the records themselves; a difference is printed as
+MISMATCH and the exit code is 1, as it is when a side fails or ``Ledger.query`` is missing.
+Timings are the best of --repeat. The table gives MLflow ÷ ledger and the targets of the issue:
+the command within 0.5 s, the in-process query 100x faster.
 """
 
 from __future__ import annotations
