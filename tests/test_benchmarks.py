@@ -412,3 +412,74 @@ def test_recording_counts_the_example_and_times_each_kind() -> None:
         "git hash-object -w --stdin",
     ]
     assert all(t["per_record_ms"] for t in report["times"])
+
+
+QUERY = BENCHMARKS / "query.py"
+needs_mlflow = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the bench extra (mlflow) is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def query_keep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("query-keep")
+
+
+def run_query(keep: Path, *args: str) -> dict[str, Any]:
+    """query.py at N=30, one run per figure, as JSON; it must exit 0."""
+    argv = [sys.executable, str(QUERY), "--records", "30", "--repeat", "1", "--keep", str(keep)]
+    done = subprocess.run([*argv, *args, "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+@needs_mlflow
+def test_query_logs_every_record_to_mlflow_and_finds_what_the_records_hold(
+    query_keep: Path,
+) -> None:
+    report = run_query(query_keep, "--sides", "mlflow")
+    logged = report["logged"]
+    assert logged["runs"] == 30 and sum(logged["kinds"].values()) == 30
+    assert logged["uri"].startswith("file://") and not logged["reused"]
+    assert report["mismatches"] == []
+    expected = {query["name"]: query["expected"] for query in report["queries"]}
+    assert len(expected) == 4 and all(expected.values())
+    rows = {(row["query"], row["measurement"]): row for row in report["rows"]}
+    assert {row["side"] for row in report["rows"]} == {"mlflow"}
+    for name, count in expected.items():
+        for measurement in ("cold process", "first call", "second call"):
+            row = rows[name, measurement]
+            assert row["status"] == "ok" and row["count"] == count
+            assert row["seconds"] is not None and row["ratio"] is None
+    # The cold process holds its first call; a second run reuses the kept store.
+    for name in expected:
+        assert rows[name, "cold process"]["seconds"] > rows[name, "first call"]["seconds"]
+    assert run_query(query_keep, "--sides", "mlflow")["logged"]["reused"]
+
+
+@needs_mlflow
+def test_query_times_ledger_query_against_mlflow(query_keep: Path) -> None:
+    """Both sides end to end: passes once ``Ledger.query`` and ``ledger query`` exist."""
+    report = run_query(query_keep)
+    assert report["mismatches"] == []
+    rows = {(row["query"], row["side"], row["measurement"]): row for row in report["rows"]}
+    for query in report["queries"]:
+        name = query["name"]
+        for side, measurement in [
+            ("mlflow", "cold process"),
+            ("ledger", "command"),
+            ("ledger", "first query"),
+            ("ledger", "second query"),
+        ]:
+            row = rows[name, side, measurement]
+            assert row["status"] == "ok", row
+            assert row["count"] == query["expected"]
+            assert row["target"] == ""  # targets apply at 10,000 runs only
+            if side == "ledger":
+                assert row["ratio"] is not None and row["ratio"] > 0
+        assert report["found"][f"{name}/command"]["columns"] == query["columns"]
+    # The ledger's state was kept in a copy: the cached ledger is left as generated.
+    repo = Path(report["ledger_repo"])
+    assert not (repo / ".git" / "ledger").exists()
+    assert git("status", "--porcelain", "--ignored", cwd=repo) == ""
