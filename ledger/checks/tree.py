@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ledger.checks.links import check_links, find_cycles
 from ledger.checks.record_file import (
@@ -24,7 +24,7 @@ from ledger.checks.record_file import (
     unreadable,
 )
 from ledger.dvc.snapshots import check_snapshot, dvc_paths
-from ledger.findings import Finding, Severity, finding
+from ledger.findings import SORT_KEY, Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
@@ -111,9 +111,9 @@ class FactsCache:
         return facts
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFile:
-    """One record file of a tree state: where it is, its blob id and its facts."""
+class RecordFile(NamedTuple):
+    """One record file of a tree state: where it is, its blob id and its facts (a tuple, made
+    in C: every run makes one per record)."""
 
     relpath: str
     blob: str
@@ -342,4 +342,4 @@ def report(
         wanted = set(only)
         checked = [p for p in checked if p in wanted]
         findings = [f for f in findings if f.path in wanted]
-    return Report(checked=checked, findings=sorted(set(findings), key=Finding.sort_key))
+    return Report(checked=checked, findings=sorted(set(findings), key=SORT_KEY))

@@ -46,7 +46,7 @@ from ledger.checks.record_file import LinkFact, RecordFacts, SnapshotFact
 from ledger.config import Config
 from ledger.dvc.snapshots import SnapshotRef
 from ledger.errors import UsageError
-from ledger.findings import RULES, Finding, Severity
+from ledger.findings import RULES, SEVERITIES, Finding
 from ledger.git.commits import Change, Commit, Person, Signature
 from ledger.records.identity import RecordId
 from ledger.records.serialize import write_atomic
@@ -327,10 +327,7 @@ def facts_to_json(facts: RecordFacts) -> list[Any]:
             ]
             for link in facts.links
         ],
-        [
-            [s.pointer, *(getattr(s.snapshot, k) for k in SnapshotRef.__slots__)]
-            for s in facts.snapshots
-        ],
+        [[s.pointer, *s.snapshot] for s in facts.snapshots],
         [[f.code, f.pointer, f.message, str(f.severity), f.fix] for f in facts.problems],
     ]
 
@@ -343,9 +340,12 @@ def facts_from_json(data: list[Any]) -> RecordFacts:
         sha256,
         bool(valid),
         str(title),
-        tuple(LinkFact(*link) for link in links),
+        tuple(
+            LinkFact(relation, pointer, ref, sha, expects, reason, change, RecordId.parse(ref))
+            for relation, pointer, ref, sha, expects, reason, change in links
+        ),
         tuple(SnapshotFact(p, SnapshotRef(*fields)) for p, *fields in snapshots),
-        tuple(Finding(c, "", p, m, Severity(s), f) for c, p, m, s, f in problems),
+        tuple(Finding(c, "", p, m, SEVERITIES[s], f) for c, p, m, s, f in problems),
     )
 
 
@@ -388,14 +388,10 @@ def commit_from_json(data: list[Any]) -> Commit:
 
 def with_verdicts(commits: Iterable[Commit], verdicts: Mapping[str, Any]) -> list[Commit]:
     """The commits with signature verdicts replaced (after the keys one trusts changed)."""
-    import dataclasses
-
     out = []
     for c in commits:
         v = verdicts.get(c.sha)
         out.append(
-            c
-            if v is None
-            else dataclasses.replace(c, signature=v.signature, signer=v.signer, key=v.key)
+            c if v is None else c._replace(signature=v.signature, signer=v.signer, key=v.key)
         )
     return out
