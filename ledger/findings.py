@@ -447,14 +447,15 @@ class Finding(NamedTuple):
         return f"{where}: {self.severity} {self.code} {self.message}; fix: {self.hint}"
 
     def to_json(self) -> dict[str, str]:
+        rule = RULES[self.code]  # once: a report holds thousands of findings
         return {
             "code": self.code,
-            "rule": self.rule.name,
+            "rule": rule.name,
             "severity": str(self.severity),
             "path": self.path,
             "pointer": self.pointer,
             "message": self.message,
-            "fix": self.hint,
+            "fix": self.fix or rule.fix,
             "commit": self.commit,
         }
 

@@ -144,7 +144,7 @@ class Report:
         return {
             "ok": self.ok,
             "checked": self.checked,
-            "findings": (f.to_json() for f in self.findings),
+            "findings": map(Finding.to_json, self.findings),
         }
 
 
