@@ -69,6 +69,7 @@ _LIBRARIES = (
     "fhir.resources",
     "fhir-core",
 )
+_VERSION_HEADER = re.compile(r"^Version:[ \t]*(\S*)", re.MULTILINE)
 _STATE_FILE = re.compile(r"^rev-([0-9a-f]{40}|[0-9a-f]{64})$")
 
 
@@ -96,9 +97,14 @@ def fingerprint(config: Config) -> str:
 
 def _version(name: str) -> str:
     try:
-        return f"{name} {metadata.version(name)}"
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return f"{name} -"
+    # The Version header read off the metadata's text: ``metadata.version`` parses the whole
+    # file with the email package, which took longer than the rest of the fingerprint.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    header = _VERSION_HEADER.search(text.partition("\n\n")[0])
+    return f"{name} {header.group(1) if header else dist.version}"
 
 
 class Store:
