@@ -37,6 +37,7 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
+from itertools import starmap
 from pathlib import Path
 from typing import Any
 
@@ -346,12 +347,19 @@ def facts_from_json(data: list[Any]) -> RecordFacts:
         sha256,
         bool(valid),
         str(title),
+        # Many records have no links, snapshots or problems: no generator is made for them.
         tuple(
             LinkFact(relation, pointer, ref, sha, expects, reason, change, RecordId.parse(ref))
             for relation, pointer, ref, sha, expects, reason, change in links
-        ),
-        tuple(SnapshotFact(p, SnapshotRef(*fields)) for p, *fields in snapshots),
-        tuple(Finding(c, "", p, m, SEVERITIES[s], f) for c, p, m, s, f in problems),
+        )
+        if links
+        else (),
+        tuple(SnapshotFact(p, SnapshotRef(*fields)) for p, *fields in snapshots)
+        if snapshots
+        else (),
+        tuple(Finding(c, "", p, m, SEVERITIES[s], f) for c, p, m, s, f in problems)
+        if problems
+        else (),
     )
 
 
@@ -387,8 +395,8 @@ def commit_from_json(data: list[Any]) -> Commit:
         signer,
         key,
         message,
-        tuple((k, v) for k, v in trailers),
-        tuple(Change(*ch) for ch in changes),
+        tuple(map(tuple, trailers)),
+        tuple(starmap(Change, changes)),
     )
 
 
