@@ -14,7 +14,7 @@ at a commit is read once per session; every view derives from it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from ledger.errors import (
     RecordNotFoundError,
     UsageError,
 )
-from ledger.findings import Finding, Severity, finding
+from ledger.findings import SORT_KEY, Finding, Severity, finding
 from ledger.git.repository import Listing, Repository, find_repository_root
 from ledger.git.trees import GitTree
 from ledger.kinds import spec
@@ -302,17 +302,15 @@ class Ledger:
         from ledger.views.reports import VerifyReport
 
         state = self.state(rev, progress)
+        found = state.verify_findings(self.root, require_signed=require_signed, data=data)
+        # Records the working tree left pending: a run whose record was never written.
+        pending = pending_findings(self.root)
+        if pending:  # the others come sorted, without repeats
+            found = sorted({*found, *pending}, key=SORT_KEY)
         return VerifyReport(
             commit=state.commit,
             checked=[f.relpath for f in state.records.files],
-            findings=sorted(
-                {
-                    *state.verify_findings(self.root, require_signed=require_signed, data=data),
-                    # Records the working tree left pending: a run whose record was never written.
-                    *pending_findings(self.root),
-                },
-                key=Finding.sort_key,
-            ),
+            findings=found,
             commits=list(state.history.record_commits(self.config.records_dir)),
         )
 
@@ -780,7 +778,7 @@ class Ledger:
             # build_record parsed the identity before it found anything to report.
             relpath = RecordId.parse(f"{kind}:{name}@{version}").relpath(self.config.records_dir)
             raise InvalidRecordsError(
-                [replace(f, path=source) if f.path == relpath else f for f in error.findings]
+                [f._replace(path=source) if f.path == relpath else f for f in error.findings]
             ) from None
         return target, content
 

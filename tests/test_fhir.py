@@ -7,7 +7,6 @@ import copy
 import functools
 import json
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -323,8 +322,7 @@ def test_committer_approvers_signature_and_time_zones_are_mapped(
     file = state.records.by_path["records/model/sepsis-risk/1.1.json"]
     introduced = state.introduced(file)
     assert introduced is not None
-    commit = replace(
-        introduced,
+    commit = introduced._replace(
         committer=Person("Merge Bot", "bot@example.org"),
         author_date="2026-01-12T10:00:00+05:45",
         committer_date="2026-01-12T01:00:00-08:00",

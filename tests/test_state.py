@@ -450,9 +450,20 @@ def test_a_library_upgrade_starts_a_new_kept_state(monkeypatch: pytest.MonkeyPat
 
     config = load_config(PROJECT)
     before = store.fingerprint(config)
-    real = metadata.version
+    real = metadata.distribution
+
+    class Upgraded:
+        """fhir.resources as another version of it would be installed."""
+
+        version = "0"
+
+        def read_text(self, filename: str) -> str | None:
+            return "Name: fhir.resources\nVersion: 0\n\n" if filename == "METADATA" else None
+
     monkeypatch.setattr(
-        store.metadata, "version", lambda name: "0" if name == "fhir.resources" else real(name)
+        store.metadata,
+        "distribution",
+        lambda name: Upgraded() if name == "fhir.resources" else real(name),
     )
     assert store.fingerprint(config) != before
 

@@ -30,7 +30,7 @@ from ledger.checks.record_file import blob_id
 from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
 from ledger.config import Config
 from ledger.errors import UsageError
-from ledger.findings import Finding, finding
+from ledger.findings import SORT_KEY, Finding, finding
 from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits, too_large
 from ledger.signoffs.entry import read_signoff
@@ -111,7 +111,7 @@ def _signature(check: ExportCheck, contents: Archive, allowed: Path | None) -> E
         if check.signer is None:
             message = f"is not a signature of manifest.json by a key in {allowed}"
             check.findings.append(finding("L910", SIGNATURE, "", message))
-    check.findings.sort(key=Finding.sort_key)
+    check.findings.sort(key=SORT_KEY)
     return check
 
 
@@ -158,7 +158,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportChec
             if manifest_entry is not None and manifest_entry.cut:
                 why = f"manifest.json is over {MANIFEST_LIMIT >> 20} MiB, more than any export's"
             found.append(finding("L904", MANIFEST, "", why))
-        return ExportCheck(checked=[], findings=sorted(set(found), key=Finding.sort_key))
+        return ExportCheck(checked=[], findings=sorted(set(found), key=SORT_KEY))
     listed, records, problems = _manifest_parts(manifest)
     found += problems
     for name in sorted(set(entries) - set(listed) - {MANIFEST, SIGNATURE}):
@@ -213,7 +213,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportChec
     found += problems
     return ExportCheck(
         checked=[f.relpath for f in tree.files],
-        findings=sorted(set(found), key=Finding.sort_key),
+        findings=sorted(set(found), key=SORT_KEY),
         commit=str(manifest["commit"]),
         manifest_sha256=manifest_entry.sha256 if manifest_entry is not None else None,
         verification=verified,

@@ -4,6 +4,7 @@ own commit, and data versions nobody recorded."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import posixpath
 from collections import defaultdict
@@ -169,7 +170,11 @@ OutputKey = tuple[str, str | None, str]
 
 
 def output_key(snap: SnapshotRef) -> OutputKey:
-    return snap.dvc_file, snap.stage, posixpath.normpath(snap.path)
+    return snap.dvc_file, snap.stage, _normpath(snap.path)
+
+
+# Each path once: the history checks key every snapshot of every record by its output.
+_normpath = functools.lru_cache(maxsize=1 << 16)(posixpath.normpath)
 
 
 def _outputs_in(data: bytes, snap: SnapshotRef) -> DvcOutput | None:

@@ -9,12 +9,10 @@ Only whether the file sits at its identity's place depends on where it is: ``fin
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.checks.phi import clean, scan_phi
 from ledger.compactjson import compact_json
@@ -34,32 +32,27 @@ if TYPE_CHECKING:
     from ledger.records import Record
 
 
-@dataclass(frozen=True, slots=True)
-class LinkFact:
-    """One link of a record: where, to what, pinned to which hash, and what it means."""
+class LinkFact(NamedTuple):
+    """One link of a record: where, to what, pinned to which hash, and what it means, with
+    ``target``, ``ref`` parsed once: every pass over the links (hashes, cycles, lineage) asks
+    for it. Facts are tuples so that the tens of thousands a kept state holds are made in C."""
 
     relation: Relation
     pointer: str
     ref: str
     sha256: str
     expects: Kind
-    reason: str = ""
-    change_type: str = ""
-    #: ``ref`` parsed, once: every pass over the links (hashes, cycles, lineage) asks for it.
-    target: RecordId = dataclasses.field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "target", RecordId.parse(self.ref))
+    reason: str
+    change_type: str
+    target: RecordId
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotFact:
+class SnapshotFact(NamedTuple):
     pointer: str
     snapshot: SnapshotRef
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFacts:
+class RecordFacts(NamedTuple):
     """What ledger keeps of one record file's content (see the module docstring).
 
     ``kind`` is the record kind the content names (None if it names none ledger knows, or the
@@ -84,7 +77,7 @@ class RecordFacts:
 
     def findings_at(self, relpath: str, records_dir: str) -> list[Finding]:
         """The file's problems, placed at ``relpath``, and whether it is at its place."""
-        found = [dataclasses.replace(f, path=relpath) for f in self.problems]
+        found = [f._replace(path=relpath) for f in self.problems]
         claimed = self.claimed
         if claimed is not None and claimed.relpath(records_dir) != relpath:
             message = f"the record is {claimed}, whose place is {claimed.relpath(records_dir)}"
@@ -213,6 +206,7 @@ def _links(value: Mapping[str, Any]) -> tuple[LinkFact, ...]:
             kind.expected(decl),
             str(link.get("reason", "")),
             str(link.get("change_type", "")),
+            RecordId.parse(str(link["ref"])),
         )
         for decl, pointer, link in kind.link_sites(value)
     )
@@ -224,4 +218,4 @@ def _snapshots(record: Record) -> tuple[SnapshotFact, ...]:
 
 
 def _pathless(found: list[Finding]) -> list[Finding]:
-    return [dataclasses.replace(f, path="") for f in found]
+    return [f._replace(path="") for f in found]

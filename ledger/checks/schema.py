@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ledger.findings import Finding, finding, pointer_of
+from ledger.findings import SORT_KEY, Finding, finding, pointer_of
 from ledger.records.common import (
     DATE_PATTERN,
     EXTENSION_KEY_PATTERN,
@@ -60,7 +60,7 @@ def schema_findings(kind: Kind, data: object, path: str) -> list[Finding]:
     """Every schema violation of ``data`` as a record of ``kind``, sorted by location."""
     errors = sorted(validator(kind).iter_errors(data), key=lambda e: list(map(str, e.path)))
     found = [f for error in errors for f in _convert(error, path)]
-    return sorted(set(found), key=Finding.sort_key)
+    return sorted(set(found), key=SORT_KEY)
 
 
 def _describe(value: object) -> str:

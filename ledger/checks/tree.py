@@ -9,11 +9,12 @@ part of ``ledger verify`` that does not need history.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ledger.checks.links import check_links, find_cycles
 from ledger.checks.record_file import (
@@ -24,7 +25,7 @@ from ledger.checks.record_file import (
     unreadable,
 )
 from ledger.dvc.snapshots import check_snapshot, dvc_paths
-from ledger.findings import Finding, Severity, finding
+from ledger.findings import SORT_KEY, Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
@@ -111,9 +112,9 @@ class FactsCache:
         return facts
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFile:
-    """One record file of a tree state: where it is, its blob id and its facts."""
+class RecordFile(NamedTuple):
+    """One record file of a tree state: where it is, its blob id and its facts (a tuple, made
+    in C: every run makes one per record)."""
 
     relpath: str
     blob: str
@@ -144,15 +145,18 @@ class Report:
         return {
             "ok": self.ok,
             "checked": self.checked,
-            "findings": (f.to_json() for f in self.findings),
+            "findings": map(Finding.to_json, self.findings),
         }
+
+
+_RELPATH = operator.attrgetter("relpath")
 
 
 class TreeRecords:
     """The record files of one tree state, indexed by path and by identity."""
 
     def __init__(self, files: Iterable[RecordFile]) -> None:
-        self.files = sorted(files, key=lambda f: f.relpath)
+        self.files = sorted(files, key=_RELPATH)
         self.by_path = {f.relpath: f for f in self.files}
 
     @functools.cached_property
@@ -194,7 +198,12 @@ class TreeRecords:
 
     def valid(self) -> Iterable[RecordFile]:
         """Files holding a valid record (those whose links and snapshots are known)."""
-        return (f for f in self.files if f.facts.valid and f.facts.claimed is not None)
+        return self._valid
+
+    @functools.cached_property
+    def _valid(self) -> tuple[RecordFile, ...]:
+        # Chosen once: a run passes over the valid records a dozen times.
+        return tuple(f for f in self.files if f.facts.valid and f.facts.claimed is not None)
 
     def current(self) -> Iterable[RecordFile]:
         """Valid records that no record of the same tree supersedes."""
@@ -342,4 +351,4 @@ def report(
         wanted = set(only)
         checked = [p for p in checked if p in wanted]
         findings = [f for f in findings if f.path in wanted]
-    return Report(checked=checked, findings=sorted(set(findings), key=Finding.sort_key))
+    return Report(checked=checked, findings=sorted(set(findings), key=SORT_KEY))

@@ -78,9 +78,12 @@ class History:
         """Each commit that changed record files, with the record files it changed."""
         if records_dir not in self._record_commits:
             found = []
+            prefix = records_dir.rstrip("/") + "/"  # is_record_path's, made once
             for commit in self.commits:
-                changed = (c.path for c in commit.changes)
-                paths = tuple(sorted(p for p in changed if is_record_path(p, records_dir)))
+                changed = [c.path for c in commit.changes]
+                paths = tuple(
+                    sorted(p for p in changed if p.startswith(prefix) and is_json_name(p))
+                )
                 if paths:
                     found.append((commit, paths))
             self._record_commits[records_dir] = found

@@ -90,19 +90,19 @@ class Since:
         hit = set(touched)
         reads_changed_data: set[RecordId] = set()
         documenting: dict[OutputKey, list[str]] = defaultdict(list)
-        names = {(c.kind, c.name) for c in claimed}
+        names = {c[:2] for c in claimed}  # kind and name
         for file in records.files:
             facts = file.facts
             own = facts.claimed
             # Another version of a changed record's name (its identity among them).
             if (
-                (own is not None and (own.kind, own.name) in names)
+                (own is not None and own[:2] in names)
                 or own in superseded
-                or any(link.target in claimed for link in facts.links)
+                or (facts.links and any(link.target in claimed for link in facts.links))
             ):
                 hit.add(file.relpath)
             if facts.snapshots:
-                if not data.isdisjoint(dvc_paths(s.snapshot for s in facts.snapshots)):
+                if data and not data.isdisjoint(dvc_paths(s.snapshot for s in facts.snapshots)):
                     hit.add(file.relpath)
                     if facts.claimed is not None:
                         reads_changed_data.add(facts.claimed)

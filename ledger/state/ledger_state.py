@@ -44,7 +44,7 @@ from ledger.checks.tree import (
 )
 from ledger.config import Config
 from ledger.dvc.snapshots import dvc_paths
-from ledger.findings import Finding, Severity
+from ledger.findings import SEVERITIES, SORT_KEY, Finding
 from ledger.git.commits import Commit, Signature
 from ledger.git.history import DvcTexts, FilesAt, History, relevant
 from ledger.git.repository import Repository, listing_after
@@ -63,13 +63,13 @@ if TYPE_CHECKING:
 Row = tuple[str, str, str, str, str, str, str]
 
 
-def _row(f: Finding) -> Row:
-    return (f.code, f.path, f.pointer, f.message, str(f.severity), f.fix, f.commit)
+def _rows(found: Iterable[Finding]) -> list[Row]:
+    """Findings as kept: plain strings (``marshal`` writes no enum)."""
+    return [(c, p, q, m, str(s), f, k) for c, p, q, m, s, f, k in found]
 
 
-def _finding(row: Row | list[str]) -> Finding:
-    code, path, pointer, message, severity, fix, commit = row
-    return Finding(code, path, pointer, message, Severity(severity), fix, commit)
+def _findings(rows: Iterable[Row | list[str]]) -> list[Finding]:
+    return [Finding(c, p, q, m, SEVERITIES[s], f, k) for c, p, q, m, s, f, k in rows]
 
 
 class _Memo:
@@ -82,9 +82,9 @@ class _Memo:
     def __call__(self, key: str, check: Callable[[], list[Finding]]) -> list[Finding]:
         rows = self.known.get(key)
         if rows is None:
-            rows = [_row(f) for f in check()]
+            rows = _rows(check())
         self.used[key] = rows
-        return [_finding(row) for row in rows]
+        return _findings(rows)
 
 
 class LedgerState:
@@ -187,28 +187,30 @@ class LedgerState:
         kept = self.kept
         with quiet_gc():
             if kept.findings is not None:
-                return [_finding(row) for row in kept.findings]
+                return _findings(kept.findings)
             memo = _Memo(kept.verdicts)
             if self.since is None:
                 found = self._find(memo)
                 kept.verdicts = memo.used
             else:
                 found = self._find_since(self.since, memo)
-        kept.findings = [_row(f) for f in found]
+            found = sorted(set(found), key=SORT_KEY)
+        kept.findings = _rows(found)
         self.dirty = True
         return found
 
     def _find_since(self, since: Since, memo: _Memo) -> list[Finding]:
         """The findings from a kept ancestor's: those about records no change since can
-        reach are its findings (``ledger.state.delta``); the others are checked again."""
+        reach are its findings (``ledger.state.delta``); the others are checked again.
+        Like ``_find``, in no order and possibly repeated: ``findings`` sorts them once."""
         folder = self.config.records_dir
         only = since.affected(self.kept.records, self.records, self.history, self.facts_of, folder)
         self.rechecked = only
-        found = [
-            _finding(row)
+        found = _findings(
+            row
             for row in since.findings
             if row[1] not in only and row[0] != "L305" and row[0] not in CRITERIA_CODES
-        ]
+        )
         found += self._find(memo, only)
         found += cycles(self.records)
         found += criteria_findings(self, memo)
@@ -217,10 +219,10 @@ class LedgerState:
             **{k: v for k, v in memo.known.items() if k.split("\0", 2)[1] not in only},
             **memo.used,
         }
-        return sorted(set(found), key=Finding.sort_key)
+        return found
 
     def _find(self, memo: _Memo, only: Container[str] | None = None) -> list[Finding]:
-        """The findings (with ``only``, those about these files, cycles apart)."""
+        """The findings (with ``only``, those about these files, cycles apart), unsorted."""
         records, history, texts = self.records, self.history, self.dvc_texts
         folder = self.config.records_dir
         previous = previous_hashes(history, records, self.facts_of)
@@ -265,7 +267,7 @@ class LedgerState:
         found += pipeline_findings(self.dvc, records, only)
         if only is None:
             found += criteria_findings(self, memo)
-        return sorted(set(found), key=Finding.sort_key)
+        return found
 
     def verify_findings(self, root: Path, *, require_signed: bool, data: bool) -> list[Finding]:
         """``ledger verify``: the findings, test-data leakage (which reads ``.dir`` manifests
@@ -281,7 +283,7 @@ class LedgerState:
         found += signoff_findings(root, self, self.signoffs, self.checked_signoffs)
         if data:
             found += data_findings(root, self.dvc, self.records)
-        return sorted(set(found), key=Finding.sort_key)
+        return sorted(set(found), key=SORT_KEY)
 
     @functools.cached_property
     def evaluations(self) -> dict[RecordId, list[RecordFile]]:

@@ -37,6 +37,7 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
+from itertools import starmap
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from ledger.checks.record_file import LinkFact, RecordFacts, SnapshotFact
 from ledger.config import Config
 from ledger.dvc.snapshots import SnapshotRef
 from ledger.errors import UsageError
-from ledger.findings import RULES, Finding, Severity
+from ledger.findings import RULES, SEVERITIES, Finding
 from ledger.git.commits import Change, Commit, Person, Signature
 from ledger.records.identity import RecordId
 from ledger.records.serialize import write_atomic
@@ -69,6 +70,7 @@ _LIBRARIES = (
     "fhir.resources",
     "fhir-core",
 )
+_VERSION_HEADER = re.compile(r"^Version:[ \t]*(\S*)", re.MULTILINE)
 _STATE_FILE = re.compile(r"^rev-([0-9a-f]{40}|[0-9a-f]{64})$")
 
 
@@ -96,9 +98,14 @@ def fingerprint(config: Config) -> str:
 
 def _version(name: str) -> str:
     try:
-        return f"{name} {metadata.version(name)}"
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return f"{name} -"
+    # The Version header read off the metadata's text: ``metadata.version`` parses the whole
+    # file with the email package, which took longer than the rest of the fingerprint.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    header = _VERSION_HEADER.search(text.partition("\n\n")[0])
+    return f"{name} {header.group(1) if header else dist.version}"
 
 
 class Store:
@@ -327,10 +334,7 @@ def facts_to_json(facts: RecordFacts) -> list[Any]:
             ]
             for link in facts.links
         ],
-        [
-            [s.pointer, *(getattr(s.snapshot, k) for k in SnapshotRef.__slots__)]
-            for s in facts.snapshots
-        ],
+        [[s.pointer, *s.snapshot] for s in facts.snapshots],
         [[f.code, f.pointer, f.message, str(f.severity), f.fix] for f in facts.problems],
     ]
 
@@ -343,9 +347,19 @@ def facts_from_json(data: list[Any]) -> RecordFacts:
         sha256,
         bool(valid),
         str(title),
-        tuple(LinkFact(*link) for link in links),
-        tuple(SnapshotFact(p, SnapshotRef(*fields)) for p, *fields in snapshots),
-        tuple(Finding(c, "", p, m, Severity(s), f) for c, p, m, s, f in problems),
+        # Many records have no links, snapshots or problems: no generator is made for them.
+        tuple(
+            LinkFact(relation, pointer, ref, sha, expects, reason, change, RecordId.parse(ref))
+            for relation, pointer, ref, sha, expects, reason, change in links
+        )
+        if links
+        else (),
+        tuple(SnapshotFact(p, SnapshotRef(*fields)) for p, *fields in snapshots)
+        if snapshots
+        else (),
+        tuple(Finding(c, "", p, m, SEVERITIES[s], f) for c, p, m, s, f in problems)
+        if problems
+        else (),
     )
 
 
@@ -381,21 +395,17 @@ def commit_from_json(data: list[Any]) -> Commit:
         signer,
         key,
         message,
-        tuple((k, v) for k, v in trailers),
-        tuple(Change(*ch) for ch in changes),
+        tuple(map(tuple, trailers)),
+        tuple(starmap(Change, changes)),
     )
 
 
 def with_verdicts(commits: Iterable[Commit], verdicts: Mapping[str, Any]) -> list[Commit]:
     """The commits with signature verdicts replaced (after the keys one trusts changed)."""
-    import dataclasses
-
     out = []
     for c in commits:
         v = verdicts.get(c.sha)
         out.append(
-            c
-            if v is None
-            else dataclasses.replace(c, signature=v.signature, signer=v.signer, key=v.key)
+            c if v is None else c._replace(signature=v.signature, signer=v.signer, key=v.key)
         )
     return out

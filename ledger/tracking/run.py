@@ -25,7 +25,7 @@ from ledger.api import Ledger
 from ledger.checks.phi import scan_phi
 from ledger.checks.schema import schema_findings
 from ledger.errors import InvalidRecordsError, LedgerError, RecordExistsError, UsageError
-from ledger.findings import Finding
+from ledger.findings import SORT_KEY
 from ledger.kinds import spec
 from ledger.measure.binary import BinaryEvaluation
 from ledger.records.drafts import apply_options, merge_fields
@@ -132,7 +132,7 @@ def check_partial(record_id: RecordId, fields: Mapping[str, Any]) -> None:
     found = [f for f in schema_findings(record_id.kind, record, where) if f.code != _MISSING]
     found += scan_phi(dict(fields), where)
     if found:
-        raise InvalidRecordsError(sorted(set(found), key=Finding.sort_key))
+        raise InvalidRecordsError(sorted(set(found), key=SORT_KEY))
 
 
 class track:  # lower case: it reads as a function, ``with track(...)`` or ``@track(...)``
