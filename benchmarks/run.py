@@ -114,6 +114,9 @@ class Command:
     after_commit: bool = False  # also measured after one new commit
 
 
+#: A filter on a metric and a kind: what a team asks of its evaluations.
+QUERY: Final = "metrics.sensitivity > 0.8 and kind = 'evaluation'"
+
 COMMANDS: Final[dict[str, Command]] = {
     "validate": Command(lambda s: ("validate", "--format", "json")),
     "verify": Command(lambda s: ("verify", "--format", "json"), after_commit=True),
@@ -128,10 +131,15 @@ COMMANDS: Final[dict[str, Command]] = {
     "show-rev": Command(lambda s: ("show", s.record, "--rev", "HEAD")),
     "log": Command(lambda s: ("log", s.record)),
     "list": Command(lambda s: ("list", "--format", "json")),
+    "query": Command(
+        lambda s: ("query", QUERY, "--all-versions", "--format", "json"), after_commit=True
+    ),
     "status": Command(lambda s: ("status", "--format", "json")),
     "technical-file": Command(
         lambda s: ("technical-file", s.model, "--format", "html") if s.model else None
     ),
+    # Beside the export: outside the repository, replaced by the next run (its manifest).
+    "report": Command(lambda s: ("report", "-o", str(s.export_zip.with_name("report")))),
 }
 
 # Runs one command in a fresh process and reports its wall time and peak memory. RUSAGE_CHILDREN
