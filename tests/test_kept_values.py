@@ -225,3 +225,12 @@ def test_a_corrupt_kept_entry_is_mapped_again_with_a_note(repo: Path, mapped: li
         assert "".join(book.provenance().json_chunks()) == cold
     assert len(mapped) == 1
     assert any("corrupt" in note for note in book.notes)
+
+
+def test_a_value_put_in_this_run_is_found_before_it_is_written(kept: KeptValues) -> None:
+    kept.put("space", {b"k": {"a": 1}})
+    assert kept.get("space", [b"k"]) == {b"k": {"a": 1}}  # pending, not yet in the file
+    kept.put("space", {b"k": {"a": 2}})
+    assert kept.get("space", [b"k", b"other"]) == {b"k": {"a": 2}}
+    kept.flush()
+    assert kept.get("space", [b"k"]) == {b"k": {"a": 2}}

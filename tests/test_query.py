@@ -351,3 +351,20 @@ def test_types_are_checked_before_any_value_is_read(
         with pytest.raises(FieldTypeError):
             # cohort.size is read from contents; title = 3 is wrong whatever they hold.
             ledger.query("cohort.size > 3 and title = 3")
+
+
+def test_a_second_query_in_a_session_reads_no_record_again(
+    demo_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.state.ledger_state import LedgerState
+
+    with Ledger.open(demo_repo) as ledger:
+        ledger.remember = False  # nothing kept between runs: only the session holds values
+        first = ledger.query("metrics.auroc > 0.5 and outcome = 'pass'", all_versions=True)
+
+        def refuse(self: LedgerState, files: object) -> dict[str, Any]:
+            raise AssertionError("a record was read again")
+
+        monkeypatch.setattr(LedgerState, "contents", refuse)
+        again = ledger.query("metrics.auroc > 0.5 and outcome = 'pass'", all_versions=True)
+    assert again.rows == first.rows and len(first.rows) == 2

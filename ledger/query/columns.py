@@ -29,10 +29,15 @@ def kept_columns(
     state: LedgerState, wanted: Mapping[str, Extract], files: Sequence[RecordFile]
 ) -> dict[str, dict[str, Values]]:
     """For each wanted column (name -> how a content gives its values), the values of every
-    file by blob id; contents are read only for the blobs some column has not kept."""
+    file by blob id; contents are read only for the blobs no column has kept. Columns read
+    once stay with the state (``LedgerState.derived``) for the session's next query."""
+    held: dict[str, dict[str, Values]] = state.derived.setdefault("query columns", {})
+    absent = [name for name in wanted if name not in held]
     keys = {name: f"column\0{name}".encode() for name in wanted}
-    kept = state.values.get(SPACE, keys.values()) if state.values is not None else {}
-    columns = {name: dict(kept.get(key) or {}) for name, key in keys.items()}
+    if absent and state.values is not None:
+        kept = state.values.get(SPACE, [keys[name] for name in absent])
+        held.update((name, dict(kept.get(keys[name]) or {})) for name in absent)
+    columns = {name: held.setdefault(name, {}) for name in wanted}
     missing = [f for f in files if any(f.blob not in columns[name] for name in wanted)]
     for batch in _batches(missing):
         contents = state.contents(batch)
@@ -65,7 +70,10 @@ def kept_outcomes(state: LedgerState, files: Sequence[RecordFile]) -> dict[str, 
 
     keyed = {key(f): f for f in files if f.facts.kind == "evaluation"}
     name = b"outcomes"
-    kept = dict(state.values.get(SPACE, [name]).get(name) or {}) if state.values else {}
+    kept: dict[str, str] | None = state.derived.get("query outcomes")
+    if kept is None:
+        kept = dict(state.values.get(SPACE, [name]).get(name) or {}) if state.values else {}
+        state.derived["query outcomes"] = kept
     missing = [f for k, f in keyed.items() if k not in kept]
     for batch in _batches(missing):
         for path, content in state.contents(batch).items():

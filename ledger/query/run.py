@@ -144,6 +144,15 @@ class _Reader:
         return resolved
 
     def _record_fields(self) -> dict[str, frozenset[Type]]:
+        # The schemas' paths: kept (the store's fingerprint covers the models they come
+        # from), and held by the state for the session's next query.
+        derived = self.state.derived
+        if "query fields" not in derived:
+            derived["query fields"] = self._schema_fields()
+        fields: dict[str, frozenset[Type]] = derived["query fields"]
+        return fields
+
+    def _schema_fields(self) -> dict[str, frozenset[Type]]:
         values = self.state.values
         key = b"record-fields"
         kept = values.get("query", [key]).get(key) if values is not None else None
@@ -157,9 +166,13 @@ class _Reader:
         return found
 
     def _used(self) -> Used:
-        wanted = [f for f in self.every if f.facts.kind in ("evaluation", "model")]
-        column = kept_columns(self.state, {"used": used_names}, wanted)["used"]
-        return merged_names(column[f.blob] for f in wanted)
+        derived = self.state.derived
+        if "query names" not in derived:
+            wanted = [f for f in self.every if f.facts.kind in ("evaluation", "model")]
+            column = kept_columns(self.state, {"used": used_names}, wanted)["used"]
+            derived["query names"] = merged_names(column[f.blob] for f in wanted)
+        used: Used = derived["query names"]
+        return used
 
     def default_columns(self, tree: Expression, order: list[OrderKey]) -> list[Resolved]:
         """The identity, every field the filter and the order name, and the title."""

@@ -114,6 +114,9 @@ class LedgerState:
         self.values = values
         #: Whether ``kept`` holds something the store does not have yet.
         self.dirty = False
+        #: Values views derived from this state, held for as long as it is: a session that
+        #: asks again (a second query) reads them from memory, not from ``values``.
+        self.derived: dict[str, Any] = {}
 
     # --- what views read -------------------------------------------------------------------
 

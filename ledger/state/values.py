@@ -57,8 +57,15 @@ class KeptValues:
 
     def get(self, space: str, keys: Iterable[bytes]) -> dict[bytes, Any]:
         """The kept values of those ``keys`` that have one, each checked against its digest."""
-        wanted = list(dict.fromkeys(keys))
         found: dict[bytes, Any] = {}
+        wanted = []
+        for key in dict.fromkeys(keys):
+            # A value put in this run is not written yet (``flush``), and is the newest.
+            pending = self._pending.get((space, key))
+            if pending is not None:
+                found[key] = marshal.loads(zlib.decompress(pending))
+            else:
+                wanted.append(key)
         corrupt: list[bytes] = []
         for start in range(0, len(wanted), BATCH):
             part = wanted[start : start + BATCH]
