@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     """Write the report of ``state`` into the folder ``out``; the files written."""
     from ledger.site.content import model_pages
-    from ledger.site.folder import write_folder
+    from ledger.site.folder import staged
     from ledger.site.pages import index_page, model_page, plot_specs
     from ledger.site.plots import render_all
     from ledger.views.formats import LINEAGE, LineageView, blocks
@@ -32,20 +32,20 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     models = model_pages(root, state)
     specs = [plot_specs(model) for model in models]
     drawn = iter(render_all([spec for one in specs for spec in one]))
-    files = {"index.html": index_page(state.commit, models).encode()}
-    for model, mine in zip(models, specs, strict=True):
-        # The model's lineage and its evaluations' test data.
-        shown = [model.current, *(e.record for e in model.evaluated)]
-        around = select_around(state.graph, shown, None, current_only=True)
-        lineage = "".join(blocks(LINEAGE.render("html", LineageView(around, state))))
-        files[f"lineage/{model.name}.html"] = lineage.encode()
-        document = technical_file(state, model.current).html()
-        technical = f"technical-file/{model.name}.html"
-        files[technical] = document.encode()
-        plotted = [next(drawn) for _ in mine]
-        outcomes = {record_node_id(e.record): e.outcome for e in model.evaluated}
-        drawing = lineage_svg(around, outcomes)
-        page = model_page(state.commit, model, plotted, drawing, f"../{technical}")
-        files[f"models/{model.name}.html"] = page.encode()
-    write_folder(out, files, {"generator": f"ledger {ledger.__version__}", "commit": state.commit})
-    return sorted(files)
+    with staged(out) as stage:
+        stage.write("index.html", index_page(state.commit, models).encode())
+        for model, mine in zip(models, specs, strict=True):
+            # The model's lineage and its evaluations' test data.
+            shown = [model.current, *(e.record for e in model.evaluated)]
+            around = select_around(state.graph, shown, None, current_only=True)
+            lineage = "".join(blocks(LINEAGE.render("html", LineageView(around, state))))
+            stage.write(f"lineage/{model.name}.html", lineage.encode())
+            technical = f"technical-file/{model.name}.html"
+            stage.write(technical, technical_file(state, model.current).html().encode())
+            plotted = [next(drawn) for _ in mine]
+            outcomes = {record_node_id(e.record): e.outcome for e in model.evaluated}
+            drawing = lineage_svg(around, outcomes)
+            page = model_page(state.commit, model, plotted, drawing, f"../{technical}")
+            stage.write(f"models/{model.name}.html", page.encode())
+        stage.finish({"generator": f"ledger {ledger.__version__}", "commit": state.commit})
+    return sorted(stage.written)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ledger.errors import UsageError
@@ -21,30 +21,47 @@ from ledger.errors import UsageError
 MANIFEST = ".ledger-report.json"
 
 
-def write_folder(out: Path, files: Mapping[str, bytes], manifest: Mapping[str, object]) -> None:
-    """Make ``out`` hold exactly ``files`` (relative path -> bytes) and the manifest."""
-    previous = _previous(out)
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.ledger-", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write the report here ({exc.strerror})") from None
-    try:
-        for relpath, content in sorted(files.items()):
-            target = staging / relpath
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        listing = {**manifest, "files": sorted(files)}
+class Staged:
+    """The new report's folder, beside ``out`` until ``finish`` puts it in place."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.previous = _previous(out)
+        self.written: list[str] = []
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            prefix = f".{out.name}.ledger-"
+            self.folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=out.parent))
+        except OSError as exc:
+            raise UsageError(f"{out}: cannot write the report here ({exc.strerror})") from None
+
+    def write(self, relpath: str, content: bytes) -> None:
+        """One file of the report, written now (a large report is never held whole)."""
+        target = self.folder / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        self.written.append(relpath)
+
+    def finish(self, manifest: Mapping[str, object]) -> None:
+        listing = {**manifest, "files": sorted(self.written)}
         text = json.dumps(listing, indent=2, sort_keys=True) + "\n"
-        (staging / MANIFEST).write_text(text, encoding="utf-8")
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report is not
-        _swap(staging, out, previous)
+        (self.folder / MANIFEST).write_text(text, encoding="utf-8")
+        self.folder.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report is not
+        _swap(self.folder, self.out, self.previous)
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Staged]:
+    """A new report's folder to write into; nothing of it is left if the block fails, and
+    ``Staged.finish`` replaces ``out`` with it whole."""
+    stage = Staged(out)
+    try:
+        yield stage
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(stage.folder, ignore_errors=True)
         raise UsageError(f"{out}: cannot write the report ({exc.strerror})") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(stage.folder, ignore_errors=True)
         raise
 
 
