@@ -1,5 +1,6 @@
 """What validate accepts, every view renders: records whose every optional statement is
-``{"not_applicable": ...}`` go through provenance, export, lineage, show, log, diff and compare."""
+``{"not_applicable": ...}`` go through provenance, export, lineage, show, log, diff, compare,
+list, query, status, technical files and the report."""
 
 from __future__ import annotations
 
@@ -113,6 +114,18 @@ def test_records_that_say_not_applicable_wherever_allowed_render_in_every_view(
     ok("diff", "HEAD~1", "HEAD")
     ok("compare", "evaluation:sepsis-risk-heldout@1.1", "evaluation:sepsis-risk-heldout@1.2")
     ok("compare", "model:sepsis-risk@1.1", "model:sepsis-risk@1.2")
+    ok("compare", "--query", "kind = 'evaluation'", "--all-versions")
+    ok("list", "--all-versions")
+    ok("status")
+    ok("technical-file", "model:sepsis-risk@1.2", "--format", "html")
+    rows = json.loads(ok("query", "kind != 'x'", "--all-versions", "--format", "json"))["rows"]
+    assert len(rows) == 10
+    # Every content field a query can read, on records that say "not applicable" to them.
+    for field in ("metrics.auroc", "metrics[sex=F].auroc", "params.epochs", "cohort.size"):
+        ok("query", f"{field} > 0", "--all-versions", "--columns", f"id,{field},outcome")
+    ok("report", "-o", str(tmp_path / "report"))
+    page = (tmp_path / "report/models/sepsis-risk.html").read_text()
+    assert "model:sepsis-risk@1.2" in page
     bundle_zip = tmp_path / "audit.zip"
     ok("export", "-o", str(bundle_zip))
     ok("verify-export", str(bundle_zip))
