@@ -212,3 +212,20 @@ def test_a_promotion_made_on_a_branch_counts_after_the_merge(signing: Signing) -
     assert _status(signing)[MODEL_11]["stage"] == "staging"
     code, findings = _verify(repo)
     assert code == 0 and not [f for f in findings if f["code"] in ("L805", "L811")]
+
+
+def test_the_report_shows_the_stage_and_the_sign_offs_in_the_history(
+    signing: Signing, tmp_path: Path
+) -> None:
+    repo = signing.repo
+    _approve(signing)
+    done = _promote(signing, MODEL_11, "--stage", "staging", "--reason", "Silent trial, ward 4")
+    assert done.code == 0, done.err
+    out = tmp_path / "report"
+    assert run_as(signing.priya, repo, "report", "-o", str(out)).code == 0
+    index = (out / "index.html").read_text()
+    assert "<td>1.1</td><td>staging</td>" in index
+    page = (out / "models/sepsis-risk.html").read_text()
+    assert "by Jonas Lindqvist at " in page and "Silent trial, ward 4" in page
+    history = page[page.index("<h2>History</h2>") :]
+    assert history.count("approved") >= 2 and "promoted" in history
