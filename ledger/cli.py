@@ -571,7 +571,8 @@ def report(session: Session, output: Path, rev: str) -> None:
     """A static site of the models that opens offline: each model's stage, metric trends with
     intervals, subgroup forest plots, acceptance criteria, lineage and history."""
     written = session.book.report(output, rev)
-    click.echo(f"wrote {len(written)} files to {output}; open {output / 'index.html'}")
+    files = f"{len(written)} file" + ("" if len(written) == 1 else "s")
+    click.echo(f"wrote {files} to {output}; open {output / 'index.html'}")
 
 
 @cli.command("technical-file")
