@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import git_env, git_output
 from run import (
     Run,
+    aligned,
     compile_bytecode,
     find_ledger,
     listed,
@@ -542,17 +543,7 @@ def cells(row: Row) -> list[str]:
 
 def table(rows: Sequence[Row]) -> str:
     lines = [[*COLUMNS, "MLflow ÷ ledger", "target"], *(cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    left = {0, 1, 2, 7}
-
-    def fmt(line: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ).rstrip()
-
-    out = [fmt(lines[0]), "  ".join("-" * w for w in widths)]
-    return "\n".join([*out, *(fmt(line) for line in lines[1:])])
+    return aligned(lines, left={0, 1, 2, 7})
 
 
 def compile_mlflow() -> str:

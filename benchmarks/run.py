@@ -560,9 +560,13 @@ def cells(row: Row) -> list[str]:
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = [[*COLUMNS, *TARGETS], *(cells(row) for row in rows)]
+    # Command and mode read better left-aligned.
+    return aligned([[*COLUMNS, *TARGETS], *(cells(row) for row in rows)], left={1, 2})
+
+
+def aligned(lines: Sequence[Sequence[str]], left: set[int]) -> str:
+    """A header line, a rule, then the lines; columns ``left`` aligned left, numbers right."""
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    left = {1, 2}  # command and mode read better left-aligned
 
     def fmt(line: Sequence[str]) -> str:
         return "  ".join(
@@ -571,8 +575,7 @@ def table(rows: Sequence[Row]) -> str:
         ).rstrip()
 
     out = [fmt(lines[0]), "  ".join("-" * w for w in widths)]
-    out += [fmt(line) for line in lines[1:]]
-    return "\n".join(out)
+    return "\n".join([*out, *(fmt(line) for line in lines[1:])])
 
 
 def find_ledger(given: Path | None) -> Path:

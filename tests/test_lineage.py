@@ -84,6 +84,24 @@ def chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProces
     )
 
 
+def screenshot(page: Path, tmp_path: Path, size: str) -> tuple[str, bytes]:
+    """Open ``page`` in headless Chromium at window ``size`` (``W,H``): the DOM after its
+    scripts ran, and a PNG screenshot. Fails on any console message."""
+    shot = tmp_path / "shot.png"
+    done = chromium(
+        page.as_uri(),
+        tmp_path / "profile",
+        f"--window-size={size}",
+        f"--screenshot={shot}",
+        "--dump-dom",
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert not console_lines(done.stderr), (page.name, console_lines(done.stderr))
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return done.stdout, png
+
+
 def console_lines(stderr: str) -> list[str]:
     # Chromium logs every console message, uncaught exception and CSP violation as CONSOLE.
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
@@ -333,19 +351,10 @@ def test_html_opens_offline_in_chromium(demo_repo: Path, tmp_path: Path) -> None
     assert "default-src 'none'" in text  # the browser itself refuses any network request
     for record in ALL:
         assert f'id="{record}"' in text  # details readable without JavaScript, by anchor
-    shot = tmp_path / "shot.png"
-    done = chromium(
-        page.as_uri(),
-        tmp_path / "profile",
-        "--window-size=1400,900",
-        f"--screenshot={shot}",
-        "--dump-dom",
-    )
-    assert not console_lines(done.stderr), console_lines(done.stderr)
-    assert re.search(r'<body[^>]* data-ready="1"', done.stdout), "the page script did not finish"
-    assert 'class="node kind-evaluation selected"' in done.stdout
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    dom, png = screenshot(page, tmp_path, "1400,900")
+    assert re.search(r'<body[^>]* data-ready="1"', dom), "the page script did not finish"
+    assert 'class="node kind-evaluation selected"' in dom
+    assert len(png) > 20_000
     assert int.from_bytes(png[16:20], "big") == 1400 and int.from_bytes(png[20:24], "big") == 900
 
 

@@ -21,7 +21,7 @@ from ledger.views.graph import EdgeKind, LineageGraph, Node
 from ledger.views.html import render_html
 from ledger.views.html_layout import LABEL_CHAR
 from tests.conftest import git
-from tests.test_lineage import EVAL, chromium, console_lines, lineage
+from tests.test_lineage import EVAL, lineage, screenshot
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVAL_PATH = "records/evaluation/sepsis-risk-heldout/1.1.json"
@@ -306,17 +306,8 @@ def test_generated_graph_edges_avoid_boxes_and_labels_never_overlap() -> None:
 def test_generated_graph_opens_in_chromium_with_the_panel(tmp_path: Path) -> None:
     page = tmp_path / "generated.html"
     page.write_text("".join(render_html(generated_graph(), lambda ids: {})), encoding="utf-8")
-    shot = tmp_path / "generated.png"
-    done = chromium(
-        page.as_uri(),
-        tmp_path / "profile",
-        "--window-size=1500,1000",
-        f"--screenshot={shot}",
-        "--dump-dom",
-    )
-    assert not console_lines(done.stderr), console_lines(done.stderr)
-    assert re.search(r'<body[^>]* data-ready="1"', done.stdout)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dom, _ = screenshot(page, tmp_path, "1500,1000")
+    assert re.search(r'<body[^>]* data-ready="1"', dom)
 
 
 def test_side_panel_shows_the_selected_evaluations_metrics_and_outcome(
@@ -324,18 +315,9 @@ def test_side_panel_shows_the_selected_evaluations_metrics_and_outcome(
 ) -> None:
     page = tmp_path / "lineage.html"
     lineage(demo_repo, "--format", "html", "--all-versions", "-o", str(page))
-    shot = tmp_path / "panel.png"
-    done = chromium(
-        page.as_uri(),
-        tmp_path / "profile",
-        "--window-size=1500,1000",
-        f"--screenshot={shot}",
-        "--dump-dom",
-    )
-    assert not console_lines(done.stderr), console_lines(done.stderr)
-    panel = re.search(r'<aside id="panel">(.*?)</aside>', done.stdout, re.S)
+    dom, _ = screenshot(page, tmp_path, "1500,1000")
+    panel = re.search(r'<aside id="panel">(.*?)</aside>', dom, re.S)
     assert panel, "the panel is not shown"
     assert f"{EVAL}@1.1" in panel.group(1)
     assert '<table class="metrics">' in panel.group(1)
     assert '<span class="badge outcome-pass">pass</span>' in panel.group(1)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
