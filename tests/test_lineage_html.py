@@ -153,7 +153,7 @@ def test_evaluation_section_shows_metrics_criteria_and_the_computed_outcome(
     demo_repo: Path,
 ) -> None:
     from ledger.api import Ledger
-    from ledger.signoffs.stages import outcome_text
+    from ledger.signoffs.stages import outcome_word, verdicts
 
     page = lineage(demo_repo, "--format", "html", "--all-versions")
     record = json.loads((demo_repo / EVAL_PATH).read_text())
@@ -167,7 +167,7 @@ def test_evaluation_section_shows_metrics_criteria_and_the_computed_outcome(
     for group in record["subgroup_metrics"]:
         assert f'<th colspan="5">{group["attribute"]} = {group["group"]}</th>' in details
     with Ledger.open(demo_repo) as book:
-        word = outcome_text(book.state(), record)
+        word = outcome_word(verdicts(book.state(), record))
     assert word == "pass"
     assert 'Outcome computed from the metrics: <span class="badge outcome-pass">pass</span>' in (
         details

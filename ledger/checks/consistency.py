@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ledger.findings import Finding, finding
 from ledger.records.common import AcceptanceCriterion, NonInferiority, SubgroupRef
@@ -171,7 +172,14 @@ def metric_of(record: EvaluationRecord, name: str, subgroup: SubgroupRef | None)
     return next((m for m in metrics if m.name == name), None)
 
 
-def outcome_of(judged: list[Judged]) -> str | None:
+class Met(Protocol):
+    """A judged criterion as far as the outcome goes: met, not met, or not judgeable."""
+
+    @property
+    def met(self) -> bool | None: ...
+
+
+def outcome_of(judged: Sequence[Met]) -> str | None:
     """``pass`` or ``fail`` as the metrics give it; None when a criterion cannot be judged."""
     if not judged or any(one.met is None for one in judged):
         return None

@@ -16,6 +16,7 @@ from ledger.query.fields import Resolved, Type, Used, value_types
 
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
+    from ledger.signoffs.stages import Verdict
     from ledger.state.ledger_state import LedgerState
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ def kept_columns(
                 if file.blob not in column:
                     column[file.blob] = extract(content) if content is not None else ()
     if missing and state.values is not None:
-        blobs = {f.blob for f in files}
+        blobs = {f.blob for f in state.records.valid()}
         state.values.put(
             SPACE,
             {keys[name]: _trimmed(column, blobs) for name, column in columns.items()},
@@ -57,9 +58,19 @@ def kept_columns(
 
 
 def kept_outcomes(state: LedgerState, files: Sequence[RecordFile]) -> dict[str, str]:
-    """Each evaluation's outcome (``outcome_text``) by blob id; kept by its blob and its
-    baseline's, the two inputs a computed outcome depends on."""
-    from ledger.signoffs.stages import outcome_text
+    """Each evaluation's outcome (``outcome_word`` of its verdicts) by blob id."""
+    from ledger.signoffs.stages import outcome_word
+
+    return {blob: outcome_word(found) for blob, found in kept_verdicts(state, files).items()}
+
+
+def kept_verdicts(
+    state: LedgerState, files: Sequence[RecordFile]
+) -> dict[str, list[Verdict] | None]:
+    """Each evaluation's acceptance criteria judged from its metrics (None: it or its
+    baseline is no valid record), by blob id. Kept by its blob and its baseline's, the two
+    inputs a judgment depends on; held by the state for the session's next view."""
+    from ledger.signoffs.stages import Verdict, verdicts
 
     by_id = state.records.by_id
 
@@ -69,22 +80,32 @@ def kept_outcomes(state: LedgerState, files: Sequence[RecordFile]) -> dict[str, 
         return "\0".join([file.blob, *(b.blob if b is not None else "-" for b in baselines)])
 
     keyed = {key(f): f for f in files if f.facts.kind == "evaluation"}
-    name = b"outcomes"
-    kept: dict[str, str] | None = state.derived.get("query outcomes")
+    name = b"verdicts"
+    # Trimmed against every evaluation at the state, not the ones asked for now: views ask a
+    # batch at a time, or for current versions only, and must not drop each other's.
+    every = {key(f) for f in state.records.valid() if f.facts.kind == "evaluation"}
+    kept: dict[str, Any] | None = state.derived.get("verdicts")
     if kept is None:
         kept = dict(state.values.get(SPACE, [name]).get(name) or {}) if state.values else {}
-        state.derived["query outcomes"] = kept
+        state.derived["verdicts"] = kept
     missing = [f for k, f in keyed.items() if k not in kept]
     for batch in _batches(missing):
         for path, content in state.contents(batch).items():
-            kept[key(state.records.by_path[path])] = outcome_text(state, content)
+            found = verdicts(state, content)
+            kept[key(state.records.by_path[path])] = (
+                None if found is None else [tuple(v) for v in found]
+            )
     if missing and state.values is not None:
-        state.values.put(SPACE, {name: _trimmed(kept, set(keyed))})
-    return {f.blob: kept.get(k, "") for k, f in keyed.items()}
+        state.values.put(SPACE, {name: _trimmed(kept, every)})
+    return {
+        f.blob: None if (rows := kept.get(k)) is None else [Verdict(*row) for row in rows]
+        for k, f in keyed.items()
+    }
 
 
 def _trimmed(column: dict[str, T], blobs: set[str]) -> dict[str, T]:
-    """A column to keep: the blobs of other revisions stay unless they outnumber these."""
+    """A column to keep: values of other revisions' blobs stay unless they outnumber those
+    of this one (``blobs``, every record file at the state)."""
     if len(column) <= 2 * len(blobs):
         return column
     return {blob: values for blob, values in column.items() if blob in blobs}

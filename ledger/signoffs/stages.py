@@ -16,16 +16,17 @@ that its evidence still holds (L811).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.findings import Finding, finding
 from ledger.records.identity import RecordId
 from ledger.signoffs.collected import SignedOff, is_promotion, is_signoff
 
 if TYPE_CHECKING:
-    from ledger.checks.consistency import Judged
+    from ledger.checks.consistency import Judged, Met
     from ledger.checks.tree import RecordFile
     from ledger.signoffs.entry import Promotion, SignOff
     from ledger.state.ledger_state import LedgerState
@@ -115,15 +116,33 @@ def judge_evaluation(state: LedgerState, content: dict[str, Any]) -> list[Judged
     return judge(record, before)
 
 
-def outcome_text(state: LedgerState, content: dict[str, Any]) -> str:
-    """What an evaluation's acceptance criteria give, computed from its metrics (and its
-    baseline's): ``outcome_word`` of its judged criteria."""
-    return outcome_word(judge_evaluation(state, content))
+class Verdict(NamedTuple):
+    """One acceptance criterion as judged (``checks.consistency.Judged``), in plain values:
+    what views show and what is kept between runs."""
+
+    text: str
+    measured: float | None
+    met: bool | None
+    #: For non-inferiority, the baseline's estimate it was judged against.
+    against: float | None
+
+    def requirement(self) -> str:
+        return self.text
 
 
-def outcome_word(judged: list[Judged] | None) -> str:
-    """pass, fail, "no criteria", "cannot be judged", or "" for a record that is not a valid
-    evaluation: what ``ledger list``, ``query``, ``report`` and the lineage page show."""
+def verdicts(state: LedgerState, content: dict[str, Any]) -> list[Verdict] | None:
+    """``judge_evaluation`` as plain verdicts: None when the evaluation or its baseline is
+    not a valid record."""
+    judged = judge_evaluation(state, content)
+    if judged is None:
+        return None
+    return [Verdict(j.requirement(), j.measured, j.met, j.against) for j in judged]
+
+
+def outcome_word(judged: Sequence[Met] | None) -> str:
+    """The outcome of judged criteria (``verdicts``): pass, fail, "no criteria", "cannot be
+    judged", or "" for a record that is not a valid evaluation (None): what ``ledger list``,
+    ``query``, ``report`` and the lineage page show."""
     from ledger.checks.consistency import outcome_of
 
     if judged is None:

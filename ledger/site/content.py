@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.query.columns import kept_verdicts
 from ledger.records.identity import RecordId
-from ledger.signoffs.stages import evaluations_of, judge_evaluation, outcome_text
+from ledger.signoffs.stages import evaluations_of, outcome_word
 from ledger.views.signoffs import signoffs_of
 from ledger.views.status import model_status
 
@@ -148,7 +149,7 @@ def _evaluated(
     metrics: list[tuple[str, float, float | None, float | None]],
 ) -> Evaluated:
     assert file.record_id is not None
-    judged = judge_evaluation(state, content) or []
+    found = kept_verdicts(state, [file])[file.blob]
     overall = {name: value for name, value, _, _ in metrics}
     forest = [
         {"metric": m, "group": "overall", "value": v, "lower": lo, "upper": hi, "overall": v}
@@ -167,8 +168,8 @@ def _evaluated(
         file.record_id,
         file.facts.title,
         [str(d.get("ref")) for d in content.get("datasets") or [] if isinstance(d, Mapping)],
-        outcome_text(state, content),
-        [Criterion(one.requirement(), one.measured, one.met) for one in judged],
+        outcome_word(found),
+        [Criterion(one.text, one.measured, one.met) for one in found or []],
         metrics,
         forest,
     )

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from ledger.compactjson import compact_json
 
 if TYPE_CHECKING:
-    from ledger.checks.consistency import Judged
     from ledger.fhir.bundle import ProvenanceBundle
+    from ledger.signoffs.stages import Verdict
     from ledger.state.ledger_state import LedgerState
     from ledger.views.graph import LineageGraph
 
@@ -174,18 +174,15 @@ def _html(view: LineageView) -> Chunks:
             i: blobs[f.blob].decode("utf-8", "replace") for i, f in files.items() if f.blob in blobs
         }
 
-    def judgments(ids: list[str]) -> dict[str, list[Judged] | None]:
+    def judgments(ids: list[str]) -> dict[str, list[Verdict] | None]:
         # Each evaluation's criteria judged from its metrics (and its baseline's), as verify
-        # and the sign-off stages judge them: the page shows the outcome this gives.
-        from ledger.signoffs.stages import judge_evaluation
+        # and the sign-off stages judge them, kept by blob: the page shows the outcome.
+        from ledger.query.columns import kept_verdicts
 
         assert state is not None
         files = {i: state.records.by_path[paths[i]] for i in ids if i in paths}
-        read = state.contents(files.values())
-        return {
-            i: judge_evaluation(state, read[f.relpath]) if f.relpath in read else None
-            for i, f in files.items()
-        }
+        found = kept_verdicts(state, list(files.values()))
+        return {i: found.get(f.blob) for i, f in files.items()}
 
     return render_html(view.graph, contents, judgments)
 

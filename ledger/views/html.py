@@ -27,7 +27,7 @@ from ledger.views.node_facts import (
 )
 
 if TYPE_CHECKING:
-    from ledger.checks.consistency import Judged
+    from ledger.signoffs.stages import Verdict
 
 Edges = list[tuple[str, str, str]]
 
@@ -35,7 +35,7 @@ Edges = list[tuple[str, str, str]]
 Contents = Callable[[list[str]], Mapping[str, str]]
 #: Evaluations' acceptance criteria judged from their metrics, by node id, a batch of ids at a
 #: time; None for a record that is not a valid evaluation (``signoffs.stages.judge_evaluation``).
-Judgments = Callable[[list[str]], Mapping[str, "list[Judged] | None"]]
+Judgments = Callable[[list[str]], Mapping[str, "list[Verdict] | None"]]
 BATCH = 500  # records whose contents are read, and held, at a time
 
 
@@ -54,7 +54,7 @@ def render_html(
         by_node.setdefault(edge[0], []).append(edge)
         if edge[1] != edge[0]:
             by_node.setdefault(edge[1], []).append(edge)
-    judged: dict[str, list[Judged] | None] = {}
+    judged: dict[str, list[Verdict] | None] = {}
     if judgments is not None:
         # Judged before the drawing, which shows each evaluation's outcome on its box; only
         # the judgments are held, not the records.

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from ledger.signoffs.stages import outcome_word
 
 if TYPE_CHECKING:
-    from ledger.checks.consistency import Judged
+    from ledger.signoffs.stages import Verdict
 
 METRIC_HEAD = "<tr><th>Metric</th><th>Value</th><th>Interval</th><th>n</th><th>Events</th></tr>"
 
 
-def evaluation_details(text: str, judged: list[Judged] | None, with_judgment: bool) -> str:
+def evaluation_details(text: str, judged: list[Verdict] | None, with_judgment: bool) -> str:
     """The outcome, the criteria and the metrics tables of an evaluation whose file reads
     ``text``; ``judged`` (when ``with_judgment``) its criteria judged from its metrics."""
     try:
@@ -42,7 +42,7 @@ def evaluation_details(text: str, judged: list[Judged] | None, with_judgment: bo
     return f'<div class="evaluation">{"".join(parts)}</div>' if parts else ""
 
 
-def _outcome(judged: list[Judged] | None) -> str:
+def _outcome(judged: list[Verdict] | None) -> str:
     word = outcome_word(judged)
     if judged is None:
         said = "cannot be computed: not a valid evaluation record, or its baseline is not"
@@ -58,7 +58,7 @@ def _outcome(judged: list[Judged] | None) -> str:
     return f'<p class="outcome">Outcome computed from the metrics: {said}</p>'
 
 
-def _criteria(judged: list[Judged]) -> str:
+def _criteria(judged: list[Verdict]) -> str:
     rows = ["<tr><th>Acceptance criterion</th><th>Measured</th><th>Met</th></tr>"]
     for one in judged:
         measured = "not stated" if one.measured is None else _number(one.measured)
