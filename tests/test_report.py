@@ -159,3 +159,19 @@ def test_text_from_records_is_escaped_everywhere_on_a_page() -> None:
     assert len(drawn) == 2
     html = model_page("0" * 40, page, drawn, "", "../technical-file/m.html")
     assert "<script>" not in html and "alert(1)</script>" not in html
+
+
+def test_replacing_a_report_never_follows_a_link_out_of_it(
+    demo_repo: Path, site: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    shutil.copytree(site, out)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    # A page the old report listed is now a link to someone's folder.
+    (out / "lineage/sepsis-risk.html").unlink()
+    (out / "lineage/sepsis-risk.html").symlink_to(precious, target_is_directory=True)
+    assert run_ledger("report", "-o", str(out), cwd=demo_repo).code == 0
+    assert (precious / "keep.txt").read_text() == "mine"
+    assert not (out / "lineage/sepsis-risk.html").is_symlink()
