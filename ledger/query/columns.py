@@ -3,8 +3,8 @@
 Reading every record's content takes most of a second at 10,000 records (60 MB of JSON). A
 field's values depend on nothing but the bytes of one file, which never change under a blob
 id, so each field is kept as one column, blob id -> values, in the store's ``values.sqlite``:
-a later query reads the column and only the files it has not seen yet. An outcome depends on
-the evaluation and its baseline, and is kept by both their blob ids.
+a later query reads the column and only the files it has not seen yet. A judgment of the
+acceptance criteria depends on the evaluation and its baseline, and is kept by both blob ids.
 """
 
 from __future__ import annotations
