@@ -13,6 +13,7 @@ at a commit is read once per session; every view derives from it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -591,7 +592,7 @@ class Ledger:
         if len(refs) < 2:
             raise UsageError("compare needs two or more REFs (or --query FILTER)")
         ids = [self.record_id(ref, rev) for ref in refs]
-        twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+        twice = sorted(str(i) for i, n in Counter(ids).items() if n > 1)
         if twice:
             raise UsageError(f"{twice[0]} is named twice; compare different versions")
         return compare_table(self.state(rev), ids)
