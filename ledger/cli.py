@@ -610,12 +610,10 @@ def compare(
     """Two or more evaluations (or models) side by side: metrics with their intervals, what
     differs in data, model configuration and evaluation conditions, and whether the
     differences lie within the intervals."""
+    from ledger.views.comparison_table import ComparisonTable
+
     table = session.book.compare(*refs, query=query_text, rev=rev, all_versions=all_versions)
-    _report(_comparison_text, table, fmt)
-
-
-def _comparison_text(table: Any) -> str:
-    return str(table.text())
+    _report(ComparisonTable.text, table, fmt)
 
 
 @cli.command()
