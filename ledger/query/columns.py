@@ -81,9 +81,6 @@ def kept_verdicts(
 
     keyed = {key(f): f for f in files if f.facts.kind == "evaluation"}
     name = b"verdicts"
-    # Trimmed against every evaluation at the state, not the ones asked for now: views ask a
-    # batch at a time, or for current versions only, and must not drop each other's.
-    every = {key(f) for f in state.records.valid() if f.facts.kind == "evaluation"}
     kept: dict[str, Any] | None = state.derived.get("verdicts")
     if kept is None:
         kept = dict(state.values.get(SPACE, [name]).get(name) or {}) if state.values else {}
@@ -96,6 +93,9 @@ def kept_verdicts(
                 None if found is None else [tuple(v) for v in found]
             )
     if missing and state.values is not None:
+        # Trimmed against every evaluation at the state, not the ones asked for now: views
+        # ask a batch at a time, or for one model's, and must not drop each other's.
+        every = {key(f) for f in state.records.valid() if f.facts.kind == "evaluation"}
         state.values.put(SPACE, {name: _trimmed(kept, every)})
     return {
         f.blob: None if (rows := kept.get(k)) is None else [Verdict(*row) for row in rows]

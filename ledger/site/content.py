@@ -18,6 +18,7 @@ from ledger.views.status import model_status
 if TYPE_CHECKING:
     from ledger.checks.tree import RecordFile
     from ledger.git.commits import Commit
+    from ledger.signoffs.stages import Verdict
     from ledger.state.ledger_state import LedgerState
     from ledger.views.status import StageRow
 
@@ -72,6 +73,9 @@ class ModelPage:
 def model_pages(root: Path, state: LedgerState) -> list[ModelPage]:
     """A page's worth for every model name with a current version, by name."""
     stages = {row.model: row for row in model_status(root, state).rows}
+    # Judged in one pass (kept by blob): a page shows its current evaluations' criteria.
+    evaluated = [f for f in state.records.current() if f.facts.kind == "evaluation"]
+    judged = kept_verdicts(state, evaluated)
     pages = []
     for (kind, name), versions in sorted(state.records.versions.items()):
         if kind != "model":
@@ -89,7 +93,7 @@ def model_pages(root: Path, state: LedgerState) -> list[ModelPage]:
             *_stage(stages.get(head.record_id)),
             [f.record_id for f in sorted(files, key=_key) if f.record_id is not None],
         )
-        _evaluations(state, page, files)
+        _evaluations(state, page, files, judged)
         page.history = _history(state, files)
         pages.append(page)
     return pages
@@ -108,7 +112,12 @@ def _stage(row: StageRow | None) -> tuple[str, str]:
     return stage, f"by {p.signer.name} at {p.signed_at}: {p.reason}" if p else ""
 
 
-def _evaluations(state: LedgerState, page: ModelPage, models: Sequence[RecordFile]) -> None:
+def _evaluations(
+    state: LedgerState,
+    page: ModelPage,
+    models: Sequence[RecordFile],
+    judged: Mapping[str, list[Verdict] | None],
+) -> None:
     """The trend over every version's evaluations; criteria and forest plots for the current
     version's current evaluations."""
     by_version = {
@@ -128,7 +137,7 @@ def _evaluations(state: LedgerState, page: ModelPage, models: Sequence[RecordFil
                 for m, v, lo, hi in metrics
             ]
             if file.record_id in current:
-                page.evaluated.append(_evaluated(state, file, content, metrics))
+                page.evaluated.append(_evaluated(file, content, metrics, judged.get(file.blob)))
 
 
 def _latest_evaluations(state: LedgerState, model: RecordId) -> list[RecordFile]:
@@ -143,13 +152,12 @@ def _latest_evaluations(state: LedgerState, model: RecordId) -> list[RecordFile]
 
 
 def _evaluated(
-    state: LedgerState,
     file: RecordFile,
     content: Json,
     metrics: list[tuple[str, float, float | None, float | None]],
+    found: list[Verdict] | None,
 ) -> Evaluated:
     assert file.record_id is not None
-    found = kept_verdicts(state, [file])[file.blob]
     overall = {name: value for name, value, _, _ in metrics}
     forest = [
         {"metric": m, "group": "overall", "value": v, "lower": lo, "upper": hi, "overall": v}
