@@ -28,6 +28,7 @@ from ledger.errors import (
     LedgerError,
 )
 from ledger.views.formats import (
+    FHIR_FORMATS,
     LINEAGE,
     LIST,
     PROVENANCE,
@@ -535,15 +536,32 @@ def lineage(
 @cli.command()
 @click.argument("ref", required=False)
 @REV_HEAD
-@click.option("--fhir-version", type=click.Choice(["R5", "R4B"]), default="R5", show_default=True)
-@_format(PROVENANCE.names, "json", "A Bundle, or one resource per line for bulk loading.")
+@click.option(
+    "--fhir-version",
+    type=click.Choice(["R5", "R4B"]),
+    help="The FHIR version of the json and ndjson formats.  [default: R5]",
+)
+@_format(
+    PROVENANCE.names,
+    "json",
+    "A FHIR Bundle, one FHIR resource per line for bulk loading, or W3C PROV.",
+)
 @OUTPUT
 @pass_session
 def provenance(
-    session: Session, ref: str | None, rev: str, fhir_version: str, fmt: str, output: Path | None
+    session: Session,
+    ref: str | None,
+    rev: str,
+    fhir_version: str | None,
+    fmt: str,
+    output: Path | None,
 ) -> None:
-    """FHIR Provenance (R5 or R4B) of every record version, or of REF and its upstream."""
-    _emit(PROVENANCE.render(fmt, session.book.provenance(ref, rev, fhir_version)), output)
+    """Provenance of every record version, or of REF and its upstream: FHIR Provenance (R5 or
+    R4B), or the lineage graph in W3C PROV."""
+    if fhir_version is not None and fmt not in FHIR_FORMATS:
+        raise click.UsageError(f"--fhir-version goes with --format json or ndjson, not {fmt}")
+    found = session.book.provenance(ref, rev, fhir_version or "R5")
+    _emit(PROVENANCE.render(fmt, found), output)
 
 
 @cli.command()

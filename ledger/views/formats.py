@@ -209,9 +209,24 @@ def _bundle_ndjson(bundle: ProvenanceBundle) -> Chunks:
     return bundle.ndjson_chunks()
 
 
+def _prov(fmt: str) -> Callable[[ProvenanceBundle], Chunks]:
+    def render(bundle: ProvenanceBundle) -> Chunks:
+        from ledger.fhir.ids import BASE
+        from ledger.views.w3c_prov import prov_chunks
+
+        return prov_chunks(bundle.graph, BASE, fmt)
+
+    return render
+
+
+#: The FHIR formats, whose output depends on ``--fhir-version``; the others are W3C PROV.
+FHIR_FORMATS = ("json", "ndjson")
 PROVENANCE: Formats[ProvenanceBundle] = Formats(
     Format("json", "a FHIR Bundle", _bundle_json),
     Format("ndjson", "one resource per line, for bulk loading", _bundle_ndjson),
+    Format("prov-json", "W3C PROV-JSON", _prov("prov-json")),
+    Format("prov-jsonld", "W3C PROV-JSONLD, its context embedded", _prov("prov-jsonld")),
+    Format("provn", "W3C PROV-N", _prov("provn")),
 )
 
 
