@@ -1,4 +1,5 @@
-"""The FHIR Bundle (type ``collection``) of a lineage graph, written as it is built.
+"""The FHIR Bundle (a ``collection`` or a ``transaction``) of a lineage graph, written as it
+is built.
 
 Each record version maps, through its kind's declaration (``KindSpec.fhir``), to a resource
 and a Provenance built from the commit that added it; people become Practitioners,
@@ -24,13 +25,15 @@ import functools
 import hashlib
 import json
 import marshal
+import re
 import tempfile
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.bulk import quiet_gc
 from ledger.compactjson import compact_encoder
+from ledger.errors import UsageError
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
@@ -49,6 +52,7 @@ from ledger.fhir.resources import (
 from ledger.kinds import spec
 from ledger.state.store import commit_from_json, commit_to_json
 from ledger.state.values import pack_marshalled
+from ledger.views import formats
 from ledger.views.graph import record_node_id
 from ledger.workers import Workers, fork_pool
 
@@ -67,6 +71,12 @@ ORDER = (
     "Provenance",
 )
 _RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}  # its spool
+BUNDLE_TYPES = formats.BUNDLE_TYPES
+_FULL_URL = re.compile(r'\{"fullUrl":"(urn:uuid:[0-9a-f-]{36})"')
+_EXAMPLE_ID = "00000000-0000-5000-8000-000000000000"
+# A reference in an entry's compact JSON line. It cannot match inside a string value: there a
+# quote is written \", and the pattern begins and ends with bare quotes.
+_URN_REFERENCE = re.compile(r'"reference":"urn:uuid:([0-9a-f-]{36})"')
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
 RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few upstream ones
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
@@ -79,10 +89,19 @@ _LINE = compact_encoder(sort_keys=False)
 class ProvenanceBundle:
     """The Bundle of a graph's record versions, in one FHIR version; rendered on demand."""
 
-    def __init__(self, state: LedgerState, graph: LineageGraph, fhir_version: str = "R5") -> None:
+    def __init__(
+        self,
+        state: LedgerState,
+        graph: LineageGraph,
+        fhir_version: str = "R5",
+        bundle_type: str = "collection",
+    ) -> None:
+        if bundle_type not in BUNDLE_TYPES:
+            raise UsageError(f"bundle type {bundle_type!r}: use one of {', '.join(BUNDLE_TYPES)}")
         self.state, self.graph = state, graph
         self.v = versions.fhir_version(fhir_version)
         self.fhir_version = self.v.name
+        self.bundle_type = bundle_type
 
     def json_chunks(self) -> Iterator[str]:
         """The Bundle as JSON with a final newline: its own elements indented, each entry
@@ -97,19 +116,21 @@ class ProvenanceBundle:
     def _bundle_chunks(
         self, spools: list[IO[str]], urls: list[str], guard: BundleGuard
     ) -> Iterator[str]:
+        # A transaction of the same entries is another Bundle; a collection keeps its id.
+        kind = () if self.bundle_type == "collection" else (self.bundle_type,)
         header: Json = {
             "resourceType": "Bundle",
-            "id": resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls)),
+            "id": resource_id("Bundle", self.v.name, self.graph.commit, *kind, *sorted(urls)),
             "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
-            "type": "collection",
+            "type": self.bundle_type,
         }
-        commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
-        stamp = latest([str(n.attrs["committer_date"]) for n in commits])
+        stamp = self.timestamp
         if stamp:
             header["timestamp"] = stamp
         problems, written = guard.written_header(header)
         if written is None:
             raise FhirMappingError(problems)
+        with_request = self._with_request(guard) if self.bundle_type == "transaction" else None
         text = json.dumps(written, indent=2, ensure_ascii=False)
         if not urls:
             yield text + "\n"
@@ -119,17 +140,56 @@ class ProvenanceBundle:
         for spool in spools:
             spool.seek(0)
             for line in spool:
-                yield ("\n    " if first else ",\n    ") + line.rstrip("\n")
+                entry = line.rstrip("\n")
+                if with_request is not None:
+                    entry = with_request(entry)
+                yield ("\n    " if first else ",\n    ") + entry
                 first = False
         yield "\n  ]\n}\n"
 
+    @property
+    def timestamp(self) -> str | None:
+        """The latest committer time in the graph: when the newest version shown was
+        recorded, never the clock."""
+        commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
+        return latest([str(n.attrs["committer_date"]) for n in commits])
+
+    def _with_request(self, guard: BundleGuard) -> Callable[[str], str]:
+        """Adds to an entry's line the ``request`` that makes loading the Bundle idempotent:
+        ``PUT Type/id`` with the resource's own content-derived id, so a server that loads it
+        twice holds the same resources, not copies. Every request has one shape (a method
+        and a ``Type/uuid`` URL), which the guard reviews once."""
+        types = guard.resource_types
+        problems = guard.review_request({"method": "PUT", "url": f"Provenance/{_EXAMPLE_ID}"})
+        if problems:
+            raise FhirMappingError([f"Bundle.entry.request: {p}" for p in problems])
+
+        def with_request(entry: str) -> str:
+            match = _FULL_URL.match(entry)
+            if match is None:  # every entry line starts with its fullUrl (``_Reviewer.entry``)
+                raise FhirMappingError([f"an entry without a fullUrl: {entry[:80]}"])
+            url = match.group(1)
+            request = f'{{"method":"PUT","url":"{types[url]}/{url.removeprefix("urn:uuid:")}"}}'
+            return f'{entry[:-1]},"request":{request}}}'
+
+        return with_request
+
     def ndjson_chunks(self) -> Iterator[str]:
-        """One compact resource per line (FHIR Bulk Data NDJSON), in the Bundle's order."""
-        spools, _, _ = self._build(bundle=False)
+        """One compact resource per line (NDJSON), in the Bundle's order, with references
+        relative (``Type/id``): without a Bundle, no fullUrl resolves a ``urn:uuid:``."""
+        for _, lines in self.typed_ndjson():
+            yield from lines
+
+    def typed_ndjson(self) -> Iterator[tuple[str, Iterator[str]]]:
+        """The NDJSON lines of each resource type that has any, in the Bundle's order (a Bulk
+        Data file set has a file per type)."""
+        spools, _, guard = self._build(bundle=False)
+        types = guard.resource_types
         try:
-            for spool in spools:
-                spool.seek(0)
-                yield from spool
+            for resource_type, spool in zip(ORDER, spools, strict=True):
+                if spool.tell():
+                    spool.seek(0)
+                    yield resource_type, (relative_references(line, types) for line in spool)
         finally:  # also when the reader stops early
             for spool in spools:
                 spool.close()
@@ -307,6 +367,18 @@ def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
             documents = [(snap, record.node_id, tags) for snap in record.snapshots]
         out.append(_Mapped(reviewer.entries(_resources(reviewer.v, record, content)), documents))
     return out
+
+
+def relative_references(line: str, types: Mapping[str, str]) -> str:
+    """``line`` (a resource's compact JSON) with each ``urn:uuid:`` reference to an entry
+    (``types``: resource type by fullUrl) written ``Type/id``, the form a server or a Bulk
+    Data file set resolves. The guard resolved every reference to an entry already."""
+
+    def relative(match: re.Match[str]) -> str:
+        uuid = match.group(1)
+        return f'"reference":"{types["urn:uuid:" + uuid]}/{uuid}"'
+
+    return _URN_REFERENCE.sub(relative, line)
 
 
 def _map_documents(

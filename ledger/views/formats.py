@@ -221,6 +221,9 @@ def _prov(fmt: str) -> Callable[[ProvenanceBundle], Chunks]:
 
 #: The FHIR formats, whose output depends on ``--fhir-version``; the others are W3C PROV.
 FHIR_FORMATS = ("json", "ndjson")
+#: FHIR Bundle types ``provenance --format json`` writes (``ledger.fhir.bundle``, which the
+#: command line does not import to list them).
+BUNDLE_TYPES = ("collection", "transaction")
 PROVENANCE: Formats[ProvenanceBundle] = Formats(
     Format("json", "a FHIR Bundle", _bundle_json),
     Format("ndjson", "one resource per line, for bulk loading", _bundle_ndjson),
