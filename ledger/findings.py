@@ -65,6 +65,12 @@ RULES: dict[str, Rule] = _rules(
         "record files must be regular files, not symbolic links",
         "replace the link with the file itself",
     ),
+    Rule(
+        "L010",
+        "unprintable-text",
+        "a text holds a control character or a space other than the plain one",
+        "remove it; keep line breaks and tabs, and write other spaces as plain spaces",
+    ),
     # The schema.
     Rule(
         "L101",
