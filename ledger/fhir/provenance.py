@@ -45,12 +45,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.fhir.ids import (
-    CS_GIT_COMMIT,
-    CS_GIT_SIGNATURE,
-    fhir_instant,
-    resource_id,
-)
+from ledger.fhir.ids import Systems, fhir_instant, resource_id
 from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref, statement
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
@@ -169,11 +164,11 @@ def _reasons(content: Mapping[str, Any], commit: Commit) -> list[Json]:
     return concepts
 
 
-def _signature_tag(commit: Commit) -> Json:
+def _signature_tag(systems: Systems, commit: Commit) -> Json:
     words = commit.signature.description
     signer = commit.signer
     return {
-        "system": CS_GIT_SIGNATURE,
+        "system": systems.git_signature,
         "code": commit.signature.letter,
         "display": f"git commit signature: {words}" + (f"; signer {signer}" if signer else ""),
     }
@@ -197,6 +192,7 @@ def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
 
 def record_provenance(
     v: FhirVersion,
+    systems: Systems,
     *,
     target: Json,
     sha256: str,
@@ -229,7 +225,12 @@ def record_provenance(
     provenance: Json = {
         "resourceType": "Provenance",
         "id": resource_id("Provenance", commit.sha, sha256),
-        "meta": {"tag": [{"system": CS_GIT_COMMIT, "code": commit.sha}, _signature_tag(commit)]},
+        "meta": {
+            "tag": [
+                {"system": systems.git_commit_code, "code": commit.sha},
+                _signature_tag(systems, commit),
+            ]
+        },
         "target": [target],
         **_occurred(content, commit),
         "recorded": fhir_instant(commit.committer_date),
