@@ -25,8 +25,9 @@ max_depth = 32
 # Where `ledger sign` writes sign-offs: <signoffs_dir>/<kind>/<name>/<version>/<entry>.json
 signoffs_dir = "signoffs"
 # The base of the naming systems and code systems in FHIR output (`ledger provenance`,
-# `ledger export`): set one your organisation controls, ending in "/". The default names
-# ledger's own entry on the package index, which no one else can hold.
+# `ledger export`), an absolute URL ending in "/". The default,
+# https://pypi.org/project/healthcare-ai-ledger/fhir/, lies under ledger's own name on the
+# package index, which no one else can hold; set a base your organisation controls:
 # fhir_base = "https://fhir.example-hospital.org/ledger/"
 
 # Sign-offs verify requires of every current version of a kind, and `ledger promote` of a
