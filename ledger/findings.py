@@ -103,6 +103,13 @@ RULES: dict[str, Rule] = _rules(
         "values in the record contradict each other",
         "make the values agree",
     ),
+    Rule(
+        "L107",
+        "run-period",
+        "a run's period ends before it starts, or has an end but no start",
+        "give started and ended as the run's wall-clock times, with ended not before started "
+        "(started alone when the end is not known)",
+    ),
     # Identity and place.
     Rule(
         "L201",

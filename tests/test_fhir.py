@@ -17,7 +17,7 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.fhir.bundle import ProvenanceBundle
 from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
-from ledger.fhir.ids import NAMESPACE, SID_DVC_MD5, SID_RECORD, URI, fhir_instant, resource_id
+from ledger.fhir.ids import NAMESPACE, URI, fhir_instant, resource_id, systems
 from ledger.fhir.provenance import record_provenance
 from ledger.fhir.resources import record_ref
 from ledger.fhir.versions import fhir_version
@@ -59,7 +59,7 @@ def _record_url(bundle: Json, record: str) -> str:
     (url,) = [
         url
         for url, r in _by_url(bundle).items()
-        if {"system": SID_RECORD, "value": record} in r.get("identifier", [])
+        if {"system": systems().record, "value": record} in r.get("identifier", [])
     ]
     return url
 
@@ -200,7 +200,7 @@ def test_provenance_of_a_ref_holds_it_and_its_upstream_only(cli_output: Any) -> 
         i["value"]
         for r in _by_url(bundle).values()
         for i in r.get("identifier", [])
-        if i["system"] == SID_RECORD
+        if i["system"] == systems().record
     }
     upstream = {
         "evaluation:sepsis-risk-heldout@1.0",
@@ -227,7 +227,7 @@ def test_model_is_an_ai_device_and_snapshot_md5s_are_identifiers(
     assert "sepsis-risk" in names
     assert device["version"] == [{"value": "1.1"}]
     for document in _of_type(bundle, "DocumentReference"):
-        assert [i["system"] for i in document["identifier"]].count(SID_DVC_MD5) == 1
+        assert [i["system"] for i in document["identifier"]].count(systems().dvc_md5) == 1
         assert "hash" not in document["content"][0]["attachment"]
 
 
@@ -354,6 +354,7 @@ def test_committer_approvers_signature_and_time_zones_are_mapped(
     content = {**state.content(file), "approvals": approvals}
     provenance = record_provenance(
         fhir_version(version),
+        systems(),
         target=record_ref("Device", str(file.facts.sha256), "model:sepsis-risk@1.1"),
         sha256=str(file.facts.sha256),
         content=content,

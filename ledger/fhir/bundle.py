@@ -36,7 +36,15 @@ from ledger.compactjson import compact_encoder
 from ledger.errors import UsageError
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
-from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
+from ledger.fhir.ids import (
+    Systems,
+    fhir_instant,
+    full_url,
+    identifier,
+    latest,
+    resource_id,
+    systems,
+)
 from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import SignOffFact, record_provenance
 from ledger.fhir.resources import (
@@ -102,6 +110,7 @@ class ProvenanceBundle:
         self.v = versions.fhir_version(fhir_version)
         self.fhir_version = self.v.name
         self.bundle_type = bundle_type
+        self.systems = systems(state.config.fhir_base)
 
     def json_chunks(self) -> Iterator[str]:
         """The Bundle as JSON with a final newline: its own elements indented, each entry
@@ -121,7 +130,7 @@ class ProvenanceBundle:
         header: Json = {
             "resourceType": "Bundle",
             "id": resource_id("Bundle", self.v.name, self.graph.commit, *kind, *sorted(urls)),
-            "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
+            "identifier": identifier(self.systems.git_commit, self.graph.commit),
             "type": self.bundle_type,
         }
         stamp = self.timestamp
@@ -199,7 +208,7 @@ class ProvenanceBundle:
             yield json.loads(line)
 
     def _build(self, *, bundle: bool) -> tuple[list[IO[str]], list[str], BundleGuard]:
-        mapping = _Mapping(self.state, self.graph, self.v, bundle)
+        mapping = _Mapping(self.state, self.graph, self.v, self.systems, bundle)
         try:
             with quiet_gc():
                 mapping.build()
@@ -352,9 +361,9 @@ def _reviewer(version: str, bundle: bool) -> _Reviewer:
     return reviewer
 
 
-def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
+def _map_records(version: str, bundle: bool, base: str, rows: list[Any]) -> list[_Mapped]:
     """What each record of a batch (``_RecordInput.plain`` rows) maps to, here or in a
-    worker."""
+    worker, with the naming systems under ``base``."""
     if not rows:
         return []
     reviewer = _reviewer(version, bundle)
@@ -365,7 +374,8 @@ def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
         if spec(record.kind).fhir.as_source == "data":
             tags = regulatory_tags(content)
             documents = [(snap, record.node_id, tags) for snap in record.snapshots]
-        out.append(_Mapped(reviewer.entries(_resources(reviewer.v, record, content)), documents))
+        resources = _resources(reviewer.v, systems(base), record, content)
+        out.append(_Mapped(reviewer.entries(resources), documents))
     return out
 
 
@@ -382,27 +392,28 @@ def relative_references(line: str, types: Mapping[str, str]) -> str:
 
 
 def _map_documents(
-    version: str, bundle: bool, documents: list[tuple[Json, list[str], Json | None]]
+    version: str, bundle: bool, base: str, documents: list[tuple[Json, list[str], Json | None]]
 ) -> list[_Mapped]:
     """The DocumentReference of each snapshot, from its attributes, the regulatory tags of
     the datasets documenting it and its subject (the dataset, when only one documents it)."""
     if not documents:
         return []
-    reviewer = _reviewer(version, bundle)
+    reviewer, named = _reviewer(version, bundle), systems(base)
     return [
-        _Mapped([reviewer.entry(snapshot_document(reviewer.v, *document))], [])
+        _Mapped([reviewer.entry(snapshot_document(reviewer.v, named, *document))], [])
         for document in documents
     ]
 
 
-def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> Iterator[Json]:
+def _resources(
+    v: versions.FhirVersion, named: Systems, record: _RecordInput, content: Json
+) -> Iterator[Json]:
     """The resources of one record version: its organisation, its own resource, the people
     involved and the Provenance of its commit."""
     yield organization(content["organization"])
     kind, commit, related = spec(record.kind), record.commit, record.related
-    mapped = MappedRecord(
-        record.label, record.sha256, content, fhir_instant(commit.committer_date), related
-    )
+    recorded = fhir_instant(commit.committer_date)
+    mapped = MappedRecord(record.label, record.sha256, content, recorded, named, related)
     yield kind.fhir.build(v, mapped)
     sources: list[Json] = []
     for relation in kind.fhir.sources:
@@ -418,6 +429,7 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
     previous = [r.resource for r in related.get("supersedes", ())]
     yield record_provenance(
         v,
+        named,
         target=related["snapshot-of"][0].resource,  # the record's own: see ``MappedRecord``
         sha256=record.sha256,
         content=content,
@@ -440,9 +452,15 @@ class _Mapping:
     the same bytes either way."""
 
     def __init__(
-        self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion, bundle: bool
+        self,
+        state: LedgerState,
+        graph: LineageGraph,
+        v: versions.FhirVersion,
+        named: Systems,
+        bundle: bool,
     ) -> None:
         self.state, self.graph, self.v, self.bundle = state, graph, v, bundle
+        self.base = named.base
         self.guard = BundleGuard(v)  # accepts entries in order; references at the end
         self.spools: list[IO[str]] = [
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
@@ -477,7 +495,7 @@ class _Mapping:
                     documented_by[snap_id].append((dataset_id, tags))
             documents = [self.document(*item) for item in sorted(documented_by.items())]
             parts = (documents[i : i + BATCH] for i in range(0, len(documents), BATCH))
-            snapshots = (([_key(spaces[1], d) for d in part], part) for part in parts)
+            snapshots = (([_key(spaces[1], self.base, d) for d in part], part) for part in parts)
             for mapped in self.kept_or_mapped(pool, spaces[1], _map_documents, snapshots):
                 for entry in mapped.entries:
                     self.accept(entry)
@@ -488,7 +506,7 @@ class _Mapping:
         self,
         pool: Workers | None,
         space: str,
-        work: Callable[[str, bool, list[Any]], list[_Mapped]],
+        work: Callable[[str, bool, str, list[Any]], list[_Mapped]],
         batches: Iterator[tuple[list[bytes], list[Any]]],
     ) -> Iterator[_Mapped]:
         """What each input of each batch maps to, in order: kept by its key, or mapped by
@@ -503,7 +521,7 @@ class _Mapping:
                 held.append((keys, found))
                 missing = [item for key, item in zip(keys, inputs, strict=True) if key not in found]
                 packed = marshal.dumps(self.complete(missing))
-                yield work, kept is not None, self.v.name, self.bundle, packed
+                yield work, kept is not None, self.v.name, self.bundle, self.base, packed
 
         for fresh in _run(pool, _mapped_to_keep, tasks()):
             keys, found = held.popleft()
@@ -564,6 +582,7 @@ class _Mapping:
             keys.append(
                 _key(
                     space,
+                    self.base,  # in every system URI: a new base never reads the old entries
                     node.id,
                     kind,
                     node.label,
@@ -704,17 +723,18 @@ def _held(held: dict[str, R], key: str, make: Callable[[], R]) -> R:
 
 
 def _mapped_to_keep(
-    work: Callable[[str, bool, list[Any]], list[_Mapped]],
+    work: Callable[[str, bool, str, list[Any]], list[_Mapped]],
     keep: bool,
     version: str,
     bundle: bool,
+    base: str,
     inputs: bytes,
 ) -> list[_Mapped | tuple[bytes, bytes]]:
     """``work``'s results for the ``marshal``led ``inputs``; when they are kept, as ``marshal``
     bytes and in the form in which they are kept, both made where they are mapped (in a worker
     when there are). The parent process, which every entry passes through, then only reads the
     bytes back: unpickling the results took it longer, and decompressing the kept form too."""
-    mapped = work(version, bundle, marshal.loads(inputs))
+    mapped = work(version, bundle, base, marshal.loads(inputs))
     if not keep:
         return list(mapped)
     plain = [marshal.dumps(m.plain()) for m in mapped]

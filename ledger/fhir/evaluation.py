@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256, identifier, resource_id
+from ledger.fhir.ids import resource_id
 from ledger.fhir.mapped import MappedRecord
-from ledger.fhir.resources import Json, meta_tags, regulatory_tags
+from ledger.fhir.resources import Json, meta_tags, record_identifiers, regulatory_tags
 from ledger.fhir.versions import FhirVersion
 
 
@@ -59,11 +59,8 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
     observation: Json = {
         "resourceType": "Observation",
         "id": resource_id("Observation", sha256),
-        **meta_tags(regulatory_tags(content)),
-        "identifier": [
-            identifier(SID_RECORD, record.label),
-            identifier(SID_RECORD_SHA256, sha256),
-        ],
+        **meta_tags(record.systems, regulatory_tags(content)),
+        "identifier": record_identifiers(record.systems, record.label, sha256),
         "status": "final",
         "code": {"text": "model evaluation"},
         **({"subject": subject} if subject else {}),

@@ -36,17 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.fhir.ids import (
-    CS_REGULATORY_TAG,
-    SID_CONTENT_SHA256,
-    SID_DVC_MD5,
-    SID_RECORD,
-    SID_RECORD_SHA256,
-    URI,
-    identifier,
-    reference,
-    resource_id,
-)
+from ledger.fhir.ids import URI, Systems, identifier, reference, resource_id
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.versions import FhirVersion
 
@@ -100,12 +90,11 @@ def approver(name: str) -> Json:
     }
 
 
-def meta_tags(tags: Iterable[str]) -> Json:
+def meta_tags(systems: Systems, tags: Iterable[str]) -> Json:
     """``{"meta": {"tag": [...]}}`` for regulatory tags, or nothing when there are none."""
     # A code may not hold runs of whitespace; the tag itself stays as the display.
-    codings = [
-        {"system": CS_REGULATORY_TAG, "code": " ".join(t.split()), "display": t} for t in tags
-    ]
+    system = systems.regulatory_tag
+    codings = [{"system": system, "code": " ".join(t.split()), "display": t} for t in tags]
     return {"meta": {"tag": codings}} if codings else {}
 
 
@@ -121,12 +110,12 @@ def regulatory_tags(content: Mapping[str, Any]) -> list[str]:
     return list(tags) if isinstance(tags, list) else []  # else a not_applicable statement
 
 
-def _record_identifiers(record_id: str, sha256: str) -> list[Json]:
-    return [identifier(SID_RECORD, record_id), identifier(SID_RECORD_SHA256, sha256)]
+def record_identifiers(systems: Systems, record_id: str, sha256: str) -> list[Json]:
+    return [identifier(systems.record, record_id), identifier(systems.record_sha256, sha256)]
 
 
 def model_device(v: FhirVersion, record: MappedRecord) -> Json:
-    content, sha256 = record.content, record.sha256
+    content, sha256, systems = record.content, record.sha256, record.systems
     artifact = content["artifact"]
     title, name = content["title"], content["name"]
     names: Json
@@ -148,11 +137,11 @@ def model_device(v: FhirVersion, record: MappedRecord) -> Json:
     return {
         "resourceType": "Device",
         "id": resource_id("Device", sha256),
-        **meta_tags(regulatory_tags(content)),
+        **meta_tags(systems, regulatory_tags(content)),
         "identifier": [
-            *_record_identifiers(record.label, sha256),
-            identifier(SID_CONTENT_SHA256, artifact["sha256"]),
-            identifier(SID_DVC_MD5, artifact["md5"]),
+            *record_identifiers(systems, record.label, sha256),
+            identifier(systems.content_sha256, artifact["sha256"]),
+            identifier(systems.dvc_md5, artifact["md5"]),
         ],
         **names,
         "type": [ai_type] if v.r5 else ai_type,
@@ -163,7 +152,11 @@ def model_device(v: FhirVersion, record: MappedRecord) -> Json:
 
 
 def snapshot_document(
-    v: FhirVersion, snap: Mapping[str, Any], tags: Iterable[str], subject: Json | None
+    v: FhirVersion,
+    systems: Systems,
+    snap: Mapping[str, Any],
+    tags: Iterable[str],
+    subject: Json | None,
 ) -> Json:
     where = snap["dvc_file"] + (f" stage {snap['stage']}" if snap.get("stage") else "")
     size = f"{snap['size']} bytes" + (f" in {snap['nfiles']} files" if "nfiles" in snap else "")
@@ -174,10 +167,10 @@ def snapshot_document(
     return {
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", snap["md5"], snap["sha256"]),
-        **meta_tags(tags),
+        **meta_tags(systems, tags),
         "identifier": [
-            identifier(SID_DVC_MD5, snap["md5"]),
-            identifier(SID_CONTENT_SHA256, snap["sha256"]),
+            identifier(systems.dvc_md5, snap["md5"]),
+            identifier(systems.content_sha256, snap["sha256"]),
         ],
         "status": "current",
         "type": {"text": "dataset snapshot (DVC output)"},
@@ -192,7 +185,7 @@ def _plural(unit: str) -> str:
 
 
 def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
-    content, sha256 = record.content, record.sha256
+    content, sha256, systems = record.content, record.sha256, record.systems
     cohort, selection = content["cohort"], content["selection"]
     persons = cohort["size"] if cohort["unit"] == "patient" else cohort.get("subjects")
     criteria = [
@@ -204,8 +197,8 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
     group: Json = {
         "resourceType": "Group",
         "id": resource_id("Group", sha256),
-        **meta_tags(regulatory_tags(content)),
-        "identifier": _record_identifiers(record.label, sha256),
+        **meta_tags(systems, regulatory_tags(content)),
+        "identifier": record_identifiers(systems, record.label, sha256),
         "type": "person",
         **({"membership": "definitional"} if v.r5 else {"actual": False}),
         "name": f"{content['title']} ({cohort['size']} {_plural(cohort['unit'])})",

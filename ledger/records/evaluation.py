@@ -13,6 +13,7 @@ from pydantic import Field
 from ledger.records.common import (
     AcceptanceCriterion,
     Count,
+    DateTimeStr,
     Envelope,
     Fraction,
     Link,
@@ -102,4 +103,14 @@ class EvaluationRecord(Envelope):
         default=None,
         description="Required when the evaluated model supersedes another and a metric moved "
         "beyond the interval of the previous version's evaluation.",
+    )
+    started: DateTimeStr | None = Field(
+        default=None,
+        description="When the evaluation run started, by the wall clock (RFC 3339 with its "
+        "offset, to the second); not when the record was committed, which git states.",
+    )
+    ended: DateTimeStr | None = Field(
+        default=None,
+        description="When the evaluation run ended, by the wall clock; only with started, and "
+        "not before it. Absent with started: the run's end was not known when it was recorded.",
     )

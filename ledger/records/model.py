@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints
 from ledger.records.common import (
     AcceptanceCriterion,
     CodeRef,
+    DateTimeStr,
     Envelope,
     Link,
     NonEmptyStr,
@@ -122,4 +123,14 @@ class ModelRecord(Envelope):
         default=None,
         description="Acceptance criteria fixed before this version is evaluated: an evaluation "
         "of it that says its criteria were pre-specified must state exactly these.",
+    )
+    started: DateTimeStr | None = Field(
+        default=None,
+        description="When the training run started, by the wall clock (RFC 3339 with its "
+        "offset, to the second); not when the record was committed, which git states.",
+    )
+    ended: DateTimeStr | None = Field(
+        default=None,
+        description="When the training run ended, by the wall clock; only with started, and "
+        "not before it. Absent with started: the run's end was not known when it was recorded.",
     )

@@ -211,10 +211,9 @@ def _bundle_ndjson(bundle: ProvenanceBundle) -> Chunks:
 
 def _prov(fmt: str) -> Callable[[ProvenanceBundle], Chunks]:
     def render(bundle: ProvenanceBundle) -> Chunks:
-        from ledger.fhir.ids import BASE
         from ledger.views.w3c_prov import prov_chunks
 
-        return prov_chunks(bundle.graph, BASE, fmt)
+        return prov_chunks(bundle.graph, bundle.systems.base, fmt)
 
     return render
 
