@@ -70,6 +70,26 @@ DateTimeStr = Annotated[
     AfterValidator(_real_moment),
     Field(json_schema_extra={"format": "date-time"}),
 ]
+
+
+def run_started(run: str) -> Any:
+    """The field ``started`` of a record of a ``run`` (training, evaluation)."""
+    return Field(
+        default=None,
+        description=f"When the {run} run started, by the wall clock (RFC 3339 with its offset, "
+        "to the second); not when the record was committed, which git states.",
+    )
+
+
+def run_ended(run: str) -> Any:
+    """The field ``ended`` of a record of a ``run``: only with ``started``, and not before."""
+    return Field(
+        default=None,
+        description=f"When the {run} run ended, by the wall clock; only with started, and not "
+        "before it. Absent with started: the run's end was not known when it was recorded.",
+    )
+
+
 Count = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 

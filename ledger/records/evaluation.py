@@ -22,6 +22,8 @@ from ledger.records.common import (
     Strict,
     Text,
     TextList,
+    run_ended,
+    run_started,
 )
 
 
@@ -104,13 +106,5 @@ class EvaluationRecord(Envelope):
         description="Required when the evaluated model supersedes another and a metric moved "
         "beyond the interval of the previous version's evaluation.",
     )
-    started: DateTimeStr | None = Field(
-        default=None,
-        description="When the evaluation run started, by the wall clock (RFC 3339 with its "
-        "offset, to the second); not when the record was committed, which git states.",
-    )
-    ended: DateTimeStr | None = Field(
-        default=None,
-        description="When the evaluation run ended, by the wall clock; only with started, and "
-        "not before it. Absent with started: the run's end was not known when it was recorded.",
-    )
+    started: DateTimeStr | None = run_started("evaluation")
+    ended: DateTimeStr | None = run_ended("evaluation")

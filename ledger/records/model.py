@@ -22,6 +22,8 @@ from ledger.records.common import (
     Strict,
     Text,
     TextList,
+    run_ended,
+    run_started,
 )
 
 HyperparameterValue = str | int | float | bool
@@ -124,13 +126,5 @@ class ModelRecord(Envelope):
         description="Acceptance criteria fixed before this version is evaluated: an evaluation "
         "of it that says its criteria were pre-specified must state exactly these.",
     )
-    started: DateTimeStr | None = Field(
-        default=None,
-        description="When the training run started, by the wall clock (RFC 3339 with its "
-        "offset, to the second); not when the record was committed, which git states.",
-    )
-    ended: DateTimeStr | None = Field(
-        default=None,
-        description="When the training run ended, by the wall clock; only with started, and "
-        "not before it. Absent with started: the run's end was not known when it was recorded.",
-    )
+    started: DateTimeStr | None = run_started("training")
+    ended: DateTimeStr | None = run_ended("training")
