@@ -134,8 +134,10 @@ def lineage_of(document: ProvDocument) -> tuple[dict[str, str], set[tuple[str, s
         elif isinstance(record, ProvAssociation):
             activity, agent = (record.get_attribute(f"prov:{a}") for a in ("activity", "agent"))
             role = _single(record, PROV_ROLE)
-            kind = next(k for k, r in _ROLES.items() if role == _vocabulary(document, r))
-            edges.add((_node_id(_one(activity)), _node_id(_one(agent)), kind))
+            kinds = [k for k, r in _ROLES.items() if role == _vocabulary(document, r)]
+            if not kinds:
+                raise UsageError(f"an association with role {role}, which ledger never writes")
+            edges.add((_node_id(_one(activity)), _node_id(_one(agent)), kinds[0]))
     return nodes, edges
 
 
