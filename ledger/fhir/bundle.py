@@ -11,10 +11,12 @@ so after a commit only the versions whose inputs changed are mapped again.
 
 Entries come in a fixed order (Organization, Practitioner, DocumentReference, Group, Device,
 Observation, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
-element order, so the same graph gives the same bytes. ``Bundle.identifier`` is the graph's
-commit; ``Bundle.id`` derives from the version, the commit and the entries' fullUrls, so a
-narrower export (``provenance REF``) of the same commit gets another id; ``Bundle.timestamp``
-is the latest committer time in the graph, never the clock.
+element order, so the same graph gives the same bytes. ``Bundle.id`` derives from the version,
+the commit and the entries' fullUrls, so the R5 and R4B Bundles and a narrower export
+(``provenance REF``) of the same commit each get their own; ``Bundle.identifier`` is that
+uuid as a URI (an identifier names one Bundle, not its commit), ``meta.source`` the commit
+(``ids.commit_source``); ``Bundle.timestamp`` is the latest committer time in the graph, never
+the clock.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from ledger.bulk import quiet_gc
 from ledger.compactjson import compact_encoder
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
-from ledger.fhir.ids import SID_GIT_COMMIT, fhir_instant, full_url, identifier, latest, resource_id
+from ledger.fhir.ids import (
+    URI,
+    commit_source,
+    fhir_instant,
+    full_url,
+    identifier,
+    latest,
+    resource_id,
+)
 from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import SignOffFact, record_provenance
 from ledger.fhir.resources import (
@@ -97,10 +107,13 @@ class ProvenanceBundle:
     def _bundle_chunks(
         self, spools: list[IO[str]], urls: list[str], guard: BundleGuard
     ) -> Iterator[str]:
+        bundle_id = resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls))
         header: Json = {
             "resourceType": "Bundle",
-            "id": resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls)),
-            "identifier": identifier(SID_GIT_COMMIT, self.graph.commit),
+            "id": bundle_id,
+            **({"meta": source} if (source := commit_source(self.graph.commit)) else {}),
+            # The id's uuid names this version, commit and selection, as the identifier must.
+            "identifier": identifier(URI, full_url(bundle_id)),
             "type": "collection",
         }
         commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
