@@ -18,8 +18,9 @@ from ledger.errors import LedgerError
 from ledger.fhir.bundle import ProvenanceBundle
 from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
 from ledger.fhir.ids import NAMESPACE, SID_DVC_MD5, SID_RECORD, URI, fhir_instant, resource_id
+from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.provenance import record_provenance
-from ledger.fhir.resources import record_ref
+from ledger.fhir.resources import cohort_group, record_ref
 from ledger.fhir.versions import fhir_version
 from ledger.git.commits import Person, Signature
 from ledger.state.ledger_state import LedgerState
@@ -396,3 +397,45 @@ def test_bundle_identifiers_differ_per_version_and_selection(cli_output: Any) ->
     for bundle in bundles:
         assert bundle["identifier"] == {"system": URI, "value": f"urn:uuid:{bundle['id']}"}
         assert bundle["meta"]["source"] == bundles[0]["meta"]["source"]
+
+
+def _valid(official_schema: Any, version: str, resource: Json) -> None:
+    """``resource`` passes fhir.resources of its version, the official HL7 JSON Schema and the
+    guard (as the one entry of a Bundle)."""
+    fhir_version(version).model(resource["resourceType"]).model_validate(resource)
+    error = best_match(official_schema(version).iter_errors(resource))
+    assert error is None, f"{list(error.absolute_path)}: {error.message}"
+    url = f"urn:uuid:{resource['id']}"
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    bundle["entry"].append({"fullUrl": url, "resource": resource})
+    problems = [p for p in bundle_problems(bundle, version) if "resolves to no entry" not in p]
+    assert problems == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    ("unit", "subjects"),
+    [("patient", None), ("admission", None), ("admission", 420), ("sample", None), ("image", 9)],
+)
+def test_a_cohort_group_counts_its_members_and_names_the_unit_it_counts(
+    state: LedgerState, official_schema: Any, version: str, unit: str, subjects: int | None
+) -> None:
+    file = state.records.by_path["records/dataset/sepsis-test/1.0.json"]
+    content = copy.deepcopy(state.content(file))
+    content["cohort"]["unit"] = unit
+    if subjects is not None:
+        content["cohort"]["subjects"] = subjects
+    size = content["cohort"]["size"]
+    record = MappedRecord("dataset:sepsis-test@1.0", "0" * 64, content, "2026-01-07T09:00:00Z")
+    group = cohort_group(fhir_version(version), record)
+    _valid(official_schema, version, group)
+    specimens = version == "R5" and unit == "sample"
+    assert group["type"] == ("specimen" if specimens else "person")
+    members = size if unit == "patient" or specimens else subjects
+    assert group.get("quantity") == members
+    first = group["characteristic"][0]
+    if unit == "patient" or specimens:
+        assert first["code"]["text"] != "unit of analysis"
+    else:
+        assert first["code"] == {"text": "unit of analysis"}
+        assert first["valueCodeableConcept"]["text"].startswith(f"{unit} (the cohort counts {size}")

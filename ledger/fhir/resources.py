@@ -12,14 +12,17 @@
   output path as ``title`` and no ``url`` (a DVC remote is not a URL ledger knows). R5 drops
   ``Attachment.size``: R5 JSON writes integer64 as a string, fhir.resources 8 writes a number,
   and no form passes both, so the size is in ``description``.
-- Dataset record -> **Group** for its cohort: ``type`` person (members are patients even when
-  the unit counted is an admission or an image), R4B ``actual`` false, R5 ``membership``
-  definitional; ``quantity`` only where it counts persons (unit patient, or ``subjects``), since
-  a Group's quantity counts members; inclusion and exclusion criteria as ``characteristic``
-  (``code.text`` the criterion, ``valueBoolean`` true, ``exclude`` false/true), which fills
-  every required element honestly in both versions. The Group is what the dataset record
-  documents, so its Provenance targets the Group and names the snapshot as ``source``; the
-  DocumentReference's ``subject`` points back at the Group.
+- Dataset record -> **Group** for its cohort, R4B ``actual`` false, R5 ``membership``
+  definitional. ``type`` is what the members are: persons, or in R5 specimens for a cohort of
+  samples (R4B has no specimen type; samples come from persons). Neither version has a type for
+  admissions, encounters, images or studies, whose members are then the persons they belong
+  to, and a first ``characteristic`` "unit of analysis" names the unit and its count.
+  ``quantity`` counts members: the size when the unit is the member (patient; R5 sample),
+  else ``subjects`` when stated, else nothing. Inclusion and exclusion criteria are
+  ``characteristic`` (``code.text`` the criterion, ``valueBoolean`` true, ``exclude``
+  false/true), which fills every required element honestly in both versions. The Group is
+  what the dataset record documents, so its Provenance targets the Group and names the
+  snapshot as ``source``; the DocumentReference's ``subject`` points back at the Group.
 - Evaluation record -> **Observation**, status final, ``code.text`` "model evaluation",
   ``focus`` the model Device, ``subject`` the test Group, ``derivedFrom`` the test data; one
   ``component`` per metric (``valueQuantity`` without a unit: records give none) and one per
@@ -194,26 +197,43 @@ def _plural(unit: str) -> str:
 def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
     content, sha256 = record.content, record.sha256
     cohort, selection = content["cohort"], content["selection"]
-    persons = cohort["size"] if cohort["unit"] == "patient" else cohort.get("subjects")
+    unit = cohort["unit"]
+    # A Group's members are of its type, and ``quantity`` counts members: only patients (and,
+    # in R5, samples as specimens) are members of the unit counted. Admissions, encounters,
+    # images and studies belong to patients, who are counted only when ``subjects`` says so.
+    kind = "specimen" if v.r5 and unit == "sample" else "person"
+    counts_units = unit == "patient" or kind == "specimen"
+    members = cohort["size"] if counts_units else cohort.get("subjects")
     criteria = [
         {"code": {"text": text}, "valueBoolean": True, "exclude": exclude}
         for key, exclude in (("inclusion", False), ("exclusion", True))
         if isinstance(selection[key], list)
         for text in selection[key]
     ]
+    if not counts_units:
+        size = f"{cohort['size']} {_plural(unit)}"
+        unit_text = {"text": f"{unit} (the cohort counts {size}, not persons)"}
+        criteria.insert(
+            0,
+            {
+                "code": {"text": "unit of analysis"},
+                "valueCodeableConcept": unit_text,
+                "exclude": False,
+            },
+        )
     group: Json = {
         "resourceType": "Group",
         "id": resource_id("Group", sha256),
         **meta_tags(regulatory_tags(content)),
         "identifier": _record_identifiers(record.label, sha256),
-        "type": "person",
+        "type": kind,
         **({"membership": "definitional"} if v.r5 else {"actual": False}),
-        "name": f"{content['title']} ({cohort['size']} {_plural(cohort['unit'])})",
+        "name": f"{content['title']} ({cohort['size']} {_plural(unit)})",
     }
     if v.r5:
         group["description"] = content["description"]
-    if persons is not None:
-        group["quantity"] = persons
+    if members is not None:
+        group["quantity"] = members
     if criteria:
         group["characteristic"] = criteria
     return group
