@@ -439,3 +439,63 @@ def test_a_cohort_group_counts_its_members_and_names_the_unit_it_counts(
     else:
         assert first["code"] == {"text": "unit of analysis"}
         assert first["valueCodeableConcept"]["text"].startswith(f"{unit} (the cohort counts {size}")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_evaluation_is_an_observation_of_when_and_who_with_its_statistics_whole_in_evidence(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    """Nothing of a metric is dropped: estimate (UCUM unity), interval (type, level, range), n,
+    events, definition, threshold and subgroup are in one Evidence statistic each; the
+    Observation says when, who, on what and the acceptance criteria."""
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    records = _records(demo_repo, "HEAD")
+    record = "evaluation:sepsis-risk-heldout@1.1"
+    content = json.loads(git("show", f"HEAD:{records[record]}", cwd=demo_repo))
+    _, email, authored = (
+        git("log", "-1", "--format=%an%x00%ae%x00%aI", "--", records[record], cwd=demo_repo)
+        .strip()
+        .split("\0")
+    )
+    url = _record_url(bundle, record)
+    observation = resources[url]
+    assert observation["effectiveDateTime"] == fhir_instant(authored)
+    performers = [resources[p["reference"]] for p in observation["performer"]]
+    assert {"system": URI, "value": f"mailto:{email}"} in performers[0]["identifier"]
+    assert performers[1] == {**performers[1], "name": content["organization"]}
+    unity = {"unit": "1", "system": "http://unitsofmeasure.org", "code": "1"}
+    assert [(c["code"]["text"], c["valueQuantity"]) for c in observation["component"]] == [
+        (m["name"], {"value": m["value"], **unity}) for m in content["metrics"]
+    ]
+    notes = [n["text"] for n in observation["note"]]
+    assert "Acceptance criterion (pre-specified): auroc (ci-lower) >= 0.75" in notes
+    provenance = _provenance_of(bundle, record)
+    (evidence_url,) = [t["reference"] for t in provenance["target"] if t["type"] == "Evidence"]
+    evidence = resources[evidence_url]
+    if version == "R5":
+        assert evidence["relatedArtifact"][0]["resourceReference"]["reference"] == url
+    assert evidence["variableDefinition"][0]["observed"] == observation["subject"]
+    expected = [(None, m) for m in content["metrics"]] + [
+        (f"{s['attribute']} {s['group']}", m)
+        for s in content["subgroup_metrics"]
+        for m in s["metrics"]
+    ]
+    assert len(evidence["statistic"]) == len(expected)
+    for statistic, (category, metric) in zip(evidence["statistic"], expected, strict=True):
+        assert statistic.get("category", {}).get("text") == category
+        assert statistic["statisticType"] == {"text": metric["name"]}
+        assert statistic["description"] == f"{metric['name']}: {metric['definition']}"
+        assert statistic["quantity"] == {"value": metric["value"], **unity}
+        assert statistic["sampleSize"] == {"knownDataCount": metric["n"]}
+        assert statistic["numberOfEvents"] == metric["events"]
+        (estimate,) = statistic["attributeEstimate"]
+        assert estimate["type"]["coding"][0]["code"] == "C53324"
+        assert estimate["level"] == metric["ci"]["level"]
+        assert estimate["description"] == metric["ci"]["method"]
+        assert (estimate["range"]["low"]["value"], estimate["range"]["high"]["value"]) == (
+            metric["ci"]["lower"],
+            metric["ci"]["upper"],
+        )
+        if metric.get("threshold") is not None:
+            assert {"text": f"decision threshold {metric['threshold']:g}"} in statistic["note"]

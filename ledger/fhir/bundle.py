@@ -51,8 +51,10 @@ from ledger.fhir.resources import (
     approver,
     organization,
     person,
+    person_ref,
     record_ref,
     regulatory_tags,
+    resource_ref,
     snapshot_document,
     snapshot_ref,
 )
@@ -74,6 +76,7 @@ ORDER = (
     "Group",
     "Device",
     "Observation",
+    "Evidence",
     "Provenance",
 )
 _RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}  # its spool
@@ -342,9 +345,18 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
     yield organization(content["organization"])
     kind, commit, related = spec(record.kind), record.commit, record.related
     mapped = MappedRecord(
-        record.label, record.sha256, content, fhir_instant(commit.committer_date), related
+        record.label,
+        record.sha256,
+        content,
+        fhir_instant(commit.committer_date),
+        related,
+        person_ref(commit.author.name, commit.author.email),
+        fhir_instant(commit.author_date),
     )
-    yield kind.fhir.build(v, mapped)
+    built = kind.fhir.build(v, mapped)
+    own, *more = built if isinstance(built, list) else [built]
+    yield own
+    yield from more
     sources: list[Json] = []
     for relation in kind.fhir.sources:
         for target in related.get(relation, ()):
@@ -360,6 +372,7 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
     yield record_provenance(
         v,
         target=related["snapshot-of"][0].resource,  # the record's own: see ``MappedRecord``
+        also=[resource_ref(r) for r in more],
         sha256=record.sha256,
         content=content,
         commit=commit,

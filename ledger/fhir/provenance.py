@@ -190,9 +190,11 @@ def record_provenance(
     sources: list[Json],
     previous: Json | None,
     signoffs: Sequence[SignOffFact] = (),
+    also: Sequence[Json] = (),
 ) -> Json:
-    """The Provenance of one record version: ``target`` is its resource, ``sources`` its
-    inputs and ``previous`` the version it supersedes (present in the Bundle)."""
+    """The Provenance of one record version: ``target`` is its resource, ``also`` the other
+    resources made of it (an evaluation's Evidence, a model's card), ``sources`` its inputs
+    and ``previous`` the version it supersedes (present in the Bundle)."""
     update = content.get("supersedes") is not None
     activity = {
         "coding": [
@@ -212,7 +214,7 @@ def record_provenance(
         "resourceType": "Provenance",
         "id": resource_id("Provenance", commit.sha, sha256),
         "meta": {**commit_source(commit.sha), "tag": [_signature_tag(commit)]},
-        "target": [target],
+        "target": [target, *also],
         "occurredDateTime": fhir_instant(commit.author_date),
         "recorded": fhir_instant(commit.committer_date),
         **({"policy": policies} if policies else {}),

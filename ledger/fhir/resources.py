@@ -46,6 +46,7 @@ from ledger.fhir.ids import (
     SID_RECORD,
     SID_RECORD_SHA256,
     URI,
+    full_url,
     identifier,
     reference,
     resource_id,
@@ -63,6 +64,11 @@ Json = dict[str, Any]
 def record_ref(resource_type: str, sha256: str, label: str) -> Json:
     """A reference to the resource a record version maps to (ids derive from its hash)."""
     return reference(resource_type, sha256, display=label)
+
+
+def resource_ref(resource: Mapping[str, Any]) -> Json:
+    """A reference to a resource built alongside a record's own (its Evidence, its model card)."""
+    return {"reference": full_url(resource["id"]), "type": resource["resourceType"]}
 
 
 def snapshot_ref(snap: Mapping[str, Any]) -> Json:
