@@ -3,6 +3,7 @@ Schemas accept, that name every record version's git author, and a guard that re
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
@@ -210,7 +211,9 @@ def test_model_is_an_ai_device_and_snapshot_md5s_are_identifiers(
     names += [n["name"] for n in device.get("deviceName", [])]
     assert "sepsis-risk" in names
     assert device["version"] == [{"value": "1.1"}]
-    for document in _of_type(bundle, "DocumentReference"):
+    snapshots = [d for d in _of_type(bundle, "DocumentReference") if "category" not in d]
+    assert len(snapshots) == len(_of_type(bundle, "DocumentReference")) - 2  # 2 model cards
+    for document in snapshots:
         assert [i["system"] for i in document["identifier"]].count(SID_DVC_MD5) == 1
         assert "hash" not in document["content"][0]["attachment"]
 
@@ -499,3 +502,107 @@ def test_an_evaluation_is_an_observation_of_when_and_who_with_its_statistics_who
         )
         if metric.get("threshold") is not None:
             assert {"text": f"decision threshold {metric['threshold']:g}"} in statistic["note"]
+
+
+AI_IG = "http://hl7.org/fhir/uv/aitransparency/"
+AI_DEVICE_TYPES = AI_IG + "CodeSystem/AIdeviceTypeCS"
+AI_INPUTS = AI_IG + "CodeSystem/AIinputsCS"
+
+
+def _ai_device_problems(device: Json, resources: dict[str, Json], r5: bool) -> list[str]:
+    """The AI Transparency IG's AIDevice constraints: ``type`` 1..1 fixed exactly to
+    AIdeviceTypeCS#Artificial-Intelligence; extension aiKind 0..* with valueCodeableConcept
+    1..1; modelCardDescription 0..* with valueReference 1..1 to an AIModelCard."""
+    problems = []
+    exact = {"coding": [{"system": AI_DEVICE_TYPES, "code": "Artificial-Intelligence"}]}
+    if device.get("type") != ([exact] if r5 else exact):
+        problems.append(f"type {device.get('type')} is not exactly {exact}")
+    for extension in device.get("extension", []):
+        values = {k for k in extension if k.startswith("value")}
+        if extension["url"] == AI_IG + "StructureDefinition/aitransparency.AIKind":
+            if values != {"valueCodeableConcept"}:
+                problems.append(f"AIKind has {values}")
+            codings = extension["valueCodeableConcept"]["coding"]
+            # Preferred binding AIdeviceTypeVS: the code system without Artificial-Intelligence.
+            if [(c["system"], c["code"] == "Artificial-Intelligence") for c in codings] != [
+                (AI_DEVICE_TYPES, False)
+            ]:
+                problems.append(f"AIKind {codings} is not from AIdeviceTypeVS")
+        elif extension["url"] == AI_IG + "StructureDefinition/aitransparency.modelCardDescription":
+            if values != {"valueReference"}:
+                problems.append(f"modelCardDescription has {values}")
+            card = resources[extension["valueReference"]["reference"]]
+            problems += _ai_model_card_problems(card)
+    return problems
+
+
+def _ai_model_card_problems(card: Json) -> list[str]:
+    """The IG's AIModelCard constraints: ``type`` 1..1 fixed exactly to AIinputsCS#AIModelCard;
+    ``category`` 1..*, its Markdown slice the pattern AIinputsCS#AIModelCardMarkdownFormat
+    "Markdown Format"; content with contentType text/markdown (exactly) at most once."""
+    problems = []
+    if card["resourceType"] != "DocumentReference":
+        return [f"a model card is a DocumentReference, not a {card['resourceType']}"]
+    if card.get("type") != {"coding": [{"system": AI_INPUTS, "code": "AIModelCard"}]}:
+        problems.append(f"type {card.get('type')}")
+    markdown = {
+        "system": AI_INPUTS,
+        "code": "AIModelCardMarkdownFormat",
+        "display": "Markdown Format",
+    }
+    categories = card.get("category", [])
+    if not categories or not any(markdown in c.get("coding", []) for c in categories):
+        problems.append(f"category {categories} has no Markdown format")
+    attachments = [c["attachment"] for c in card["content"]]
+    markdowns = [a for a in attachments if a.get("contentType") == "text/markdown"]
+    if len(markdowns) != 1 or not base64.b64decode(markdowns[0]["data"]).startswith(
+        b"# Model card"
+    ):
+        problems.append("no Markdown model card attached")
+    return problems
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_profiles_are_claimed_only_where_they_hold_and_the_ai_device_meets_them(
+    cli_output: Any, version: str
+) -> None:
+    """The IG is FHIR 4.0.1: its profiles are claimed in R4B (whose Device and DocumentReference
+    are R4's), never in R5, where the Device still meets the AIDevice constraints it can."""
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    claimed = {
+        (r["resourceType"], p)
+        for r in resources.values()
+        for p in r.get("meta", {}).get("profile", [])
+    }
+    expected = {
+        ("Device", AI_IG + "StructureDefinition/AI-Device"),
+        ("DocumentReference", AI_IG + "StructureDefinition/AI-ModelCard"),
+    }
+    assert claimed == (set() if version == "R5" else expected)
+    devices = _of_type(bundle, "Device")
+    assert len(devices) == 2
+    for device in devices:
+        assert _ai_device_problems(device, resources, version == "R5") == []
+        urls = [e["url"].rsplit(".", 1)[-1] for e in device["extension"]]
+        assert urls == ["AIKind", "modelCardDescription"]
+        kinds = [p["type"]["text"] for p in device["property"]]
+        assert "intended use: purpose" in kinds and "regulatory status" in kinds
+    for resource in resources.values():
+        profiles = resource.get("meta", {}).get("profile", [])
+        if AI_IG + "StructureDefinition/AI-ModelCard" in profiles:
+            assert _ai_model_card_problems(resource) == []
+        if AI_IG + "StructureDefinition/AI-Device" in profiles:
+            assert _ai_device_problems(resource, resources, r5=False) == []
+
+
+def test_the_profile_checks_catch_what_the_profiles_forbid(cli_output: Any) -> None:
+    bundle = _bundle(cli_output, "R4B")
+    resources = _by_url(bundle)
+    device = copy.deepcopy(_of_type(bundle, "Device")[0])
+    device["type"]["text"] = "Artificial Intelligence"
+    assert _ai_device_problems(device, resources, r5=False)
+    card_url = device["extension"][1]["valueReference"]["reference"]
+    card = copy.deepcopy(resources[card_url])
+    card["category"] = []
+    assert _ai_model_card_problems(card)

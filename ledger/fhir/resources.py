@@ -1,12 +1,22 @@
 """One FHIR resource per artifact and per person, built from lineage-graph nodes.
 
-- Model version -> **Device**, the HL7 AI Transparency IG's AI-Device pattern: ``type`` coded
-  ``AIdeviceTypeCS#Artificial-Intelligence`` (R4B ``type`` 0..1, R5 ``type`` 0..*), names
-  (R4B ``deviceName[].name`` typed ``model-name``/``user-friendly-name``; R5 ``name[].value``,
-  whose value set has no ``model-name``), ``version[].value``, ``owner`` the organisation, and
-  identifiers: record identity, record SHA-256, artifact SHA-256 and DVC md5. No ``meta.profile``
-  and no AIKind extension: the IG is R4-based and ``model_type`` is free text, so claiming either
-  would be unchecked.
+- Model version -> **Device**, the HL7 AI Transparency IG's AIDevice: ``type`` exactly the
+  coding ``AIdeviceTypeCS#Artificial-Intelligence`` (the profile fixes it, so no text; R4B
+  ``type`` 0..1, R5 0..*), the AIKind extension ``Machine-Learning-Models`` (every model record
+  names the data it learned from; ``model_type`` is free text, so nothing finer), the
+  ModelCardDescription extension referencing its model card; names (R4B ``deviceName[].name``
+  typed ``model-name``/``user-friendly-name``; R5 ``name[].value``, whose value set has no
+  ``model-name``), ``version[].value``, ``owner`` the organisation, identifiers (record identity,
+  record SHA-256, artifact SHA-256, DVC md5), intended use and regulatory status as
+  ``property`` (no element or core extension exists for either) and description, purpose and
+  model type as ``note``.
+- Model version -> model card **DocumentReference**, the IG's AI-ModelCard: ``type`` exactly
+  ``AIinputsCS#AIModelCard``, ``category`` the Markdown format, ``subject`` the Device and the
+  card (written from the record alone) as ``text/markdown`` ``data``.
+- Profiles: the IG is built on FHIR 4.0.1 and its profiles are StructureDefinitions of that
+  version; R4B's Device and DocumentReference have R4's elements, so R4B resources claim
+  AI-Device and AI-ModelCard in ``meta.profile``; R5 ones claim nothing (an R4 profile does not
+  apply to an R5 resource) but carry the same coding and extensions.
 - Dataset snapshot -> **DocumentReference**, ``status`` current; DVC md5 and SHA-256 as
   ``identifier`` (``Attachment.hash`` is SHA-1 only, so never there); the attachment has the DVC
   output path as ``title`` and no ``url`` (a DVC remote is not a URL ledger knows). R5 drops
@@ -36,7 +46,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import base64
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ledger.fhir.ids import (
@@ -54,9 +66,26 @@ from ledger.fhir.ids import (
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.versions import FhirVersion
 
-AI_DEVICE_TYPE = {
-    "system": "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIdeviceTypeCS",
-    "code": "Artificial-Intelligence",
+# HL7 AI Transparency on FHIR (canonical http://hl7.org/fhir/uv/aitransparency, FHIR 4.0.1).
+AI_IG = "http://hl7.org/fhir/uv/aitransparency/"
+AI_DEVICE_TYPES = AI_IG + "CodeSystem/AIdeviceTypeCS"
+AI_INPUTS = AI_IG + "CodeSystem/AIinputsCS"
+AI_DEVICE_PROFILE = AI_IG + "StructureDefinition/AI-Device"
+AI_MODEL_CARD_PROFILE = AI_IG + "StructureDefinition/AI-ModelCard"
+AI_KIND = AI_IG + "StructureDefinition/aitransparency.AIKind"
+MODEL_CARD_DESCRIPTION = AI_IG + "StructureDefinition/aitransparency.modelCardDescription"
+AI_DEVICE_TYPE = {"system": AI_DEVICE_TYPES, "code": "Artificial-Intelligence"}
+# Every model record names the data it learned from (``training.datasets``, at least one), so
+# every one is a machine learning model; model_type is free text, so no finer kind is claimed.
+MACHINE_LEARNING = {
+    "system": AI_DEVICE_TYPES,
+    "code": "Machine-Learning-Models",
+    "display": "Machine Learning Models",
+}
+MARKDOWN_FORMAT = {
+    "system": AI_INPUTS,
+    "code": "AIModelCardMarkdownFormat",
+    "display": "Markdown Format",
 }
 Json = dict[str, Any]
 
@@ -134,7 +163,44 @@ def _record_identifiers(record_id: str, sha256: str) -> list[Json]:
     return [identifier(SID_RECORD, record_id), identifier(SID_RECORD_SHA256, sha256)]
 
 
-def model_device(v: FhirVersion, record: MappedRecord) -> Json:
+def _meta(tags: Iterable[str], profile: str | None) -> Json:
+    """``meta`` with a profile the resource conforms to and the regulatory tags, if any."""
+    meta = meta_tags(tags).get("meta", {})
+    if profile:
+        meta = {"profile": [profile], **meta}
+    return {"meta": meta} if meta else {}
+
+
+def _properties(v: FhirVersion, content: Mapping[str, Any]) -> list[Json]:
+    """Intended use and regulatory status as Device properties: neither version has an element
+    or a core extension for either, and ``property`` holds a device's fixed characteristics.
+    R4B's property has no string value, so the text is a CodeableConcept's."""
+    use = content["intended_use"]
+    out_of_scope = use["out_of_scope"]
+    facts = [
+        ("intended use: purpose", use["purpose"]),
+        ("intended use: population", use["population"]),
+        ("intended use: users", use["users"]),
+        ("intended use: care setting", use["care_setting"]),
+        ("intended use: decision role", use["decision_role"]),
+        (
+            "intended use: out of scope",
+            "; ".join(out_of_scope) if isinstance(out_of_scope, list) else statement(out_of_scope),
+        ),
+        ("regulatory status", content["regulatory_status"]),
+    ]
+    if v.r5:
+        return [{"type": {"text": kind}, "valueString": value} for kind, value in facts]
+    return [{"type": {"text": kind}, "valueCode": [{"text": value}]} for kind, value in facts]
+
+
+def model_resources(v: FhirVersion, record: MappedRecord) -> list[Json]:
+    """The Device of a model record, then its model card."""
+    card = model_card(v, record)
+    return [model_device(v, record, resource_ref(card)), card]
+
+
+def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None) -> Json:
     content, sha256 = record.content, record.sha256
     artifact = content["artifact"]
     title, name = content["title"], content["name"]
@@ -153,11 +219,16 @@ def model_device(v: FhirVersion, record: MappedRecord) -> Json:
                 {"name": name, "type": "model-name"},
             ]
         }
-    ai_type = {"coding": [AI_DEVICE_TYPE], "text": "Artificial Intelligence"}
+    # The profile fixes type to exactly this coding: no text, no display.
+    ai_type = {"coding": [AI_DEVICE_TYPE]}
+    extensions = [{"url": AI_KIND, "valueCodeableConcept": {"coding": [MACHINE_LEARNING]}}]
+    if card is not None:
+        extensions.append({"url": MODEL_CARD_DESCRIPTION, "valueReference": card})
     return {
         "resourceType": "Device",
         "id": resource_id("Device", sha256),
-        **meta_tags(regulatory_tags(content)),
+        **_meta(regulatory_tags(content), None if v.r5 else AI_DEVICE_PROFILE),
+        "extension": extensions,
         "identifier": [
             *_record_identifiers(record.label, sha256),
             identifier(SID_CONTENT_SHA256, artifact["sha256"]),
@@ -166,8 +237,42 @@ def model_device(v: FhirVersion, record: MappedRecord) -> Json:
         **names,
         "type": [ai_type] if v.r5 else ai_type,
         "version": [{"value": content["version"]}],
+        "property": _properties(v, content),
         "owner": organization_ref(content["organization"]),
-        "note": [{"text": content["description"]}],
+        "note": [
+            {"text": content["description"]},
+            {"text": f"Purpose: {statement(content['purpose'])}"},
+            {"text": f"Model type: {content['model_type']}"},
+        ],
+    }
+
+
+def model_card(v: FhirVersion, record: MappedRecord) -> Json:
+    """The model card of a model record: the AI Transparency IG's AI-ModelCard, the Markdown
+    card written from the record alone (evaluations are their own resources), as data."""
+    # Imported by name on first use: the views reach the ledger state, which imports the
+    # kinds, which import this module (as ``KindSpec.model_path`` does for record models).
+    views = importlib.import_module("ledger.views.technical_file")
+    render: Callable[[Json, str], str] = views.model_card_markdown
+    text = render(dict(record.content), record.label)
+    device = record_ref("Device", record.sha256, record.label)
+    return {
+        "resourceType": "DocumentReference",
+        "id": resource_id("DocumentReference", "model-card", record.sha256),
+        **_meta(regulatory_tags(record.content), None if v.r5 else AI_MODEL_CARD_PROFILE),
+        "status": "current",
+        "type": {"coding": [{"system": AI_INPUTS, "code": "AIModelCard"}]},
+        "category": [{"coding": [MARKDOWN_FORMAT]}],
+        "subject": device,
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/markdown",
+                    "data": base64.b64encode(text.encode()).decode("ascii"),
+                    "title": f"Model card of {record.label}",
+                }
+            }
+        ],
     }
 
 
