@@ -10,6 +10,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from jsonschema.exceptions import best_match
@@ -21,7 +22,7 @@ from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
 from ledger.fhir.ids import NAMESPACE, SID_DVC_MD5, SID_RECORD, URI, fhir_instant, resource_id
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.provenance import record_provenance
-from ledger.fhir.resources import cohort_group, record_ref
+from ledger.fhir.resources import cohort_group, organization, record_ref
 from ledger.fhir.versions import fhir_version
 from ledger.git.commits import Person, Signature
 from ledger.state.ledger_state import LedgerState
@@ -606,3 +607,46 @@ def test_the_profile_checks_catch_what_the_profiles_forbid(cli_output: Any) -> N
     card = copy.deepcopy(resources[card_url])
     card["category"] = []
     assert _ai_model_card_problems(card)
+
+
+def _xhtml_problems(div: str) -> list[str]:
+    """What keeps ``div`` from being a FHIR narrative: well-formed XML, one XHTML div root,
+    only the elements ledger writes, and some text (txt-1, txt-2)."""
+    try:
+        root = ElementTree.fromstring(div)
+    except ElementTree.ParseError as exc:
+        return [f"not XML: {exc}"]
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    problems = [] if root.tag == f"{xhtml}div" else [f"root {root.tag}"]
+    problems += [
+        f"element {e.tag}" for e in root.iter() if e.tag not in (f"{xhtml}div", f"{xhtml}p")
+    ]
+    problems += [f"attribute {a}" for e in root.iter() for a in e.attrib]
+    if not "".join(root.itertext()).strip():
+        problems.append("no text")
+    return problems
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_resource_has_a_generated_xhtml_narrative(cli_output: Any, version: str) -> None:
+    resources = _by_url(_bundle(cli_output, version)).values()
+    assert {r["resourceType"] for r in resources} >= {
+        "Organization", "Practitioner", "DocumentReference", "Group", "Device", "Observation",
+        "Evidence", "Provenance",
+    }  # fmt: skip
+    for resource in resources:
+        assert resource["text"]["status"] == "generated"
+        assert _xhtml_problems(resource["text"]["div"]) == [], resource["resourceType"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_narrative_escapes_markup_and_leaves_out_what_xml_forbids(
+    official_schema: Any, version: str
+) -> None:
+    name = 'Dr <script>alert("x")</script> & Sons\x00\x1b\ufffe Ltd'
+    resource = organization(name)
+    assert _xhtml_problems(resource["text"]["div"]) == []
+    assert "<script>" not in resource["text"]["div"]
+    texts = "".join(ElementTree.fromstring(resource["text"]["div"]).itertext())
+    assert texts == 'Organisation Dr <script>alert("x")</script> & Sons Ltd'
+    _valid(official_schema, version, {**resource, "name": "Dr Sons Ltd"})

@@ -37,6 +37,7 @@ from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.resources import (
     Json,
     meta_tags,
+    narrative,
     organization_ref,
     regulatory_tags,
     statement,
@@ -81,6 +82,16 @@ def _statistic(metric: Mapping[str, Any], subgroup: Mapping[str, Any] | None) ->
     elif isinstance(ci, Mapping) and "not_applicable" in ci:
         statistic.setdefault("note", []).append({"text": statement(ci)})
     return statistic
+
+
+def _line(statistic: Json) -> str:
+    """A statistic in words, for the narrative."""
+    where = f" ({statistic['category']['text']})" if "category" in statistic else ""
+    text = f"{statistic['statisticType']['text']}{where}: {statistic['quantity']['value']:g}"
+    for estimate in statistic.get("attributeEstimate", []):
+        low, high = estimate["range"]["low"]["value"], estimate["range"]["high"]["value"]
+        text += f", {estimate['level'] * 100:g}% CI {low:g} to {high:g}"
+    return text + f", n {statistic['sampleSize']['knownDataCount']}"
 
 
 def _criterion(criterion: Mapping[str, Any]) -> str:
@@ -139,6 +150,11 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
         "resourceType": "Observation",
         "id": resource_id("Observation", sha256),
         **meta_tags(regulatory_tags(content)),
+        "text": narrative(
+            f"Evaluation {record.label}: {content['title']}",
+            *(f"{m['name']}: {m['value']:g}" for m in content["metrics"]),
+            *notes[2:],
+        ),
         "identifier": [
             identifier(SID_RECORD, record.label),
             identifier(SID_RECORD_SHA256, sha256),
@@ -186,6 +202,10 @@ def evaluation_evidence(v: FhirVersion, record: MappedRecord) -> Json:
         "resourceType": "Evidence",
         "id": resource_id("Evidence", record.sha256),
         **meta_tags(regulatory_tags(content)),
+        "text": narrative(
+            f"Statistics of {record.label}: {len(statistics)} estimates with their samples",
+            *(_line(s) for s in statistics),
+        ),
         "title": f"Statistics of {record.label}",
         "status": "active",
         "date": record.recorded,

@@ -51,7 +51,7 @@ from ledger.fhir.ids import (
     fhir_instant,
     resource_id,
 )
-from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref
+from ledger.fhir.resources import Json, approver_ref, narrative, organization_ref, person_ref
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
 
@@ -214,6 +214,11 @@ def record_provenance(
         "resourceType": "Provenance",
         "id": resource_id("Provenance", commit.sha, sha256),
         "meta": {**commit_source(commit.sha), "tag": [_signature_tag(commit)]},
+        "text": narrative(
+            f"{target.get('display', 'Record')}: {activity['text']}",
+            f"Recorded {fhir_instant(commit.committer_date)} in commit {commit.sha}"
+            f" by {commit.author.name}",
+        ),
         "target": [target, *also],
         "occurredDateTime": fhir_instant(commit.author_date),
         "recorded": fhir_instant(commit.committer_date),

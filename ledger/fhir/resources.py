@@ -47,7 +47,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import importlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -117,14 +119,33 @@ def approver_ref(name: str) -> Json:
     return reference("Practitioner", f"approver:{name}", display=name)
 
 
+def narrative(*lines: str) -> Json:
+    """Generated narrative (dom-6): each line a paragraph of escaped XHTML. Characters XML 1.0
+    forbids (control characters, lone surrogates, U+FFFE, U+FFFF) are left out: a record may
+    hold them, and a div with one is no XHTML."""
+    body = "".join(
+        f"<p>{html.escape(_XML_FORBIDDEN.sub('', line), quote=False)}</p>" for line in lines
+    )
+    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'}
+
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def organization(name: str) -> Json:
-    return {"resourceType": "Organization", "id": resource_id("Organization", name), "name": name}
+    return {
+        "resourceType": "Organization",
+        "id": resource_id("Organization", name),
+        "text": narrative(f"Organisation {name}"),
+        "name": name,
+    }
 
 
 def person(name: str, email: str) -> Json:
     return {
         "resourceType": "Practitioner",
         "id": resource_id("Practitioner", f"mailto:{email}"),
+        "text": narrative(f"{name} <{email}>"),
         "identifier": [identifier(URI, f"mailto:{email}")],
         "name": [{"text": name}],
     }
@@ -134,6 +155,7 @@ def approver(name: str) -> Json:
     return {
         "resourceType": "Practitioner",
         "id": resource_id("Practitioner", f"approver:{name}"),
+        "text": narrative(f"{name} (named as approver in a record)"),
         "name": [{"text": name}],
     }
 
@@ -228,6 +250,12 @@ def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None)
         "resourceType": "Device",
         "id": resource_id("Device", sha256),
         **_meta(regulatory_tags(content), None if v.r5 else AI_DEVICE_PROFILE),
+        "text": narrative(
+            f"AI model {record.label}: {title}",
+            content["description"],
+            f"Intended use: {content['intended_use']['purpose']}",
+            f"Regulatory status: {content['regulatory_status']}",
+        ),
         "extension": extensions,
         "identifier": [
             *_record_identifiers(record.label, sha256),
@@ -260,6 +288,7 @@ def model_card(v: FhirVersion, record: MappedRecord) -> Json:
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", "model-card", record.sha256),
         **_meta(regulatory_tags(record.content), None if v.r5 else AI_MODEL_CARD_PROFILE),
+        "text": narrative(f"Model card of {record.label} (Markdown, attached)"),
         "status": "current",
         "type": {"coding": [{"system": AI_INPUTS, "code": "AIModelCard"}]},
         "category": [{"coding": [MARKDOWN_FORMAT]}],
@@ -282,6 +311,7 @@ def snapshot_document(
     where = snap["dvc_file"] + (f" stage {snap['stage']}" if snap.get("stage") else "")
     size = f"{snap['size']} bytes" + (f" in {snap['nfiles']} files" if "nfiles" in snap else "")
     legacy = "" if snap.get("hash") == "md5" else "; legacy DVC 2 md5 (dos2unix)"
+    description = f"DVC output {snap['path']} of {where}: {size}{legacy}"
     attachment: Json = {"title": snap["path"]}
     if not v.r5:
         attachment["size"] = snap["size"]
@@ -289,6 +319,7 @@ def snapshot_document(
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", snap["md5"], snap["sha256"]),
         **meta_tags(tags),
+        "text": narrative(f"Dataset snapshot {snap['path']}", description),
         "identifier": [
             identifier(SID_DVC_MD5, snap["md5"]),
             identifier(SID_CONTENT_SHA256, snap["sha256"]),
@@ -296,7 +327,7 @@ def snapshot_document(
         "status": "current",
         "type": {"text": "dataset snapshot (DVC output)"},
         **({"subject": subject} if subject else {}),
-        "description": f"DVC output {snap['path']} of {where}: {size}{legacy}",
+        "description": description,
         "content": [{"attachment": attachment}],
     }
 
@@ -315,7 +346,7 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
     kind = "specimen" if v.r5 and unit == "sample" else "person"
     counts_units = unit == "patient" or kind == "specimen"
     members = cohort["size"] if counts_units else cohort.get("subjects")
-    criteria = [
+    criteria: list[Json] = [
         {"code": {"text": text}, "valueBoolean": True, "exclude": exclude}
         for key, exclude in (("inclusion", False), ("exclusion", True))
         if isinstance(selection[key], list)
@@ -336,6 +367,16 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
         "resourceType": "Group",
         "id": resource_id("Group", sha256),
         **meta_tags(regulatory_tags(content)),
+        "text": narrative(
+            f"Cohort of {record.label}: {content['title']}",
+            f"{cohort['size']} {_plural(unit)}"
+            + (f", {members} members" if members is not None else ""),
+            *(
+                f"{'Excluded' if c['exclude'] else 'Included'}: {c['code']['text']}"
+                for c in criteria
+                if "valueBoolean" in c
+            ),
+        ),
         "identifier": _record_identifiers(record.label, sha256),
         "type": kind,
         **({"membership": "definitional"} if v.r5 else {"actual": False}),
