@@ -10,7 +10,7 @@ version maps to is kept (``ledger.state.values``) by a digest of everything it i
 so after a commit only the versions whose inputs changed are mapped again.
 
 Entries come in a fixed order (Organization, Practitioner, DocumentReference, Group, Device,
-Observation, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
+Observation, Evidence, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
 element order, so the same graph gives the same bytes. ``Bundle.id`` derives from the version,
 the commit and the entries' fullUrls, so the R5 and R4B Bundles and a narrower export
 (``provenance REF``) of the same commit each get their own; ``Bundle.identifier`` is that
