@@ -650,3 +650,19 @@ def test_a_narrative_escapes_markup_and_leaves_out_what_xml_forbids(
     texts = "".join(ElementTree.fromstring(resource["text"]["div"]).itertext())
     assert texts == 'Organisation Dr <script>alert("x")</script> & Sons Ltd'
     _valid(official_schema, version, {**resource, "name": "Dr Sons Ltd"})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_records_purpose_is_on_its_own_resource_not_on_its_provenance(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    for record, path in _records(demo_repo, "HEAD").items():
+        purpose = json.loads(git("show", f"HEAD:{path}", cwd=demo_repo))["purpose"]
+        resource = resources[_record_url(bundle, record)]
+        assert f"Purpose: {purpose}" in resource["text"]["div"], record
+        if resource["resourceType"] != "Group" or version == "R5":
+            structured = json.dumps([resource.get("note"), resource.get("description")])
+            assert json.dumps(f"Purpose: {purpose}")[1:-1] in structured, record
+        assert purpose not in json.dumps(_provenance_of(bundle, record))

@@ -153,7 +153,7 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
         "text": narrative(
             f"Evaluation {record.label}: {content['title']}",
             *(f"{m['name']}: {m['value']:g}" for m in content["metrics"]),
-            *notes[2:],
+            *notes[1:],
         ),
         "identifier": [
             identifier(SID_RECORD, record.label),

@@ -36,7 +36,7 @@ Where each element comes from (R5 / R4B differences marked):
   ``who`` the signer. Its ``data`` stays empty: the cryptographic signature is git's, on the
   commit that added the sign-off, and ``data`` must sign the FHIR resources themselves.
 - ``meta.source``, the origin of the resource, names the commit that recorded the version
-  (``ids.commit_uri``); git's verdict on its signature (``%G?`` letter, words and signer) is a
+  (``ids.commit_source``); git's verdict on its signature (``%G?`` letter, words and signer) is a
   ``meta.tag`` coding, so an auditor can re-check the commit with ``git verify-commit``.
 """
 

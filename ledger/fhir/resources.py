@@ -253,6 +253,7 @@ def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None)
         "text": narrative(
             f"AI model {record.label}: {title}",
             content["description"],
+            f"Purpose: {statement(content['purpose'])}",
             f"Intended use: {content['intended_use']['purpose']}",
             f"Regulatory status: {content['regulatory_status']}",
         ),
@@ -369,6 +370,7 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
         **meta_tags(regulatory_tags(content)),
         "text": narrative(
             f"Cohort of {record.label}: {content['title']}",
+            f"Purpose: {statement(content['purpose'])}",
             f"{cohort['size']} {_plural(unit)}"
             + (f", {members} members" if members is not None else ""),
             *(
@@ -383,7 +385,9 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
         "name": f"{content['title']} ({cohort['size']} {_plural(unit)})",
     }
     if v.r5:
-        group["description"] = content["description"]
+        group["description"] = (
+            f"{content['description']}\n\nPurpose: {statement(content['purpose'])}"
+        )
     if members is not None:
         group["quantity"] = members
     if criteria:
