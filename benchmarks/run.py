@@ -124,6 +124,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "lineage-html": Command(lambda s: ("lineage", "--format", "html")),
     "provenance-json": Command(lambda s: ("provenance", "--format", "json"), after_commit=True),
     "provenance-ndjson": Command(lambda s: ("provenance", "--format", "ndjson")),
+    "provenance-provn": Command(lambda s: ("provenance", "--format", "provn")),
     "diff": Command(lambda s: ("diff", s.middle, "HEAD", "--format", "json")),
     "compare": Command(lambda s: ("compare", *s.evaluations) if s.evaluations else None),
     "export": Command(lambda s: ("export", "-o", str(s.export_zip))),

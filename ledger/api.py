@@ -551,16 +551,21 @@ class Ledger:
         return LineageView(graph, state)
 
     def provenance(
-        self, ref: str | None = None, rev: str = "HEAD", fhir_version: str = "R5"
+        self,
+        ref: str | None = None,
+        rev: str = "HEAD",
+        fhir_version: str = "R5",
+        bundle_type: str = "collection",
     ) -> ProvenanceBundle:
-        """FHIR Provenance of every record version at ``rev``, or of ``ref`` and its upstream."""
+        """FHIR Provenance of every record version at ``rev``, or of ``ref`` and its upstream,
+        as a Bundle of ``bundle_type`` (``collection`` or ``transaction``)."""
         from ledger.fhir.bundle import ProvenanceBundle
         from ledger.fhir.versions import fhir_version as check_version
 
         check_version(fhir_version)
         state = self.state(rev)
         view = self.lineage(ref, rev, direction="upstream", all_versions=True)
-        return ProvenanceBundle(state, view.graph, fhir_version)
+        return ProvenanceBundle(state, view.graph, fhir_version, bundle_type)
 
     def diff(self, base: str, head: str = "HEAD") -> Review:
         """A review of what changed in the ledger between ``base`` and ``head``."""

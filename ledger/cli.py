@@ -28,6 +28,7 @@ from ledger.errors import (
     LedgerError,
 )
 from ledger.views.formats import (
+    BUNDLE_TYPES,
     FHIR_FORMATS,
     LINEAGE,
     LIST,
@@ -544,9 +545,27 @@ def lineage(
 @_format(
     PROVENANCE.names,
     "json",
-    "A FHIR Bundle, one FHIR resource per line for bulk loading, or W3C PROV.",
+    "A FHIR Bundle, FHIR resources one per line (with -o, a Bulk Data file set), or W3C PROV.",
 )
-@OUTPUT
+@click.option(
+    "--bundle-type",
+    type=click.Choice(BUNDLE_TYPES),
+    help="collection, or transaction: each entry a PUT of its id, to load into a FHIR "
+    "server as often as you like.  [default: collection]",
+)
+@click.option(
+    "--files-url",
+    metavar="URL",
+    help="With --format ndjson -o DIR: where DIR will be served; the manifest's file URLs "
+    "start with it (default: file names relative to the manifest).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write to FILE instead of standard output; with --format ndjson, a folder: one "
+    "NDJSON file per resource type and the Bulk Data manifest.",
+)
 @pass_session
 def provenance(
     session: Session,
@@ -554,13 +573,29 @@ def provenance(
     rev: str,
     fhir_version: str | None,
     fmt: str,
+    bundle_type: str | None,
+    files_url: str | None,
     output: Path | None,
 ) -> None:
     """Provenance of every record version, or of REF and its upstream: FHIR Provenance (R5 or
     R4B), or the lineage graph in W3C PROV."""
     if fhir_version is not None and fmt not in FHIR_FORMATS:
         raise click.UsageError(f"--fhir-version goes with --format json or ndjson, not {fmt}")
-    found = session.book.provenance(ref, rev, fhir_version or "R5")
+    if bundle_type is not None and fmt != "json":
+        raise click.UsageError(f"--bundle-type goes with --format json, not {fmt}")
+    if files_url is not None and (fmt != "ndjson" or output is None):
+        raise click.UsageError("--files-url goes with --format ndjson -o DIR")
+    found = session.book.provenance(ref, rev, fhir_version or "R5", bundle_type or "collection")
+    if fmt == "ndjson" and output is not None:
+        from ledger.fhir.bulk_files import write_file_set
+
+        written = write_file_set(found, output, files_url)
+        click.echo(
+            f"wrote {len(written)} files to {output}; the manifest is {output / 'manifest.json'}"
+        )
+        return
+    if output is not None and output.is_dir():
+        raise click.UsageError(f"{output} is a folder; -o names a file for --format {fmt}")
     _emit(PROVENANCE.render(fmt, found), output)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from ledger.errors import UsageError
+from ledger.fhir.ids import DEFAULT_BASE
 from ledger.records.jsonload import Limits
 from ledger.signoffs.policy import Policy, parse_policy
 
@@ -22,6 +24,11 @@ max_record_bytes = 1048576
 max_depth = 32
 # Where `ledger sign` writes sign-offs: <signoffs_dir>/<kind>/<name>/<version>/<entry>.json
 signoffs_dir = "signoffs"
+# The base of the naming systems and code systems in FHIR output (`ledger provenance`,
+# `ledger export`), an absolute URL ending in "/". The default,
+# https://pypi.org/project/healthcare-ai-ledger/fhir/, lies under ledger's own name on the
+# package index, which no one else can hold; set a base your organisation controls:
+# fhir_base = "https://fhir.example-hospital.org/ledger/"
 
 # Sign-offs verify requires of every current version of a kind, and `ledger promote` of a
 # model version for a stage: meaning = [roles that must each give it]. For example:
@@ -32,7 +39,7 @@ signoffs_dir = "signoffs"
 """
 
 
-_KNOWN = ("records_dir", "signoffs_dir", "max_record_bytes", "max_depth")
+_KNOWN = ("records_dir", "signoffs_dir", "max_record_bytes", "max_depth", "fhir_base")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     signoffs_dir: str = "signoffs"
     signoffs: Policy = field(default_factory=Policy)
+    fhir_base: str = DEFAULT_BASE
 
 
 def load_config(root: Path) -> Config:
@@ -77,7 +85,29 @@ def load_config(root: Path) -> Config:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise UsageError(f"{CONFIG_FILE}: {key} must be a positive whole number")
     policy = parse_policy(document.get("signoffs", {}), CONFIG_FILE)
-    return Config(records_dir, Limits(max_bytes, max_depth), signoffs_dir, policy)
+    fhir_base = fhir_base_of(table.get("fhir_base", DEFAULT_BASE), CONFIG_FILE)
+    return Config(records_dir, Limits(max_bytes, max_depth), signoffs_dir, policy, fhir_base)
+
+
+def fhir_base_of(value: object, where: str) -> str:
+    """``value`` if it is a FHIR base: an absolute http(s) URL ending in ``/``, to which the
+    naming systems' paths are appended (so no query, fragment, user or white space)."""
+    if isinstance(value, str) and value.isascii() and value.isprintable() and " " not in value:
+        parts = urlsplit(value)
+        if (
+            parts.scheme in ("https", "http")
+            and parts.netloc
+            and "@" not in parts.netloc
+            and "?" not in value
+            and "#" not in value
+            and value.endswith("/")
+        ):
+            return value
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    raise UsageError(
+        f"{where}: fhir_base must be an absolute https:// or http:// URL ending in '/', not "
+        f'{shown}; set one your organisation controls, e.g. "https://fhir.example-hospital.org/ledger/"'
+    )
 
 
 def _folder(table: dict[str, object], key: str, default: str) -> str:

@@ -65,6 +65,12 @@ RULES: dict[str, Rule] = _rules(
         "record files must be regular files, not symbolic links",
         "replace the link with the file itself",
     ),
+    Rule(
+        "L010",
+        "unprintable-text",
+        "a text holds a control character or a space other than the plain one",
+        "remove it; keep line breaks and tabs, and write other spaces as plain spaces",
+    ),
     # The schema.
     Rule(
         "L101",
@@ -96,6 +102,13 @@ RULES: dict[str, Rule] = _rules(
         "inconsistent",
         "values in the record contradict each other",
         "make the values agree",
+    ),
+    Rule(
+        "L107",
+        "run-period",
+        "a run's period ends before it starts, or has an end but no start",
+        "give started and ended as the run's wall-clock times, with ended not before started "
+        "(started alone when the end is not known)",
     ),
     # Identity and place.
     Rule(

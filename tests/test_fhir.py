@@ -19,7 +19,7 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.fhir.bundle import ProvenanceBundle
 from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
-from ledger.fhir.ids import NAMESPACE, SID_DVC_MD5, SID_RECORD, URI, fhir_instant, resource_id
+from ledger.fhir.ids import NAMESPACE, URI, fhir_instant, resource_id, systems
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.provenance import record_provenance
 from ledger.fhir.resources import cohort_group, organization, record_ref
@@ -62,7 +62,7 @@ def _record_url(bundle: Json, record: str) -> str:
     (url,) = [
         url
         for url, r in _by_url(bundle).items()
-        if {"system": SID_RECORD, "value": record} in r.get("identifier", [])
+        if {"system": systems().record, "value": record} in r.get("identifier", [])
     ]
     return url
 
@@ -172,12 +172,30 @@ def test_rev_gives_the_earlier_state(demo_repo: Path, cli_output: Any) -> None:
 
 
 def test_ndjson_is_one_resource_per_line_without_the_bundle(cli_output: Any) -> None:
+    """The Bundle's resources, with references relative: without a Bundle, no fullUrl
+    resolves a urn:uuid: reference."""
     text = cli_output("--fhir-version", "R4B", "--format", "ndjson")
     lines = text.splitlines()
     assert text.endswith("\n") and all(lines)
     resources = [json.loads(line) for line in lines]
     assert all(r["resourceType"] not in (None, "Bundle") for r in resources)
-    assert resources == list(_by_url(_bundle(cli_output, "R4B")).values())
+    assert "urn:uuid:" not in text
+    in_bundle = _by_url(_bundle(cli_output, "R4B"))
+    types = {url: r["resourceType"] for url, r in in_bundle.items()}
+    assert resources == [relative(r, types) for r in in_bundle.values()]
+
+
+def relative(value: Any, types: dict[str, str]) -> Any:
+    """``value`` with each ``urn:uuid:`` reference to an entry written ``Type/id``."""
+    if isinstance(value, list):
+        return [relative(v, types) for v in value]
+    if not isinstance(value, dict):
+        return value
+    found = {k: relative(v, types) for k, v in value.items()}
+    reference = found.get("reference")
+    if isinstance(reference, str) and reference in types:
+        found["reference"] = f"{types[reference]}/{reference.removeprefix('urn:uuid:')}"
+    return found
 
 
 def test_provenance_of_a_ref_holds_it_and_its_upstream_only(cli_output: Any) -> None:
@@ -186,7 +204,7 @@ def test_provenance_of_a_ref_holds_it_and_its_upstream_only(cli_output: Any) -> 
         i["value"]
         for r in _by_url(bundle).values()
         for i in r.get("identifier", [])
-        if i["system"] == SID_RECORD
+        if i["system"] == systems().record
     }
     upstream = {
         "evaluation:sepsis-risk-heldout@1.0",
@@ -215,7 +233,7 @@ def test_model_is_an_ai_device_and_snapshot_md5s_are_identifiers(
     snapshots = [d for d in _of_type(bundle, "DocumentReference") if "category" not in d]
     assert len(snapshots) == len(_of_type(bundle, "DocumentReference")) - 2  # 2 model cards
     for document in snapshots:
-        assert [i["system"] for i in document["identifier"]].count(SID_DVC_MD5) == 1
+        assert [i["system"] for i in document["identifier"]].count(systems().dvc_md5) == 1
         assert "hash" not in document["content"][0]["attachment"]
 
 
@@ -341,6 +359,7 @@ def test_committer_approvers_signature_and_time_zones_are_mapped(
     content = {**state.content(file), "approvals": approvals}
     provenance = record_provenance(
         fhir_version(version),
+        systems(),
         target=record_ref("Device", str(file.facts.sha256), "model:sepsis-risk@1.1"),
         sha256=str(file.facts.sha256),
         content=content,
@@ -430,7 +449,9 @@ def test_a_cohort_group_counts_its_members_and_names_the_unit_it_counts(
     if subjects is not None:
         content["cohort"]["subjects"] = subjects
     size = content["cohort"]["size"]
-    record = MappedRecord("dataset:sepsis-test@1.0", "0" * 64, content, "2026-01-07T09:00:00Z")
+    record = MappedRecord(
+        "dataset:sepsis-test@1.0", "0" * 64, content, "2026-01-07T09:00:00Z", systems()
+    )
     group = cohort_group(fhir_version(version), record)
     _valid(official_schema, version, group)
     specimens = version == "R5" and unit == "sample"

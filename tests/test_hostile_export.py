@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256
+from ledger.fhir.ids import systems
 from tests.conftest import LEDGER, run_ledger
 
 RECORD = "records/dataset/sepsis-test/1.0.json"
@@ -318,9 +318,9 @@ def _fhir_with(entries: Entries, value: str) -> bytes:
     bundle = json.loads(_content(entries, "fhir/provenance-r5.json"))
     for item in bundle["entry"]:
         identifiers = item["resource"].get("identifier", [])
-        if {"system": SID_RECORD, "value": REF} in identifiers:
+        if {"system": systems().record, "value": REF} in identifiers:
             for ident in identifiers:
-                if ident["system"] == SID_RECORD_SHA256:
+                if ident["system"] == systems().record_sha256:
                     ident["value"] = value
     return json.dumps(bundle).encode()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,27 @@ def test_training_run_becomes_model_and_evaluation_drafts(repo: Path, store: Any
     assert "/model/sha256" not in missing and "/metrics/0/value" not in missing
 
 
+def test_the_run_period_is_mlflows_start_and_end_time_to_the_second(repo: Path, store: Any) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri, ids = store
+    imported(repo, uri, "--run", ids["train"], "--run", ids["recheck"])
+    for run_id, kinds in (
+        (ids["train"], ("model", "evaluation")),
+        (ids["recheck"], ("evaluation",)),
+    ):
+        with warnings.catch_warnings():  # MLflow's own deprecation warnings, not ledger's
+            warnings.simplefilter("ignore")
+            info = MlflowClient(uri).get_run(run_id).info
+        period = [
+            datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for ms in (info.start_time, info.end_time)
+        ]
+        for kind in kinds:
+            _, fields = draft(repo, run_id, kind)
+            assert [fields["started"], fields["ended"]] == period
+
+
 def test_finished_draft_becomes_a_record_and_a_second_import_links_to_it(
     repo: Path, store: Any
 ) -> None:
@@ -116,6 +139,7 @@ def test_finished_draft_becomes_a_record_and_a_second_import_links_to_it(
     assert new.code == 0, new.err
     record = json.loads((repo / "records/model/sepsis-risk/1.2.json").read_text())
     assert record["hyperparameters"] == {"epochs": "300", "l2": "0.01"}
+    assert record["started"] == fields["started"] and record["ended"] == fields["ended"]
     assert record["intended_use"]  # taken over from v1.1
     assert run_ledger("validate", cwd=repo).code == 0
 

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.findings import Finding
-from ledger.records.jsonload import MAX_SAFE_INT, Limits, load_json_bytes, load_json_file
+from ledger.records.jsonload import (
+    MAX_SAFE_INT,
+    UNPRINTABLE,
+    Limits,
+    load_json_bytes,
+    load_json_file,
+)
 
 PATH = "records/dataset/x/1.0.json"
 DEFAULT = Limits()
@@ -148,6 +154,38 @@ def test_surrogate_pairs_are_text() -> None:
     assert _load(b'{"a": "\\ud83d\\ude00"}') == ({"a": "\U0001f600"}, [])
 
 
+@pytest.mark.parametrize(
+    ("data", "pointer", "shown"),
+    [
+        (b'{"title": "a\\u001b[2Jb"}', "/title", "U+001B"),  # a terminal's escape sequence
+        (b'{"a": ["ok", "x\\fy"]}', "/a/1", "U+000C"),
+        ('{"a": {"b": "10\u00a0%"}}'.encode(), "/a/b", "U+00A0"),  # written as it is
+        (b'{"a": "\\u2028"}', "/a", "U+2028"),
+        ('{"a": "\u0085"}'.encode(), "/a", "U+0085"),
+        (b'{"a\\u0007": 1}', "", "U+0007"),  # a key
+    ],
+)
+def test_control_characters_and_odd_spaces_in_text_are_l010(
+    data: bytes, pointer: str, shown: str
+) -> None:
+    value, found = _load(data)
+    assert value is not None  # later checks still read the record
+    assert [(f.code, f.pointer) for f in found] == [("L010", pointer)]
+    assert shown in found[0].message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": "tab\\t, line\\nfeed\\r and a \\\\u000b written as text"}',
+        '{"a": "caf\u00e9 \u2013 \u201cquoted\u201d \u20ac"}'.encode(),
+        b'{"a": "caf\\u00e9 \\u2013 \\u201c"}',
+    ],
+)
+def test_ordinary_text_is_not_l010(data: bytes) -> None:
+    assert _load(data)[1] == []
+
+
 @pytest.mark.parametrize("bracket", [b"[", b'{"a":'])
 def test_deep_nesting_never_recurses(bracket: bytes) -> None:
     problem = _one(bracket * 100_000)
@@ -182,17 +220,21 @@ def test_a_large_valid_record_is_fast_enough() -> None:
 _NUMBERS = st.integers(-MAX_SAFE_INT, MAX_SAFE_INT) | st.floats(
     allow_nan=False, allow_infinity=False
 )
-_SCALARS = st.none() | st.booleans() | _NUMBERS | st.text(max_size=20)
+# Text a record may hold: no control characters but tab and line breaks, no odd spaces (L010).
+_TEXT = st.text(
+    st.characters(codec="utf-8").filter(lambda c: not UNPRINTABLE.match(c)), max_size=20
+)
+_SCALARS = st.none() | st.booleans() | _NUMBERS | _TEXT
 _VALUES = st.recursive(
     _SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner),
     max_leaves=12,
 )
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    doc=st.dictionaries(st.text(max_size=8), _VALUES, max_size=6),
+    doc=st.dictionaries(_TEXT, _VALUES, max_size=6),
     indent=st.sampled_from([None, 2]),
     ascii_only=st.booleans(),
 )

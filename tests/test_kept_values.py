@@ -144,9 +144,9 @@ def mapped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = bundle._map_records
 
-    def spy(version: str, as_bundle: bool, records: list[Any]) -> Any:
+    def spy(version: str, as_bundle: bool, base: str, records: list[Any]) -> Any:
         seen.extend(bundle._RecordInput.from_plain(r).node_id for r in records)
-        return original(version, as_bundle, records)
+        return original(version, as_bundle, base, records)
 
     monkeypatch.setattr(bundle, "_map_records", spy)
     return seen

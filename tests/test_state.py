@@ -436,8 +436,8 @@ def test_the_fingerprint_names_every_library_that_decides_what_is_kept() -> None
     # The command line, the git layer's repository set-up and ``verify --data``'s workspace
     # checks, which are computed afresh on every run; the MLflow import, which writes drafts
     # and keeps nothing (``mlflow`` is one module of three distributions); the report's
-    # plots, drawn afresh on every report.
-    never_kept = {"click", "gitpython", "dvc", "dvc-objects"}
+    # plots, drawn afresh on every report; W3C PROV, written afresh from the lineage graph.
+    never_kept = {"click", "gitpython", "dvc", "dvc-objects", "prov"}
     never_kept |= {"mlflow", "mlflow-skinny", "mlflow-tracing", "vl-convert-python"}
     listed = {_distribution(name) for name in store._LIBRARIES}
     assert third_party - never_kept == listed

@@ -7,6 +7,8 @@ import json
 import random
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,44 @@ def test_a_tracked_evaluation_is_written_whole_and_verifies(repo: Path) -> None:
     assert run_ledger("verify", cwd=repo).code == 0
 
 
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_run_period_comes_from_the_clock_in_utc_to_the_second(repo: Path) -> None:
+    labels, scores, _ = _scores()
+    before = _utc_now()
+    with _track_evaluation(repo) as run:
+        inside = _utc_now()
+        assert before <= run.fields["started"] <= inside and "ended" not in run.fields
+        time.sleep(1.1)  # a run of at least a second: its end is a later second
+        run.log_evaluation(binary_metrics(labels, scores, 0.3))
+    after = _utc_now()
+    record = json.loads((repo / "records/evaluation/sepsis-risk-recheck/1.0.json").read_text())
+    # All "Z" and to the second: as text in the order of time.
+    assert record["started"] < record["ended"] and inside <= record["ended"] <= after
+    assert all(len(record[k]) == 20 and record[k].endswith("Z") for k in ("started", "ended"))
+    assert run_ledger("validate", cwd=repo).code == 0
+
+
+def test_a_period_the_code_sets_is_kept_and_a_reversed_one_refused(repo: Path) -> None:
+    labels, scores, _ = _scores()
+    before = _utc_now()
+    with _track_evaluation(repo) as run:
+        run.set(started="2026-03-01T10:00:00+01:00")
+        run.log_evaluation(binary_metrics(labels, scores, 0.3))
+    record = json.loads((repo / "records/evaluation/sepsis-risk-recheck/1.0.json").read_text())
+    assert record["started"] == "2026-03-01T10:00:00+01:00"
+    assert before <= record["ended"] <= _utc_now()  # filled: the code did not set it
+    period = {"started": "2026-03-01T10:00:00Z", "ended": "2026-03-01T09:00:00Z"}
+    with pytest.raises(InvalidRecordsError) as caught:  # noqa: SIM117
+        with _track_evaluation(repo, name="sepsis-risk-reversed") as run:
+            run.set(**period)
+            run.log_evaluation(binary_metrics(labels, scores, 0.3))
+    assert [(f.code, f.pointer) for f in caught.value.findings] == [("L107", "/ended")]
+    assert not (repo / "records/evaluation/sepsis-risk-reversed").exists()
+
+
 def test_the_decorator_form_records_each_call(repo: Path) -> None:
     labels, scores, _ = _scores()
 
@@ -124,6 +164,8 @@ def test_an_exception_writes_nothing_and_saves_the_draft(repo: Path) -> None:
     assert not (repo / "records/evaluation/sepsis-risk-recheck").exists()
     draft = repo / ".ledger/drafts/evaluation-sepsis-risk-recheck-1.0.json"
     assert json.loads(draft.read_text()) == run.fields
+    # When the run began, and no end: it never ended as a run that could be recorded.
+    assert "started" in run.fields and "ended" not in run.fields
     note = caught.value.__notes__[0]
     assert "nothing was recorded for evaluation:sepsis-risk-recheck@1.0" in note
     assert ".ledger/drafts/evaluation-sepsis-risk-recheck-1.0.json" in note

@@ -67,7 +67,8 @@ network to check.
 - `history/`: for each record, the commits that added or changed it (author, committer, dates,
   message, reason, signature status) and the SHA-256 of each content
 - `lineage/`: the lineage graph as JSON, Mermaid, Graphviz DOT and a self-contained HTML page
-- `fhir/`: FHIR Provenance Bundles, R5 and R4B
+- `fhir/`: FHIR Provenance Bundles, R5 and R4B; their naming systems and code systems lie
+  under the base the manifest names (`fhir_base`)
 - `technical-file/`: for each current model version, its technical file as Markdown and HTML
   (`<name>/<version>.md`, `.html`): intended use, data, training, evaluation with subgroups and
   intervals, changes against the previous version, criteria and their computed outcome,
@@ -78,7 +79,8 @@ network to check.
 - `verification/`: the report of `ledger verify` at that commit (JSON and text), and
   `signoffs.json`: each sign-off with the commit that added it, git's verdict on that commit's
   signature and whether verify counts it (and if not, why)
-- `manifest.json`: the commit id, every record's canonical SHA-256 and every file's SHA-256
+- `manifest.json`: the commit id, the FHIR base, every record's canonical SHA-256 and every
+  file's SHA-256
 
 ## How to verify
 
@@ -255,7 +257,13 @@ def write_export(
     with _Bundle(stream) as bundle:
         records = _write_entries(root, state, bundle, findings)
         bundle.wait()  # every entry hashed: the manifest can list them
-        content = _manifest(state.commit, records, bundle.hashes, verification(findings))
+        content = _manifest(
+            state.commit,
+            state.config.fhir_base,
+            records,
+            bundle.hashes,
+            verification(findings),
+        )
         manifest = to_json_text(content).encode()
         bundle.add_bytes(MANIFEST, [manifest])
         if signing_key is not None:
@@ -346,6 +354,7 @@ def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
 
 def _manifest(
     sha: str,
+    fhir_base: str,
     records: dict[str, dict[str, str]],
     hashes: dict[str, str],
     verified: dict[str, Any],
@@ -354,6 +363,8 @@ def _manifest(
         "format": FORMAT,
         "ledger_version": __version__,
         "commit": sha,
+        # The FHIR Bundles' naming systems lie under it: the verifier finds records by them.
+        "fhir_base": fhir_base,
         "verification": verified,
         "records": records,
         "files": dict(sorted(hashes.items())),

@@ -28,7 +28,7 @@ from ledger.audit.export import EXPORTED_SIGNOFFS, MANIFEST, load_manifest
 from ledger.audit.signing import SIGNATURE, check_signature
 from ledger.checks.record_file import blob_id
 from ledger.checks.tree import FactsCache, Report, load_records, tree_findings
-from ledger.config import Config
+from ledger.config import Config, fhir_base_of
 from ledger.errors import UsageError
 from ledger.findings import SORT_KEY, Finding, finding
 from ledger.records.identity import is_json_name
@@ -208,7 +208,7 @@ def _verify(contents: Archive, limits: Limits, expect: str | None) -> ExportChec
     }
     found += _copies(vouched, manifest["commit"], records, blobs, reported)
     found += _signoffs(vouched, records, limits)
-    found += _fhir(vouched, records)
+    found += _fhir(vouched, records, _fhir_base(manifest))
     verified, problems = _recorded_verification(manifest, vouched)
     found += problems
     return ExportCheck(
@@ -303,6 +303,8 @@ def _manifest_parts(
 
     if not isinstance(manifest.get("commit"), str) or not _COMMIT.fullmatch(manifest["commit"]):
         bad("/commit", "is not a commit id (40 or 64 hex characters)")
+    if "fhir_base" in manifest and _fhir_base(manifest) is None:
+        bad("/fhir_base", "is not an absolute https:// or http:// URL ending in '/'")
     listed: dict[str, str] = {}
     for name, digest in manifest["files"].items():
         if isinstance(digest, str) and _SHA256.fullmatch(digest):
@@ -464,7 +466,21 @@ def _json(entry: Entry | None) -> object:
         return None
 
 
-def _fhir(vouched: dict[str, Entry], records: dict[str, dict[str, str]]) -> list[Finding]:
+def _fhir_base(manifest: dict[str, Any]) -> str | None:
+    """The base of the FHIR Bundles' naming systems the manifest names (an export written
+    before the setting existed names none: it used the former base); None when it names
+    something else than a base, which ``_manifest_parts`` reports."""
+    from ledger.fhir.ids import FORMER_BASE
+
+    try:
+        return fhir_base_of(manifest.get("fhir_base", FORMER_BASE), MANIFEST)
+    except UsageError:
+        return None
+
+
+def _fhir(
+    vouched: dict[str, Entry], records: dict[str, dict[str, str]], base: str | None
+) -> list[Finding]:
     """Each FHIR Bundle: valid FHIR of its version, and its record resources copies of the
     records (the identity and canonical hash each one is identified by)."""
     from ledger.fhir.checks import bundle_problems
@@ -482,15 +498,20 @@ def _fhir(vouched: dict[str, Entry], records: dict[str, dict[str, str]]) -> list
         found += [
             finding("L905", name, "", problem) for problem in bundle_problems(bundle, version)
         ]
-        found += _mapped_records(name, bundle, records)
+        if base is not None:
+            found += _mapped_records(name, bundle, records, base)
     return found
 
 
-def _mapped_records(name: str, bundle: object, records: dict[str, dict[str, str]]) -> list[Finding]:
+def _mapped_records(
+    name: str, bundle: object, records: dict[str, dict[str, str]], base: str
+) -> list[Finding]:
     """L909 for a record resource whose identifiers name another hash than the record's, or
-    a record the export does not hold, and for a record no resource maps."""
-    from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256
+    a record the export does not hold, and for a record no resource maps; record resources
+    are those identified in the naming systems under ``base``."""
+    from ledger.fhir.ids import systems
 
+    named_by = systems(base)
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
     if not isinstance(entries, list):
         return []  # bundle_problems says what is wrong with it
@@ -506,9 +527,9 @@ def _mapped_records(name: str, bundle: object, records: dict[str, dict[str, str]
             for index, ident in enumerate(identifiers)
             if isinstance(ident, dict)
         }
-        if SID_RECORD not in named:
+        if named_by.record not in named:
             continue
-        ref = str(named[SID_RECORD][1])
+        ref = str(named[named_by.record][1])
         where = f"/entry/{at}/resource/identifier"
         mapped.add(ref)
         if ref not in records:
@@ -516,7 +537,7 @@ def _mapped_records(name: str, bundle: object, records: dict[str, dict[str, str]
                 finding("L909", name, where, f"maps {ref}, which the export does not hold")
             )
             continue
-        index, digest = named.get(SID_RECORD_SHA256, (len(identifiers), None))
+        index, digest = named.get(named_by.record_sha256, (len(identifiers), None))
         if digest != records[ref]["sha256"]:
             found.append(
                 finding("L909", name, f"{where}/{index}", f"{ref}'s hash differs from its record's")

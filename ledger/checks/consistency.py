@@ -1,16 +1,18 @@
-"""Checks that values inside one record agree with each other (rule L106)."""
+"""Checks that values inside one record agree with each other (rules L106 and L107)."""
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ledger.findings import Finding, finding
 from ledger.records.common import AcceptanceCriterion, NonInferiority, SubgroupRef
 from ledger.records.dataset import DatasetRecord
 from ledger.records.evaluation import ConfidenceInterval, EvaluationRecord, Metric
+from ledger.records.model import ModelRecord
 
 if TYPE_CHECKING:
     from ledger.records import Record
@@ -23,7 +25,25 @@ def check_consistency(record: Record, path: str) -> list[Finding]:
     if isinstance(record, DatasetRecord):
         return _dataset(record, path)
     if isinstance(record, EvaluationRecord):
-        return _evaluation(record, path)
+        return _evaluation(record, path) + _run_period(record, path)
+    if isinstance(record, ModelRecord):
+        return _run_period(record, path)
+    return []
+
+
+def _run_period(record: ModelRecord | EvaluationRecord, path: str) -> list[Finding]:
+    started, ended = record.started, record.ended
+    if ended is None:
+        return []  # no period, or a run whose end was not known when it was recorded
+    if started is None:
+        return [finding("L107", path, "/ended", "the run has an end but no start (started)")]
+    # As moments, not as text: 10:00+01:00 is before 09:30Z.
+    if datetime.fromisoformat(ended) < datetime.fromisoformat(started):
+        return [
+            finding(
+                "L107", path, "/ended", f"the run ended ({ended}) before it started ({started})"
+            )
+        ]
     return []
 
 

@@ -19,6 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from ledger.findings import SORT_KEY, Finding, finding, pointer_of
 from ledger.records.common import (
     DATE_PATTERN,
+    DATETIME_PATTERN,
     EXTENSION_KEY_PATTERN,
     MD5_PATTERN,
     REF_PATTERN,
@@ -32,6 +33,8 @@ _PATTERN_NAMES = {
     MD5_PATTERN: "a DVC md5 (32 lower-case hex characters, with .dir for a directory)",
     REF_PATTERN: "a record reference KIND:NAME@VERSION, e.g. dataset:sepsis-cohort@1.0",
     DATE_PATTERN: "a date written YYYY, YYYY-MM or YYYY-MM-DD",
+    DATETIME_PATTERN: "a time with its offset, to the second: 2026-03-01T09:30:00Z or "
+    "2026-03-01T10:30:00+01:00",
     EXTENSION_KEY_PATTERN: "a namespaced key such as acme.org/site",
     r"\S": "text that is not blank",
 }

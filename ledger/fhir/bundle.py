@@ -1,4 +1,5 @@
-"""The FHIR Bundle (type ``collection``) of a lineage graph, written as it is built.
+"""The FHIR Bundle (a ``collection`` or a ``transaction``) of a lineage graph, written as it
+is built.
 
 Each record version maps, through its kind's declaration (``KindSpec.fhir``), to a resource
 and a Provenance built from the commit that added it; people become Practitioners,
@@ -26,23 +27,27 @@ import functools
 import hashlib
 import json
 import marshal
+import re
 import tempfile
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ledger.bulk import quiet_gc
 from ledger.compactjson import compact_encoder
+from ledger.errors import UsageError
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import (
     URI,
+    Systems,
     commit_source,
     fhir_instant,
     full_url,
     identifier,
     latest,
     resource_id,
+    systems,
 )
 from ledger.fhir.mapped import MappedRecord, Related
 from ledger.fhir.provenance import SignOffFact, record_provenance
@@ -61,6 +66,7 @@ from ledger.fhir.resources import (
 from ledger.kinds import spec
 from ledger.state.store import commit_from_json, commit_to_json
 from ledger.state.values import pack_marshalled
+from ledger.views import formats
 from ledger.views.graph import record_node_id
 from ledger.workers import Workers, fork_pool
 
@@ -80,6 +86,12 @@ ORDER = (
     "Provenance",
 )
 _RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}  # its spool
+BUNDLE_TYPES = formats.BUNDLE_TYPES
+_FULL_URL = re.compile(r'\{"fullUrl":"(urn:uuid:[0-9a-f-]{36})"')
+_EXAMPLE_ID = "00000000-0000-5000-8000-000000000000"
+# A reference in an entry's compact JSON line. It cannot match inside a string value: there a
+# quote is written \", and the pattern begins and ends with bare quotes.
+_URN_REFERENCE = re.compile(r'"reference":"urn:uuid:([0-9a-f-]{36})"')
 BATCH = 500  # records read from git at a time: enough to stream, few enough to hold
 RELATED_HELD = 1 << 14  # linked-to records held at once: most links go to a few upstream ones
 SPOOL_BYTES = 8 << 20  # a spool stays in memory up to this size, then moves to a file
@@ -92,10 +104,20 @@ _LINE = compact_encoder(sort_keys=False)
 class ProvenanceBundle:
     """The Bundle of a graph's record versions, in one FHIR version; rendered on demand."""
 
-    def __init__(self, state: LedgerState, graph: LineageGraph, fhir_version: str = "R5") -> None:
+    def __init__(
+        self,
+        state: LedgerState,
+        graph: LineageGraph,
+        fhir_version: str = "R5",
+        bundle_type: str = "collection",
+    ) -> None:
+        if bundle_type not in BUNDLE_TYPES:
+            raise UsageError(f"bundle type {bundle_type!r}: use one of {', '.join(BUNDLE_TYPES)}")
         self.state, self.graph = state, graph
         self.v = versions.fhir_version(fhir_version)
         self.fhir_version = self.v.name
+        self.bundle_type = bundle_type
+        self.systems = systems(state.config.fhir_base)
 
     def json_chunks(self) -> Iterator[str]:
         """The Bundle as JSON with a final newline: its own elements indented, each entry
@@ -110,22 +132,25 @@ class ProvenanceBundle:
     def _bundle_chunks(
         self, spools: list[IO[str]], urls: list[str], guard: BundleGuard
     ) -> Iterator[str]:
-        bundle_id = resource_id("Bundle", self.v.name, self.graph.commit, *sorted(urls))
+        # A transaction of the same entries is another Bundle; a collection keeps its id.
+        kind = () if self.bundle_type == "collection" else (self.bundle_type,)
+        bundle_id = resource_id("Bundle", self.v.name, self.graph.commit, *kind, *sorted(urls))
         header: Json = {
             "resourceType": "Bundle",
             "id": bundle_id,
             **({"meta": source} if (source := commit_source(self.graph.commit)) else {}),
-            # The id's uuid names this version, commit and selection, as the identifier must.
+            # The id's uuid names this version, commit, type and selection, as the identifier
+            # must.
             "identifier": identifier(URI, full_url(bundle_id)),
-            "type": "collection",
+            "type": self.bundle_type,
         }
-        commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
-        stamp = latest([str(n.attrs["committer_date"]) for n in commits])
+        stamp = self.timestamp
         if stamp:
             header["timestamp"] = stamp
         problems, written = guard.written_header(header)
         if written is None:
             raise FhirMappingError(problems)
+        with_request = self._with_request(guard) if self.bundle_type == "transaction" else None
         text = json.dumps(written, indent=2, ensure_ascii=False)
         if not urls:
             yield text + "\n"
@@ -135,17 +160,56 @@ class ProvenanceBundle:
         for spool in spools:
             spool.seek(0)
             for line in spool:
-                yield ("\n    " if first else ",\n    ") + line.rstrip("\n")
+                entry = line.rstrip("\n")
+                if with_request is not None:
+                    entry = with_request(entry)
+                yield ("\n    " if first else ",\n    ") + entry
                 first = False
         yield "\n  ]\n}\n"
 
+    @property
+    def timestamp(self) -> str | None:
+        """The latest committer time in the graph: when the newest version shown was
+        recorded, never the clock."""
+        commits = [n for n in self.graph.nodes.values() if n.kind == "commit"]
+        return latest([str(n.attrs["committer_date"]) for n in commits])
+
+    def _with_request(self, guard: BundleGuard) -> Callable[[str], str]:
+        """Adds to an entry's line the ``request`` that makes loading the Bundle idempotent:
+        ``PUT Type/id`` with the resource's own content-derived id, so a server that loads it
+        twice holds the same resources, not copies. Every request has one shape (a method
+        and a ``Type/uuid`` URL), which the guard reviews once."""
+        types = guard.resource_types
+        problems = guard.review_request({"method": "PUT", "url": f"Provenance/{_EXAMPLE_ID}"})
+        if problems:
+            raise FhirMappingError([f"Bundle.entry.request: {p}" for p in problems])
+
+        def with_request(entry: str) -> str:
+            match = _FULL_URL.match(entry)
+            if match is None:  # every entry line starts with its fullUrl (``_Reviewer.entry``)
+                raise FhirMappingError([f"an entry without a fullUrl: {entry[:80]}"])
+            url = match.group(1)
+            request = f'{{"method":"PUT","url":"{types[url]}/{url.removeprefix("urn:uuid:")}"}}'
+            return f'{entry[:-1]},"request":{request}}}'
+
+        return with_request
+
     def ndjson_chunks(self) -> Iterator[str]:
-        """One compact resource per line (FHIR Bulk Data NDJSON), in the Bundle's order."""
-        spools, _, _ = self._build(bundle=False)
+        """One compact resource per line (NDJSON), in the Bundle's order, with references
+        relative (``Type/id``): without a Bundle, no fullUrl resolves a ``urn:uuid:``."""
+        for _, lines in self.typed_ndjson():
+            yield from lines
+
+    def typed_ndjson(self) -> Iterator[tuple[str, Iterator[str]]]:
+        """The NDJSON lines of each resource type that has any, in the Bundle's order (a Bulk
+        Data file set has a file per type)."""
+        spools, _, guard = self._build(bundle=False)
+        types = guard.resource_types
         try:
-            for spool in spools:
-                spool.seek(0)
-                yield from spool
+            for resource_type, spool in zip(ORDER, spools, strict=True):
+                if spool.tell():
+                    spool.seek(0)
+                    yield resource_type, (relative_references(line, types) for line in spool)
         finally:  # also when the reader stops early
             for spool in spools:
                 spool.close()
@@ -155,7 +219,7 @@ class ProvenanceBundle:
             yield json.loads(line)
 
     def _build(self, *, bundle: bool) -> tuple[list[IO[str]], list[str], BundleGuard]:
-        mapping = _Mapping(self.state, self.graph, self.v, bundle)
+        mapping = _Mapping(self.state, self.graph, self.v, self.systems, bundle)
         try:
             with quiet_gc():
                 mapping.build()
@@ -308,9 +372,9 @@ def _reviewer(version: str, bundle: bool) -> _Reviewer:
     return reviewer
 
 
-def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
+def _map_records(version: str, bundle: bool, base: str, rows: list[Any]) -> list[_Mapped]:
     """What each record of a batch (``_RecordInput.plain`` rows) maps to, here or in a
-    worker."""
+    worker, with the naming systems under ``base``."""
     if not rows:
         return []
     reviewer = _reviewer(version, bundle)
@@ -321,25 +385,40 @@ def _map_records(version: str, bundle: bool, rows: list[Any]) -> list[_Mapped]:
         if spec(record.kind).fhir.as_source == "data":
             tags = regulatory_tags(content)
             documents = [(snap, record.node_id, tags) for snap in record.snapshots]
-        out.append(_Mapped(reviewer.entries(_resources(reviewer.v, record, content)), documents))
+        resources = _resources(reviewer.v, systems(base), record, content)
+        out.append(_Mapped(reviewer.entries(resources), documents))
     return out
 
 
+def relative_references(line: str, types: Mapping[str, str]) -> str:
+    """``line`` (a resource's compact JSON) with each ``urn:uuid:`` reference to an entry
+    (``types``: resource type by fullUrl) written ``Type/id``, the form a server or a Bulk
+    Data file set resolves. The guard resolved every reference to an entry already."""
+
+    def relative(match: re.Match[str]) -> str:
+        uuid = match.group(1)
+        return f'"reference":"{types["urn:uuid:" + uuid]}/{uuid}"'
+
+    return _URN_REFERENCE.sub(relative, line)
+
+
 def _map_documents(
-    version: str, bundle: bool, documents: list[tuple[Json, list[str], Json | None]]
+    version: str, bundle: bool, base: str, documents: list[tuple[Json, list[str], Json | None]]
 ) -> list[_Mapped]:
     """The DocumentReference of each snapshot, from its attributes, the regulatory tags of
     the datasets documenting it and its subject (the dataset, when only one documents it)."""
     if not documents:
         return []
-    reviewer = _reviewer(version, bundle)
+    reviewer, named = _reviewer(version, bundle), systems(base)
     return [
-        _Mapped([reviewer.entry(snapshot_document(reviewer.v, *document))], [])
+        _Mapped([reviewer.entry(snapshot_document(reviewer.v, named, *document))], [])
         for document in documents
     ]
 
 
-def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> Iterator[Json]:
+def _resources(
+    v: versions.FhirVersion, named: Systems, record: _RecordInput, content: Json
+) -> Iterator[Json]:
     """The resources of one record version: its organisation, its own resource, the people
     involved and the Provenance of its commit."""
     yield organization(content["organization"])
@@ -349,6 +428,7 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
         record.sha256,
         content,
         fhir_instant(commit.committer_date),
+        named,
         related,
         person_ref(commit.author.name, commit.author.email),
         fhir_instant(commit.author_date),
@@ -371,6 +451,7 @@ def _resources(v: versions.FhirVersion, record: _RecordInput, content: Json) -> 
     previous = [r.resource for r in related.get("supersedes", ())]
     yield record_provenance(
         v,
+        named,
         target=related["snapshot-of"][0].resource,  # the record's own: see ``MappedRecord``
         also=[resource_ref(r) for r in more],
         sha256=record.sha256,
@@ -394,9 +475,15 @@ class _Mapping:
     the same bytes either way."""
 
     def __init__(
-        self, state: LedgerState, graph: LineageGraph, v: versions.FhirVersion, bundle: bool
+        self,
+        state: LedgerState,
+        graph: LineageGraph,
+        v: versions.FhirVersion,
+        named: Systems,
+        bundle: bool,
     ) -> None:
         self.state, self.graph, self.v, self.bundle = state, graph, v, bundle
+        self.base = named.base
         self.guard = BundleGuard(v)  # accepts entries in order; references at the end
         self.spools: list[IO[str]] = [
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
@@ -431,7 +518,7 @@ class _Mapping:
                     documented_by[snap_id].append((dataset_id, tags))
             documents = [self.document(*item) for item in sorted(documented_by.items())]
             parts = (documents[i : i + BATCH] for i in range(0, len(documents), BATCH))
-            snapshots = (([_key(spaces[1], d) for d in part], part) for part in parts)
+            snapshots = (([_key(spaces[1], self.base, d) for d in part], part) for part in parts)
             for mapped in self.kept_or_mapped(pool, spaces[1], _map_documents, snapshots):
                 for entry in mapped.entries:
                     self.accept(entry)
@@ -442,7 +529,7 @@ class _Mapping:
         self,
         pool: Workers | None,
         space: str,
-        work: Callable[[str, bool, list[Any]], list[_Mapped]],
+        work: Callable[[str, bool, str, list[Any]], list[_Mapped]],
         batches: Iterator[tuple[list[bytes], list[Any]]],
     ) -> Iterator[_Mapped]:
         """What each input of each batch maps to, in order: kept by its key, or mapped by
@@ -457,7 +544,7 @@ class _Mapping:
                 held.append((keys, found))
                 missing = [item for key, item in zip(keys, inputs, strict=True) if key not in found]
                 packed = marshal.dumps(self.complete(missing))
-                yield work, kept is not None, self.v.name, self.bundle, packed
+                yield work, kept is not None, self.v.name, self.bundle, self.base, packed
 
         for fresh in _run(pool, _mapped_to_keep, tasks()):
             keys, found = held.popleft()
@@ -518,6 +605,7 @@ class _Mapping:
             keys.append(
                 _key(
                     space,
+                    self.base,  # in every system URI: a new base never reads the old entries
                     node.id,
                     kind,
                     node.label,
@@ -658,17 +746,18 @@ def _held(held: dict[str, R], key: str, make: Callable[[], R]) -> R:
 
 
 def _mapped_to_keep(
-    work: Callable[[str, bool, list[Any]], list[_Mapped]],
+    work: Callable[[str, bool, str, list[Any]], list[_Mapped]],
     keep: bool,
     version: str,
     bundle: bool,
+    base: str,
     inputs: bytes,
 ) -> list[_Mapped | tuple[bytes, bytes]]:
     """``work``'s results for the ``marshal``led ``inputs``; when they are kept, as ``marshal``
     bytes and in the form in which they are kept, both made where they are mapped (in a worker
     when there are). The parent process, which every entry passes through, then only reads the
     bytes back: unpickling the results took it longer, and decompressing the kept form too."""
-    mapped = work(version, bundle, marshal.loads(inputs))
+    mapped = work(version, bundle, base, marshal.loads(inputs))
     if not keep:
         return list(mapped)
     plain = [marshal.dumps(m.plain()) for m in mapped]

@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import marshal
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
 from ledger.bulk import quiet_gc
@@ -369,6 +369,15 @@ class BundleGuard:
         self._count = 0
         self._types: dict[str, str] = {}
         self._pending: list[tuple[Any, str, bytes]] = []  # (resourceType, fullUrl, checks)
+
+    @property
+    def resource_types(self) -> Mapping[str, str]:
+        """The resource type of each entry accepted so far, by fullUrl."""
+        return self._types
+
+    def review_request(self, request: Json) -> list[str]:
+        """Problems with an entry's ``request`` (a transaction's), as fhir.resources sees it."""
+        return list(self.guard.review_element("BundleEntryRequest", request).problems)
 
     def header(self, bundle: Json) -> list[str]:
         """Problems with the Bundle's own fields (``entry`` is ignored: entries come one by

@@ -32,13 +32,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.fhir.ids import SID_RECORD, SID_RECORD_SHA256, identifier, reference, resource_id
+from ledger.fhir.ids import reference, resource_id
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.resources import (
     Json,
     meta_tags,
     narrative,
     organization_ref,
+    record_identifiers,
     regulatory_tags,
     statement,
 )
@@ -149,16 +150,13 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
     observation: Json = {
         "resourceType": "Observation",
         "id": resource_id("Observation", sha256),
-        **meta_tags(regulatory_tags(content)),
+        **meta_tags(record.systems, regulatory_tags(content)),
         "text": narrative(
             f"Evaluation {record.label}: {content['title']}",
             *(f"{m['name']}: {m['value']:g}" for m in content["metrics"]),
             *notes[1:],
         ),
-        "identifier": [
-            identifier(SID_RECORD, record.label),
-            identifier(SID_RECORD_SHA256, sha256),
-        ],
+        "identifier": record_identifiers(record.systems, record.label, sha256),
         "status": "final",
         "code": {"text": "model evaluation"},
         **({"subject": subject} if subject else {}),
@@ -201,7 +199,7 @@ def evaluation_evidence(v: FhirVersion, record: MappedRecord) -> Json:
     evidence: Json = {
         "resourceType": "Evidence",
         "id": resource_id("Evidence", record.sha256),
-        **meta_tags(regulatory_tags(content)),
+        **meta_tags(record.systems, regulatory_tags(content)),
         "text": narrative(
             f"Statistics of {record.label}: {len(statistics)} estimates with their samples",
             *(_line(s) for s in statistics),

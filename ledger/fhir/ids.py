@@ -6,11 +6,16 @@ SHA) or a stable identity (an e-mail, an organisation's name). ``fullUrl`` and e
 are ``urn:uuid:<id>``, so the same history gives the same bytes and a resource keeps its id
 across exports, across ``--rev`` and across FHIR versions.
 
-Naming systems live under ``https://ledger.invalid/fhir/``, the host the published record
-schemas already use (``schemas/*.schema.json`` ``$id``): ``.invalid`` is reserved (RFC 2606),
-so the URIs name ledger's namespaces without pretending to resolve. People are identified by
-their git e-mail as a ``mailto:`` URI under ``urn:ietf:rfc:3986``, FHIR's own system for
-identifiers that are URIs, rather than by a made-up system.
+Naming systems and code systems (``Systems``) live under a base URI, ``fhir_base`` in
+``ledger.toml``. The default, ``https://pypi.org/project/healthcare-ai-ledger/fhir/``, sits
+under the package index's page of ledger's own published name, which no one else can hold, so
+the URIs cannot collide with another's; an organisation that publishes its Bundles sets a base
+it controls (``https://fhir.example-hospital.org/ledger/``). The namespace of the ids is not
+derived from the base: it stays the uuid5 of ``https://ledger.invalid/fhir/``, the base before
+there was a setting, so that ids are the same under every base and in every earlier export;
+only the ``system`` URIs change with the base. People are identified by their git e-mail as a
+``mailto:`` URI under ``urn:ietf:rfc:3986``, FHIR's own system for identifiers that are URIs,
+rather than by a made-up system.
 """
 
 from __future__ import annotations
@@ -19,19 +24,46 @@ import functools
 import hashlib
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-BASE: Final = "https://ledger.invalid/fhir/"
-NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, BASE)
-SID_RECORD: Final = BASE + "sid/record"  # KIND:NAME@VERSION
-SID_RECORD_SHA256: Final = BASE + "sid/record-sha256"  # SHA-256 of the record's RFC 8785 JSON
-SID_CONTENT_SHA256: Final = BASE + "sid/content-sha256"  # SHA-256 of data or artifact bytes
-SID_DVC_MD5: Final = BASE + "sid/dvc-md5"  # DVC's md5 (``.dir`` suffix for directories)
-SID_GIT_COMMIT: Final = BASE + "sid/git-commit"
-CS_REGULATORY_TAG: Final = BASE + "CodeSystem/regulatory-tag"
-CS_GIT_COMMIT: Final = BASE + "CodeSystem/git-commit"
-CS_GIT_SIGNATURE: Final = BASE + "CodeSystem/git-signature"  # git's %G? letters
+DEFAULT_BASE: Final = "https://pypi.org/project/healthcare-ai-ledger/fhir/"
+#: The base of every export before ``fhir_base`` existed; an export whose manifest names no
+#: base used it.
+FORMER_BASE: Final = "https://ledger.invalid/fhir/"
+# Of the former base, never of the configured one: ids must not change with the base.
+NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, FORMER_BASE)
 URI: Final = "urn:ietf:rfc:3986"
+
+
+class Systems(NamedTuple):
+    """The naming systems (``sid/``) and code systems (``CodeSystem/``) under one base."""
+
+    base: str
+    record: str  # KIND:NAME@VERSION
+    record_sha256: str  # SHA-256 of the record's RFC 8785 JSON
+    content_sha256: str  # SHA-256 of data or artifact bytes
+    dvc_md5: str  # DVC's md5 (``.dir`` suffix for directories)
+    git_commit: str
+    regulatory_tag: str
+    git_commit_code: str
+    git_signature: str  # git's %G? letters
+
+
+@functools.cache
+def systems(base: str = DEFAULT_BASE) -> Systems:
+    """The systems under ``base`` (an absolute URL ending in ``/``, as ``ledger.config``
+    checks it)."""
+    return Systems(
+        base,
+        record=base + "sid/record",
+        record_sha256=base + "sid/record-sha256",
+        content_sha256=base + "sid/content-sha256",
+        dvc_md5=base + "sid/dvc-md5",
+        git_commit=base + "sid/git-commit",
+        regulatory_tag=base + "CodeSystem/regulatory-tag",
+        git_commit_code=base + "CodeSystem/git-commit",
+        git_signature=base + "CodeSystem/git-signature",
+    )
 
 
 def resource_id(resource_type: str, *key: str) -> str:

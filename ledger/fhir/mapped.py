@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.fhir.ids import Systems
+
 Json = dict[str, Any]
 
 
@@ -22,14 +24,16 @@ class Related:
 @dataclass(frozen=True)
 class MappedRecord:
     """A record version to map: identity, canonical hash, content, when its commit recorded
-    it (a FHIR instant), the records it links to, by relation (``snapshot-of``: its own
-    DVC snapshots, as ``data`` of one entry), and who made the change and when (the commit's
-    author: a reference to their Practitioner and an instant)."""
+    it (a FHIR instant), the naming systems of ``fhir_base``, the records it links to, by
+    relation (``snapshot-of``: its own DVC snapshots, as ``data`` of one entry), and who made
+    the change and when (the commit's author: a reference to their Practitioner and an
+    instant)."""
 
     label: str
     sha256: str
     content: Mapping[str, Any]
     recorded: str
+    systems: Systems
     related: Mapping[str, tuple[Related, ...]] = field(default_factory=dict)
     author: Json | None = None
     authored: str = ""

@@ -5,7 +5,11 @@ Where each element comes from (R5 / R4B differences marked):
 - ``target``: a real reference (``urn:uuid``, with ``type`` and ``display``) to the record's
   resource — never display-only, the defect HealthChain's exporter shipped.
 - ``recorded``: the committer time (an instant with its zone; 1..1 in R4B, 0..1 in R5 but
-  always filled); ``occurredDateTime``: the author time, when the change was made.
+  always filled). ``occurred[x]``, when the activity took place: for a model or evaluation
+  whose record states its run's period, ``occurredPeriod`` (``start`` from ``started``, ``end``
+  from ``ended``; no ``end`` when the record states none, which FHIR reads as not ended when it
+  was recorded); otherwise ``occurredDateTime``, the author time, when the change was made.
+  Both versions have both forms.
 - ``agent``: the git author (``author``, ``onBehalfOf`` the record's Organization, which both
   versions allow — R5 forbids a Device there, R4B allows one); the committer when their e-mail
   differs (``enterer``: they entered the record into the repository; ``custodian`` would claim
@@ -43,14 +47,10 @@ Where each element comes from (R5 / R4B differences marked):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.fhir.ids import (
-    CS_GIT_SIGNATURE,
-    commit_source,
-    fhir_instant,
-    resource_id,
-)
+from ledger.fhir.ids import Systems, commit_source, fhir_instant, resource_id
 from ledger.fhir.resources import Json, approver_ref, narrative, organization_ref, person_ref
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
@@ -170,18 +170,35 @@ def _activity_text(content: Mapping[str, Any], commit: Commit) -> str:
     return "; ".join(parts)
 
 
-def _signature_tag(commit: Commit) -> Json:
+def _signature_tag(systems: Systems, commit: Commit) -> Json:
     words = commit.signature.description
     signer = commit.signer
     return {
-        "system": CS_GIT_SIGNATURE,
+        "system": systems.git_signature,
         "code": commit.signature.letter,
         "display": f"git commit signature: {words}" + (f"; signer {signer}" if signer else ""),
     }
 
 
+def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
+    """When the activity took place: the run's wall-clock period when the record states it,
+    else when the commit's author made the change."""
+    started, ended = content.get("started"), content.get("ended")
+    # A period that ends before it starts breaks FHIR's per-1 and is L107: no period at all
+    # then, rather than half of one that may be the wrong half.
+    if not isinstance(started, str) or (
+        isinstance(ended, str) and datetime.fromisoformat(ended) < datetime.fromisoformat(started)
+    ):
+        return {"occurredDateTime": fhir_instant(commit.author_date)}
+    period = {"start": fhir_instant(started)}
+    if isinstance(ended, str):
+        period["end"] = fhir_instant(ended)
+    return {"occurredPeriod": period}
+
+
 def record_provenance(
     v: FhirVersion,
+    systems: Systems,
     *,
     target: Json,
     sha256: str,
@@ -213,14 +230,14 @@ def record_provenance(
     provenance: Json = {
         "resourceType": "Provenance",
         "id": resource_id("Provenance", commit.sha, sha256),
-        "meta": {**commit_source(commit.sha), "tag": [_signature_tag(commit)]},
+        "meta": {**commit_source(commit.sha), "tag": [_signature_tag(systems, commit)]},
         "text": narrative(
             f"{target.get('display', 'Record')}: {activity['text']}",
             f"Recorded {fhir_instant(commit.committer_date)} in commit {commit.sha}"
             f" by {commit.author.name}",
         ),
         "target": [target, *also],
-        "occurredDateTime": fhir_instant(commit.author_date),
+        **_occurred(content, commit),
         "recorded": fhir_instant(commit.committer_date),
         **({"policy": policies} if policies else {}),
         "activity": activity,

@@ -53,18 +53,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ledger.fhir.ids import (
-    CS_REGULATORY_TAG,
-    SID_CONTENT_SHA256,
-    SID_DVC_MD5,
-    SID_RECORD,
-    SID_RECORD_SHA256,
-    URI,
-    full_url,
-    identifier,
-    reference,
-    resource_id,
-)
+from ledger.fhir.ids import URI, Systems, full_url, identifier, reference, resource_id
 from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.versions import FhirVersion
 
@@ -160,12 +149,11 @@ def approver(name: str) -> Json:
     }
 
 
-def meta_tags(tags: Iterable[str]) -> Json:
+def meta_tags(systems: Systems, tags: Iterable[str]) -> Json:
     """``{"meta": {"tag": [...]}}`` for regulatory tags, or nothing when there are none."""
     # A code may not hold runs of whitespace; the tag itself stays as the display.
-    codings = [
-        {"system": CS_REGULATORY_TAG, "code": " ".join(t.split()), "display": t} for t in tags
-    ]
+    system = systems.regulatory_tag
+    codings = [{"system": system, "code": " ".join(t.split()), "display": t} for t in tags]
     return {"meta": {"tag": codings}} if codings else {}
 
 
@@ -181,13 +169,13 @@ def regulatory_tags(content: Mapping[str, Any]) -> list[str]:
     return list(tags) if isinstance(tags, list) else []  # else a not_applicable statement
 
 
-def _record_identifiers(record_id: str, sha256: str) -> list[Json]:
-    return [identifier(SID_RECORD, record_id), identifier(SID_RECORD_SHA256, sha256)]
+def record_identifiers(systems: Systems, record_id: str, sha256: str) -> list[Json]:
+    return [identifier(systems.record, record_id), identifier(systems.record_sha256, sha256)]
 
 
-def _meta(tags: Iterable[str], profile: str | None) -> Json:
+def _meta(systems: Systems, tags: Iterable[str], profile: str | None) -> Json:
     """``meta`` with a profile the resource conforms to and the regulatory tags, if any."""
-    meta = meta_tags(tags).get("meta", {})
+    meta = meta_tags(systems, tags).get("meta", {})
     if profile:
         meta = {"profile": [profile], **meta}
     return {"meta": meta} if meta else {}
@@ -223,7 +211,7 @@ def model_resources(v: FhirVersion, record: MappedRecord) -> list[Json]:
 
 
 def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None) -> Json:
-    content, sha256 = record.content, record.sha256
+    content, sha256, systems = record.content, record.sha256, record.systems
     artifact = content["artifact"]
     title, name = content["title"], content["name"]
     names: Json
@@ -249,7 +237,7 @@ def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None)
     return {
         "resourceType": "Device",
         "id": resource_id("Device", sha256),
-        **_meta(regulatory_tags(content), None if v.r5 else AI_DEVICE_PROFILE),
+        **_meta(systems, regulatory_tags(content), None if v.r5 else AI_DEVICE_PROFILE),
         "text": narrative(
             f"AI model {record.label}: {title}",
             content["description"],
@@ -259,9 +247,9 @@ def model_device(v: FhirVersion, record: MappedRecord, card: Json | None = None)
         ),
         "extension": extensions,
         "identifier": [
-            *_record_identifiers(record.label, sha256),
-            identifier(SID_CONTENT_SHA256, artifact["sha256"]),
-            identifier(SID_DVC_MD5, artifact["md5"]),
+            *record_identifiers(systems, record.label, sha256),
+            identifier(systems.content_sha256, artifact["sha256"]),
+            identifier(systems.dvc_md5, artifact["md5"]),
         ],
         **names,
         "type": [ai_type] if v.r5 else ai_type,
@@ -288,7 +276,9 @@ def model_card(v: FhirVersion, record: MappedRecord) -> Json:
     return {
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", "model-card", record.sha256),
-        **_meta(regulatory_tags(record.content), None if v.r5 else AI_MODEL_CARD_PROFILE),
+        **_meta(
+            record.systems, regulatory_tags(record.content), None if v.r5 else AI_MODEL_CARD_PROFILE
+        ),
         "text": narrative(f"Model card of {record.label} (Markdown, attached)"),
         "status": "current",
         "type": {"coding": [{"system": AI_INPUTS, "code": "AIModelCard"}]},
@@ -307,7 +297,11 @@ def model_card(v: FhirVersion, record: MappedRecord) -> Json:
 
 
 def snapshot_document(
-    v: FhirVersion, snap: Mapping[str, Any], tags: Iterable[str], subject: Json | None
+    v: FhirVersion,
+    systems: Systems,
+    snap: Mapping[str, Any],
+    tags: Iterable[str],
+    subject: Json | None,
 ) -> Json:
     where = snap["dvc_file"] + (f" stage {snap['stage']}" if snap.get("stage") else "")
     size = f"{snap['size']} bytes" + (f" in {snap['nfiles']} files" if "nfiles" in snap else "")
@@ -319,11 +313,11 @@ def snapshot_document(
     return {
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", snap["md5"], snap["sha256"]),
-        **meta_tags(tags),
+        **meta_tags(systems, tags),
         "text": narrative(f"Dataset snapshot {snap['path']}", description),
         "identifier": [
-            identifier(SID_DVC_MD5, snap["md5"]),
-            identifier(SID_CONTENT_SHA256, snap["sha256"]),
+            identifier(systems.dvc_md5, snap["md5"]),
+            identifier(systems.content_sha256, snap["sha256"]),
         ],
         "status": "current",
         "type": {"text": "dataset snapshot (DVC output)"},
@@ -338,7 +332,7 @@ def _plural(unit: str) -> str:
 
 
 def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
-    content, sha256 = record.content, record.sha256
+    content, sha256, systems = record.content, record.sha256, record.systems
     cohort, selection = content["cohort"], content["selection"]
     unit = cohort["unit"]
     # A Group's members are of its type, and ``quantity`` counts members: only patients (and,
@@ -367,7 +361,7 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
     group: Json = {
         "resourceType": "Group",
         "id": resource_id("Group", sha256),
-        **meta_tags(regulatory_tags(content)),
+        **meta_tags(systems, regulatory_tags(content)),
         "text": narrative(
             f"Cohort of {record.label}: {content['title']}",
             f"Purpose: {statement(content['purpose'])}",
@@ -379,7 +373,7 @@ def cohort_group(v: FhirVersion, record: MappedRecord) -> Json:
                 if "valueBoolean" in c
             ),
         ),
-        "identifier": _record_identifiers(record.label, sha256),
+        "identifier": record_identifiers(systems, record.label, sha256),
         "type": kind,
         **({"membership": "definitional"} if v.r5 else {"actual": False}),
         "name": f"{content['title']} ({cohort['size']} {_plural(unit)})",

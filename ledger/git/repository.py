@@ -207,6 +207,10 @@ class Repository:
             )
         return done.stdout.strip()
 
+    def committed_at(self, rev: str) -> str:
+        """The committer time of ``rev``, in ISO 8601 with its offset."""
+        return self.git("show", "-s", "--format=%cI", rev).decode().strip()
+
     def require_full_history(self) -> None:
         # A shallow clone records its cut-off commits in this file; no process needed.
         if (self.git_dir / "shallow").exists():

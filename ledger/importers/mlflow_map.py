@@ -15,6 +15,7 @@ import math
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -129,7 +130,17 @@ def _common(run: MlflowRun) -> dict[str, Any]:
         {"system": "mlflow", "kind": "experiment_id", "id": run.experiment_id},
         {"system": "mlflow", "kind": "run_id", "id": run.run_id},
     ]
+    # A run still going has no end time: its record states when it started only.
+    for key, moment in (("started", run.start), ("ended", run.end if run.start else None)):
+        if moment:
+            fields[key] = _to_the_second(moment)
     return fields
+
+
+def _to_the_second(moment: str) -> str:
+    """MLflow's millisecond time as records write times: to the second, cut down, so that an
+    end never moves before its start."""
+    return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_extension(run: MlflowRun) -> dict[str, Any]:

@@ -16,6 +16,9 @@ EVALUATION = KindSpec(
     ),
     snapshots=(),
     measured=(
+        # Each version's own run: a new version never takes over when its predecessor ran.
+        "started",
+        "ended",
         "metrics",
         "subgroup_metrics",
         "test_population.size",

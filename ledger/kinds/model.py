@@ -14,6 +14,9 @@ MODEL = KindSpec(
     ),
     snapshots=("artifact",),
     measured=(
+        # Each version's own run: a new version never takes over when its predecessor ran.
+        "started",
+        "ended",
         "hyperparameters",
         "framework",
         "dependencies",

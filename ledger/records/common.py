@@ -7,6 +7,7 @@ Documentation fields are ``Text`` or ``TextList``: a real statement, or an expli
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -30,6 +31,12 @@ REF_PATTERN = (
 )
 # Dates of collection periods and the like: a year, a month or a day, never a time of day.
 DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
+# A moment on the wall clock, to the second, with its offset from UTC (RFC 3339; "Z" for UTC):
+# without the offset it names no moment, and runs on two continents could not be ordered.
+DATETIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 # Extension keys are namespaced so two organisations' fields never collide.
 EXTENSION_KEY_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]([/:][A-Za-z0-9_.-]+)*$"
 
@@ -42,6 +49,12 @@ def _not_reserved(name: str) -> str:
     return name
 
 
+def _real_moment(text: str) -> str:
+    # The pattern cannot know month lengths: 2026-02-30 matches it.
+    datetime.fromisoformat(text)
+    return text
+
+
 RecordName = Annotated[
     str,
     StringConstraints(pattern=NAME_PATTERN),
@@ -51,6 +64,32 @@ RecordName = Annotated[
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 RefStr = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
 DateStr = Annotated[str, StringConstraints(pattern=DATE_PATTERN)]
+DateTimeStr = Annotated[
+    str,
+    StringConstraints(pattern=DATETIME_PATTERN),
+    AfterValidator(_real_moment),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+
+
+def run_started(run: str) -> Any:
+    """The field ``started`` of a record of a ``run`` (training, evaluation)."""
+    return Field(
+        default=None,
+        description=f"When the {run} run started, by the wall clock (RFC 3339 with its offset, "
+        "to the second); not when the record was committed, which git states.",
+    )
+
+
+def run_ended(run: str) -> Any:
+    """The field ``ended`` of a record of a ``run``: only with ``started``, and not before."""
+    return Field(
+        default=None,
+        description=f"When the {run} run ended, by the wall clock; only with started, and not "
+        "before it. Absent with started: the run's end was not known when it was recorded.",
+    )
+
+
 Count = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from ledger.records.common import (
     AcceptanceCriterion,
     Count,
+    DateTimeStr,
     Envelope,
     Fraction,
     Link,
@@ -21,6 +22,8 @@ from ledger.records.common import (
     Strict,
     Text,
     TextList,
+    run_ended,
+    run_started,
 )
 
 
@@ -103,3 +106,5 @@ class EvaluationRecord(Envelope):
         description="Required when the evaluated model supersedes another and a metric moved "
         "beyond the interval of the previous version's evaluation.",
     )
+    started: DateTimeStr | None = run_started("evaluation")
+    ended: DateTimeStr | None = run_ended("evaluation")

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,22 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # brackets: the depth scan must not count brackets inside strings.
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters no text of a record needs, which hide or fake what a reader sees (a terminal's
+# control sequences, a space that is not one) and which FHIR's string type refuses: control
+# characters but tab, line feed and carriage return, and every space but U+0020 that any
+# regular expression engine counts as white space.
+UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xa0\u1680\u2000-\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+# The same, as the raw text of a record can hold them: written as they are (all but C0
+# controls, which JSON forbids in strings) or escaped. A literal backslash before "u00.." is
+# a false alarm here, which only costs the walk that finds the pointers.
+_UNPRINTABLE_TEXT = re.compile(
+    "[\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    r"|\\[bf]|\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|00[aA]0"
+    r"|1680|200[0-9aA]|202[89fF]|205[fF]|3000|[fF][eE][fF][fF])"
+)
 _LONE = "holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text (I-JSON)"
 _INEXACT = "so RFC 8785 hashing cannot represent it exactly (I-JSON); store it as a string"
 _REGULAR = "record files are regular JSON files; move or delete this one"
@@ -155,7 +172,8 @@ def _type_name(value: object) -> str:
 
 
 def _walk(root: object, path: str) -> tuple[object, list[Finding], bool]:
-    """Report flagged numbers, duplicate keys and lone surrogates with their pointers.
+    """Report flagged numbers, duplicate keys, lone surrogates and unprintable text with their
+    pointers.
 
     The flag says whether a lone surrogate was found: such a string cannot be encoded, printed
     or hashed, so the caller withholds the value rather than pass it on to later checks.
@@ -173,6 +191,9 @@ def _walk(root: object, path: str) -> tuple[object, list[Finding], bool]:
         elif isinstance(value, str) and _SURROGATE.search(value):
             found.append(finding("L105", path, _where(parts), f"string {_LONE}"))
             lone = True
+        elif isinstance(value, str) and (odd := UNPRINTABLE.search(value)):
+            message = f"string holds {_character(odd.group())} at character {odd.start()}"
+            found.append(finding("L010", path, _where(parts), message))
         elif isinstance(value, dict):
             for key, n in getattr(value, "duplicates", {}).items():
                 message = f"duplicate key {_short(key)!r} ({n} times)"
@@ -184,10 +205,18 @@ def _walk(root: object, path: str) -> tuple[object, list[Finding], bool]:
                     message = f"key {key!r} {_LONE}"
                     found.append(finding("L105", path, _where(parts), message))
                     lone = True
+                elif odd := UNPRINTABLE.search(key):
+                    message = f"key {key!r} holds {_character(odd.group())}"
+                    found.append(finding("L010", path, _where(parts), message))
                 stack.append((value, key, (*parts, key)))
         elif isinstance(value, list):
             stack.extend((value, i, (*parts, i)) for i in reversed(range(len(value))))
     return box[""], found, lone
+
+
+def _character(char: str) -> str:
+    what = "a control character" if unicodedata.category(char) == "Cc" else "a space"
+    return f"U+{ord(char):04X} ({what} other than tab, line feed, carriage return or U+0020)"
 
 
 def _where(parts: tuple[str | int, ...]) -> str:
@@ -251,8 +280,8 @@ def load_json_bytes(
     found: list[Finding] = []
     lone = False
     # The pointer-building walk is only needed when the hooks flagged something or the text
-    # escapes a surrogate; a clean record (the common case) skips it.
-    if _flagged_since(mark) or _ESCAPED_SURROGATE.search(text):
+    # escapes a surrogate or holds unprintable text; a clean record (the common case) skips it.
+    if _flagged_since(mark) or _ESCAPED_SURROGATE.search(text) or _UNPRINTABLE_TEXT.search(text):
         value, found, lone = _walk(value, path)
     if not isinstance(value, dict):
         message = f"the top-level value is {_type_name(value)}, not an object"

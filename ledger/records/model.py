@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints
 from ledger.records.common import (
     AcceptanceCriterion,
     CodeRef,
+    DateTimeStr,
     Envelope,
     Link,
     NonEmptyStr,
@@ -21,6 +22,8 @@ from ledger.records.common import (
     Strict,
     Text,
     TextList,
+    run_ended,
+    run_started,
 )
 
 HyperparameterValue = str | int | float | bool
@@ -123,3 +126,5 @@ class ModelRecord(Envelope):
         description="Acceptance criteria fixed before this version is evaluated: an evaluation "
         "of it that says its criteria were pre-specified must state exactly these.",
     )
+    started: DateTimeStr | None = run_started("training")
+    ended: DateTimeStr | None = run_ended("training")

@@ -4,7 +4,7 @@ trends across versions with intervals, subgroup forest plots, acceptance criteri
 outcome computed from the metrics, its lineage, its technical file and its history.
 
 ``content`` gathers what each page shows from the state, ``plots`` draws (Vega-Lite, rendered
-to SVG by vl-convert), ``pages`` writes HTML, ``folder`` puts the folder in place.
+to SVG by vl-convert), ``pages`` writes HTML, and ``ledger.folders`` puts the folder in place.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     """Write the report of ``state`` into the folder ``out``; the files written."""
+    from ledger.folders import REPORT, staged
     from ledger.site.content import model_pages
-    from ledger.site.folder import staged
     from ledger.site.pages import index_page, model_page, plot_specs
     from ledger.site.plots import render_all
     from ledger.views.formats import LINEAGE, LineageView, blocks
@@ -32,7 +32,7 @@ def build_report(root: Path, state: LedgerState, out: Path) -> list[str]:
     models = model_pages(root, state)
     specs = [plot_specs(model) for model in models]
     drawn = iter(render_all([spec for one in specs for spec in one]))
-    with staged(out) as stage:
+    with staged(out, REPORT) as stage:
         stage.write("index.html", index_page(state.commit, models).encode())
         for model, mine in zip(models, specs, strict=True):
             # The model's lineage and its evaluations' test data.

@@ -18,6 +18,7 @@ import inspect
 import sys
 import warnings
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, ParamSpec, TypeVar
 
@@ -40,6 +41,13 @@ R = TypeVar("R")
 #: Where a block's draft is saved when nothing could be recorded, under the repository root.
 DRAFTS = ".ledger/drafts"
 _MISSING = "L102"  # a required field not given yet: allowed until the block ends
+#: The kinds whose record states the run's period (``started``, ``ended``).
+_RUNS = frozenset({"model", "evaluation"})
+
+
+def _now() -> str:
+    """The wall clock in UTC, to the second, as the records write it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PendingRecordWarning(UserWarning):
@@ -143,9 +151,11 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
     (with ``stage`` and ``output``) the DVC file its data or artifact is pinned to, read when
     the record is written. A model records its software environment on its own
     (``training.environment``, ``dependencies``, and ``framework`` given by distribution name)
-    and the script that ran (``training.code``), unless the fields give them. Inside a DVC
-    stage, the snapshot defaults to the stage's entry in dvc.lock, and the record waits in
-    ``.ledger/pending`` for ``ledger complete`` (``ledger.records.pending``).
+    and the script that ran (``training.code``), unless the fields give them; a model or an
+    evaluation its run's period, ``started`` when the block is entered and ``ended`` when it
+    ends without an exception (the clock, in UTC, to the second), unless the fields set them.
+    Inside a DVC stage, the snapshot defaults to the stage's entry in dvc.lock, and the record
+    waits in ``.ledger/pending`` for ``ledger complete`` (``ledger.records.pending``).
     """
 
     def __init__(
@@ -251,6 +261,10 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         if self.id.kind == "model":  # the one kind whose record states its environment
             environment = capture(book.repository, book.config.records_dir)
             fields = merge_fields(_model_environment(book, environment, self._framework), fields)
+        if self.id.kind in _RUNS and "started" not in fields:
+            # In the fields from the start, so that a draft saved after a failure says when
+            # the run began (with no end: it never ended as a run that could be recorded).
+            fields = {**fields, "started": _now()}
         if self._stage is not None:
             named = {str(link.get("ref")) for _, _, link in spec(self.id.kind).link_sites(fields)}
             self._waiting_on = named & pending_refs(book.root, book.config.limits)
@@ -265,6 +279,8 @@ class track:  # lower case: it reads as a function, ``with track(...)`` or ``@tr
         return self._made_here or bool(self._waiting_on)
 
     def _finish(self, book: Ledger, run: Run) -> None:
+        if self.id.kind in _RUNS and "ended" not in run.fields:
+            run.fields = {**run.fields, "ended": _now()}
         fields = run.fields
         if run.notes:
             fields = {**fields, "limitations": _with_notes(fields.get("limitations"), run.notes)}

@@ -211,16 +211,18 @@ def _bundle_ndjson(bundle: ProvenanceBundle) -> Chunks:
 
 def _prov(fmt: str) -> Callable[[ProvenanceBundle], Chunks]:
     def render(bundle: ProvenanceBundle) -> Chunks:
-        from ledger.fhir.ids import BASE
         from ledger.views.w3c_prov import prov_chunks
 
-        return prov_chunks(bundle.graph, BASE, fmt)
+        return prov_chunks(bundle.graph, bundle.systems.base, fmt)
 
     return render
 
 
 #: The FHIR formats, whose output depends on ``--fhir-version``; the others are W3C PROV.
 FHIR_FORMATS = ("json", "ndjson")
+#: FHIR Bundle types ``provenance --format json`` writes (``ledger.fhir.bundle``, which the
+#: command line does not import to list them).
+BUNDLE_TYPES = ("collection", "transaction")
 PROVENANCE: Formats[ProvenanceBundle] = Formats(
     Format("json", "a FHIR Bundle", _bundle_json),
     Format("ndjson", "one resource per line, for bulk loading", _bundle_ndjson),

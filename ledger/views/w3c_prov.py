@@ -21,10 +21,11 @@ committed-by       ``ledger:committer``
 =================  ==========================================================================
 
 Identifiers are the lineage graph's node ids read as qualified names: ``record:KIND:NAME@VERSION``,
-``snapshot:<md5>``, ``commit:<sha>`` under the configured base, and ``agent:<email>`` bound to
-``mailto:``. Characters outside a plain set are percent-encoded, so any git e-mail or record
-name gives a valid PROV-N name and a valid URI. Every attribute has a single value: ``prov``
-keeps an attribute's values in a set, whose order would otherwise change from run to run.
+``snapshot:<md5>``, ``commit:<sha>`` under the configured base (``fhir_base``), and
+``agent:<email>`` bound to ``mailto:``. Characters outside a plain set are percent-encoded, so
+any git e-mail or record name gives a valid PROV-N name and a valid URI. Every attribute has a
+single value: ``prov`` keeps an attribute's values in a set, whose order would otherwise change
+from run to run.
 """
 
 from __future__ import annotations
