@@ -3,8 +3,9 @@ the same shapes in R5 and R4B.
 
 The **Observation** is the act of evaluating: ``focus`` the model Device (what the result is
 about), ``subject`` the test cohort Group when there is exactly one test dataset (``subject`` is
-0..1), ``derivedFrom`` the test data DocumentReferences, ``effectiveDateTime`` when the record's
-author made it (the git author time), ``performer`` that author and the record's organisation,
+0..1), ``derivedFrom`` the test data DocumentReferences, ``effective[x]`` the run's period
+(``started``, ``ended``) or else when the record's author made it (the git author time, as the
+Provenance's ``occurred[x]``), ``performer`` that author and the record's organisation,
 ``issued`` the time the commit recorded it, ``method`` the protocol. Each overall metric is a
 ``component``: ``code.text`` its name and ``valueQuantity`` its estimate, in UCUM's unity
 ``1``: the schema's metrics are unitless numbers (proportions, areas, scores) and records
@@ -34,6 +35,7 @@ from typing import Any
 
 from ledger.fhir.ids import reference, resource_id
 from ledger.fhir.mapped import MappedRecord
+from ledger.fhir.provenance import run_period
 from ledger.fhir.resources import (
     Json,
     meta_tags,
@@ -111,6 +113,15 @@ def _criterion(criterion: Mapping[str, Any]) -> str:
     )
 
 
+def _effective(content: Mapping[str, Any], authored: str) -> Json:
+    """When the evaluation ran, as the Provenance's ``occurred[x]`` says it: the run's period
+    when the record states one, else when its author recorded it."""
+    period = run_period(content)
+    if period is not None:
+        return {"effectivePeriod": period}
+    return {"effectiveDateTime": authored} if authored else {}
+
+
 def _role(code: str, display: str) -> Json:
     return {"coding": [{"system": VARIABLE_ROLE, "code": code, "display": display}]}
 
@@ -161,7 +172,7 @@ def evaluation_observation(v: FhirVersion, record: MappedRecord) -> Json:
         "code": {"text": "model evaluation"},
         **({"subject": subject} if subject else {}),
         **({"focus": models[:1]} if models else {}),
-        **({"effectiveDateTime": record.authored} if record.authored else {}),
+        **_effective(content, record.authored),
         "issued": record.recorded,
         "performer": performers,
         "note": [{"text": text} for text in notes],

@@ -180,19 +180,27 @@ def _signature_tag(systems: Systems, commit: Commit) -> Json:
     }
 
 
-def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
-    """When the activity took place: the run's wall-clock period when the record states it,
-    else when the commit's author made the change."""
+def run_period(content: Mapping[str, Any]) -> Json | None:
+    """The run's wall-clock period as a FHIR Period, when the record states one."""
     started, ended = content.get("started"), content.get("ended")
     # A period that ends before it starts breaks FHIR's per-1 and is L107: no period at all
     # then, rather than half of one that may be the wrong half.
     if not isinstance(started, str) or (
         isinstance(ended, str) and datetime.fromisoformat(ended) < datetime.fromisoformat(started)
     ):
-        return {"occurredDateTime": fhir_instant(commit.author_date)}
+        return None
     period = {"start": fhir_instant(started)}
     if isinstance(ended, str):
         period["end"] = fhir_instant(ended)
+    return period
+
+
+def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
+    """When the activity took place: the run's wall-clock period when the record states it,
+    else when the commit's author made the change."""
+    period = run_period(content)
+    if period is None:
+        return {"occurredDateTime": fhir_instant(commit.author_date)}
     return {"occurredPeriod": period}
 
 
