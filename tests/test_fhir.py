@@ -3,12 +3,14 @@ Schemas accept, that name every record version's git author, and a guard that re
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
 import uuid
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from jsonschema.exceptions import best_match
@@ -18,8 +20,9 @@ from ledger.errors import LedgerError
 from ledger.fhir.bundle import ProvenanceBundle
 from ledger.fhir.checks import FhirMappingError, bundle_problems, check_bundle
 from ledger.fhir.ids import NAMESPACE, URI, fhir_instant, resource_id, systems
+from ledger.fhir.mapped import MappedRecord
 from ledger.fhir.provenance import record_provenance
-from ledger.fhir.resources import record_ref
+from ledger.fhir.resources import cohort_group, organization, record_ref
 from ledger.fhir.versions import fhir_version
 from ledger.git.commits import Person, Signature
 from ledger.state.ledger_state import LedgerState
@@ -163,7 +166,8 @@ def test_rev_gives_the_earlier_state(demo_repo: Path, cli_output: Any) -> None:
     assert len(_of_type(before, "Provenance")) == len(earlier) < len(_of_type(now, "Provenance"))
     for record in earlier:
         _provenance_of(before, record)
-    assert before["identifier"]["value"] == git("rev-parse", "HEAD~2", cwd=demo_repo).strip()
+    commit = git("rev-parse", "HEAD~2", cwd=demo_repo).strip()
+    assert before["meta"]["source"] == f"swh:1:rev:{commit}"
     assert before["timestamp"] < now["timestamp"]
 
 
@@ -226,7 +230,9 @@ def test_model_is_an_ai_device_and_snapshot_md5s_are_identifiers(
     names += [n["name"] for n in device.get("deviceName", [])]
     assert "sepsis-risk" in names
     assert device["version"] == [{"value": "1.1"}]
-    for document in _of_type(bundle, "DocumentReference"):
+    snapshots = [d for d in _of_type(bundle, "DocumentReference") if "category" not in d]
+    assert len(snapshots) == len(_of_type(bundle, "DocumentReference")) - 2  # 2 model cards
+    for document in snapshots:
         assert [i["system"] for i in document["identifier"]].count(systems().dvc_md5) == 1
         assert "hash" not in document["content"][0]["attachment"]
 
@@ -243,8 +249,7 @@ def test_a_new_version_is_an_update_with_a_revision_entity_and_its_reason(
     )
     roles = {(e["role"], e["what"]["reference"]) for e in provenance["entity"]}
     assert ("revision", _record_url(bundle, "model:sepsis-risk@1.0")) in roles
-    reasons = provenance.get("reason") or [a["concept"] for a in provenance["authorization"]]
-    assert "Retrained on cohort v1.1" in [r.get("text") for r in reasons]
+    assert "Retrained on cohort v1.1" in provenance["activity"]["text"]
     assert '"derivation"' not in cli_output("--fhir-version", version)
     observation = _by_url(bundle)[_record_url(bundle, "evaluation:sepsis-risk-heldout@1.1")]
     assert observation["focus"][0]["reference"] == _record_url(bundle, "model:sepsis-risk@1.1")
@@ -371,5 +376,314 @@ def test_committer_approvers_signature_and_time_zones_are_mapped(
     assert {
         "code": "G",
         "display": "git commit signature: good; signer Jonas Lindqvist",
-    }.items() <= (provenance["meta"]["tag"][1].items())
+    }.items() <= (provenance["meta"]["tag"][0].items())
     assert "signature" not in provenance
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_change_reason_describes_the_activity_and_no_purpose_of_use_is_guessed(
+    cli_output: Any, version: str
+) -> None:
+    """Purpose of use (R4B ``reason``, R5 ``authorization``) is stated by no structured record
+    field, so neither is filled; the change reason, the change type and the PCCP modification
+    describe the activity in both versions."""
+    bundle = _bundle(cli_output, version)
+    for provenance in _of_type(bundle, "Provenance"):
+        assert "reason" not in provenance and "authorization" not in provenance
+    text = _provenance_of(bundle, "model:sepsis-risk@1.1")["activity"]["text"]
+    assert text.startswith("retrain of model:sepsis-risk@1.0: Retrained on cohort v1.1")
+    assert "PCCP modification PCCP-1" in text
+    first = _provenance_of(bundle, "model:sepsis-risk@1.0")["activity"]["text"]
+    assert first.startswith("first version")
+    assert "HRESCH" not in cli_output("--fhir-version", version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_meta_source_names_the_commit_and_no_tag_codes_it(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    for record, path in _records(demo_repo, "HEAD").items():
+        sha = git("log", "-1", "--format=%H", "--", path, cwd=demo_repo).strip()
+        meta = _provenance_of(bundle, record)["meta"]
+        assert meta["source"] == f"swh:1:rev:{sha}"
+        assert all(sha not in json.dumps(tag) for tag in meta["tag"])
+
+
+def test_bundle_identifiers_differ_per_version_and_selection(cli_output: Any) -> None:
+    """``Bundle.identifier`` names one Bundle: the R5, R4B and a narrower Bundle of the same
+    commit each have their own, and the same again on a second run."""
+    ref = "evaluation:sepsis-risk-heldout@1.0"
+    bundles = [_bundle(cli_output, v, *args) for v in VERSIONS for args in ((), (ref,))]
+    identifiers = [json.dumps(b["identifier"]) for b in bundles]
+    assert len(set(identifiers)) == 4
+    for bundle in bundles:
+        assert bundle["identifier"] == {"system": URI, "value": f"urn:uuid:{bundle['id']}"}
+        assert bundle["meta"]["source"] == bundles[0]["meta"]["source"]
+
+
+def _valid(official_schema: Any, version: str, resource: Json) -> None:
+    """``resource`` passes fhir.resources of its version, the official HL7 JSON Schema and the
+    guard (as the one entry of a Bundle)."""
+    fhir_version(version).model(resource["resourceType"]).model_validate(resource)
+    error = best_match(official_schema(version).iter_errors(resource))
+    assert error is None, f"{list(error.absolute_path)}: {error.message}"
+    url = f"urn:uuid:{resource['id']}"
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    bundle["entry"].append({"fullUrl": url, "resource": resource})
+    problems = [p for p in bundle_problems(bundle, version) if "resolves to no entry" not in p]
+    assert problems == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    ("unit", "subjects"),
+    [("patient", None), ("admission", None), ("admission", 420), ("sample", None), ("image", 9)],
+)
+def test_a_cohort_group_counts_its_members_and_names_the_unit_it_counts(
+    state: LedgerState, official_schema: Any, version: str, unit: str, subjects: int | None
+) -> None:
+    file = state.records.by_path["records/dataset/sepsis-test/1.0.json"]
+    content = copy.deepcopy(state.content(file))
+    content["cohort"]["unit"] = unit
+    if subjects is not None:
+        content["cohort"]["subjects"] = subjects
+    size = content["cohort"]["size"]
+    record = MappedRecord(
+        "dataset:sepsis-test@1.0", "0" * 64, content, "2026-01-07T09:00:00Z", systems()
+    )
+    group = cohort_group(fhir_version(version), record)
+    _valid(official_schema, version, group)
+    specimens = version == "R5" and unit == "sample"
+    assert group["type"] == ("specimen" if specimens else "person")
+    members = size if unit == "patient" or specimens else subjects
+    assert group.get("quantity") == members
+    first = group["characteristic"][0]
+    if unit == "patient" or specimens:
+        assert first["code"]["text"] != "unit of analysis"
+    else:
+        assert first["code"] == {"text": "unit of analysis"}
+        assert first["valueCodeableConcept"]["text"].startswith(f"{unit} (the cohort counts {size}")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_evaluation_is_an_observation_of_when_and_who_with_its_statistics_whole_in_evidence(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    """Nothing of a metric is dropped: estimate (UCUM unity), interval (type, level, range), n,
+    events, definition, threshold and subgroup are in one Evidence statistic each; the
+    Observation says when, who, on what and the acceptance criteria."""
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    records = _records(demo_repo, "HEAD")
+    record = "evaluation:sepsis-risk-heldout@1.1"
+    content = json.loads(git("show", f"HEAD:{records[record]}", cwd=demo_repo))
+    _, email, authored = (
+        git("log", "-1", "--format=%an%x00%ae%x00%aI", "--", records[record], cwd=demo_repo)
+        .strip()
+        .split("\0")
+    )
+    url = _record_url(bundle, record)
+    observation = resources[url]
+    assert observation["effectiveDateTime"] == fhir_instant(authored)
+    performers = [resources[p["reference"]] for p in observation["performer"]]
+    assert {"system": URI, "value": f"mailto:{email}"} in performers[0]["identifier"]
+    assert performers[1] == {**performers[1], "name": content["organization"]}
+    unity = {"unit": "1", "system": "http://unitsofmeasure.org", "code": "1"}
+    assert [(c["code"]["text"], c["valueQuantity"]) for c in observation["component"]] == [
+        (m["name"], {"value": m["value"], **unity}) for m in content["metrics"]
+    ]
+    notes = [n["text"] for n in observation["note"]]
+    assert "Acceptance criterion (pre-specified): auroc (ci-lower) >= 0.75" in notes
+    provenance = _provenance_of(bundle, record)
+    (evidence_url,) = [t["reference"] for t in provenance["target"] if t["type"] == "Evidence"]
+    evidence = resources[evidence_url]
+    if version == "R5":
+        assert evidence["relatedArtifact"][0]["resourceReference"]["reference"] == url
+    assert evidence["variableDefinition"][0]["observed"] == observation["subject"]
+    expected = [(None, m) for m in content["metrics"]] + [
+        (f"{s['attribute']} {s['group']}", m)
+        for s in content["subgroup_metrics"]
+        for m in s["metrics"]
+    ]
+    assert len(evidence["statistic"]) == len(expected)
+    for statistic, (category, metric) in zip(evidence["statistic"], expected, strict=True):
+        assert statistic.get("category", {}).get("text") == category
+        assert statistic["statisticType"] == {"text": metric["name"]}
+        assert statistic["description"] == f"{metric['name']}: {metric['definition']}"
+        assert statistic["quantity"] == {"value": metric["value"], **unity}
+        assert statistic["sampleSize"] == {"knownDataCount": metric["n"]}
+        assert statistic["numberOfEvents"] == metric["events"]
+        (estimate,) = statistic["attributeEstimate"]
+        assert estimate["type"]["coding"][0]["code"] == "C53324"
+        assert estimate["level"] == metric["ci"]["level"]
+        assert estimate["description"] == metric["ci"]["method"]
+        assert (estimate["range"]["low"]["value"], estimate["range"]["high"]["value"]) == (
+            metric["ci"]["lower"],
+            metric["ci"]["upper"],
+        )
+        if metric.get("threshold") is not None:
+            assert {"text": f"decision threshold {metric['threshold']:g}"} in statistic["note"]
+
+
+AI_IG = "http://hl7.org/fhir/uv/aitransparency/"
+AI_DEVICE_TYPES = AI_IG + "CodeSystem/AIdeviceTypeCS"
+AI_INPUTS = AI_IG + "CodeSystem/AIinputsCS"
+
+
+def _ai_device_problems(device: Json, resources: dict[str, Json], r5: bool) -> list[str]:
+    """The AI Transparency IG's AIDevice constraints: ``type`` 1..1 fixed exactly to
+    AIdeviceTypeCS#Artificial-Intelligence; extension aiKind 0..* with valueCodeableConcept
+    1..1; modelCardDescription 0..* with valueReference 1..1 to an AIModelCard."""
+    problems = []
+    exact = {"coding": [{"system": AI_DEVICE_TYPES, "code": "Artificial-Intelligence"}]}
+    if device.get("type") != ([exact] if r5 else exact):
+        problems.append(f"type {device.get('type')} is not exactly {exact}")
+    for extension in device.get("extension", []):
+        values = {k for k in extension if k.startswith("value")}
+        if extension["url"] == AI_IG + "StructureDefinition/aitransparency.AIKind":
+            if values != {"valueCodeableConcept"}:
+                problems.append(f"AIKind has {values}")
+            codings = extension["valueCodeableConcept"]["coding"]
+            # Preferred binding AIdeviceTypeVS: the code system without Artificial-Intelligence.
+            if [(c["system"], c["code"] == "Artificial-Intelligence") for c in codings] != [
+                (AI_DEVICE_TYPES, False)
+            ]:
+                problems.append(f"AIKind {codings} is not from AIdeviceTypeVS")
+        elif extension["url"] == AI_IG + "StructureDefinition/aitransparency.modelCardDescription":
+            if values != {"valueReference"}:
+                problems.append(f"modelCardDescription has {values}")
+            card = resources[extension["valueReference"]["reference"]]
+            problems += _ai_model_card_problems(card)
+    return problems
+
+
+def _ai_model_card_problems(card: Json) -> list[str]:
+    """The IG's AIModelCard constraints: ``type`` 1..1 fixed exactly to AIinputsCS#AIModelCard;
+    ``category`` 1..*, its Markdown slice the pattern AIinputsCS#AIModelCardMarkdownFormat
+    "Markdown Format"; content with contentType text/markdown (exactly) at most once."""
+    problems = []
+    if card["resourceType"] != "DocumentReference":
+        return [f"a model card is a DocumentReference, not a {card['resourceType']}"]
+    if card.get("type") != {"coding": [{"system": AI_INPUTS, "code": "AIModelCard"}]}:
+        problems.append(f"type {card.get('type')}")
+    markdown = {
+        "system": AI_INPUTS,
+        "code": "AIModelCardMarkdownFormat",
+        "display": "Markdown Format",
+    }
+    categories = card.get("category", [])
+    if not categories or not any(markdown in c.get("coding", []) for c in categories):
+        problems.append(f"category {categories} has no Markdown format")
+    attachments = [c["attachment"] for c in card["content"]]
+    markdowns = [a for a in attachments if a.get("contentType") == "text/markdown"]
+    if len(markdowns) != 1 or not base64.b64decode(markdowns[0]["data"]).startswith(
+        b"# Model card"
+    ):
+        problems.append("no Markdown model card attached")
+    return problems
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_profiles_are_claimed_only_where_they_hold_and_the_ai_device_meets_them(
+    cli_output: Any, version: str
+) -> None:
+    """The IG is FHIR 4.0.1: its profiles are claimed in R4B (whose Device and DocumentReference
+    are R4's), never in R5, where the Device still meets the AIDevice constraints it can."""
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    claimed = {
+        (r["resourceType"], p)
+        for r in resources.values()
+        for p in r.get("meta", {}).get("profile", [])
+    }
+    expected = {
+        ("Device", AI_IG + "StructureDefinition/AI-Device"),
+        ("DocumentReference", AI_IG + "StructureDefinition/AI-ModelCard"),
+    }
+    assert claimed == (set() if version == "R5" else expected)
+    devices = _of_type(bundle, "Device")
+    assert len(devices) == 2
+    for device in devices:
+        assert _ai_device_problems(device, resources, version == "R5") == []
+        urls = [e["url"].rsplit(".", 1)[-1] for e in device["extension"]]
+        assert urls == ["AIKind", "modelCardDescription"]
+        kinds = [p["type"]["text"] for p in device["property"]]
+        assert "intended use: purpose" in kinds and "regulatory status" in kinds
+    for resource in resources.values():
+        profiles = resource.get("meta", {}).get("profile", [])
+        if AI_IG + "StructureDefinition/AI-ModelCard" in profiles:
+            assert _ai_model_card_problems(resource) == []
+        if AI_IG + "StructureDefinition/AI-Device" in profiles:
+            assert _ai_device_problems(resource, resources, r5=False) == []
+
+
+def test_the_profile_checks_catch_what_the_profiles_forbid(cli_output: Any) -> None:
+    bundle = _bundle(cli_output, "R4B")
+    resources = _by_url(bundle)
+    device = copy.deepcopy(_of_type(bundle, "Device")[0])
+    device["type"]["text"] = "Artificial Intelligence"
+    assert _ai_device_problems(device, resources, r5=False)
+    card_url = device["extension"][1]["valueReference"]["reference"]
+    card = copy.deepcopy(resources[card_url])
+    card["category"] = []
+    assert _ai_model_card_problems(card)
+
+
+def _xhtml_problems(div: str) -> list[str]:
+    """What keeps ``div`` from being a FHIR narrative: well-formed XML, one XHTML div root,
+    only the elements ledger writes, and some text (txt-1, txt-2)."""
+    try:
+        root = ElementTree.fromstring(div)
+    except ElementTree.ParseError as exc:
+        return [f"not XML: {exc}"]
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    problems = [] if root.tag == f"{xhtml}div" else [f"root {root.tag}"]
+    problems += [
+        f"element {e.tag}" for e in root.iter() if e.tag not in (f"{xhtml}div", f"{xhtml}p")
+    ]
+    problems += [f"attribute {a}" for e in root.iter() for a in e.attrib]
+    if not "".join(root.itertext()).strip():
+        problems.append("no text")
+    return problems
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_resource_has_a_generated_xhtml_narrative(cli_output: Any, version: str) -> None:
+    resources = _by_url(_bundle(cli_output, version)).values()
+    assert {r["resourceType"] for r in resources} >= {
+        "Organization", "Practitioner", "DocumentReference", "Group", "Device", "Observation",
+        "Evidence", "Provenance",
+    }  # fmt: skip
+    for resource in resources:
+        assert resource["text"]["status"] == "generated"
+        assert _xhtml_problems(resource["text"]["div"]) == [], resource["resourceType"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_narrative_escapes_markup_and_leaves_out_what_xml_forbids(
+    official_schema: Any, version: str
+) -> None:
+    name = 'Dr <script>alert("x")</script> & Sons\x00\x1b\ufffe Ltd'
+    resource = organization(name)
+    assert _xhtml_problems(resource["text"]["div"]) == []
+    assert "<script>" not in resource["text"]["div"]
+    texts = "".join(ElementTree.fromstring(resource["text"]["div"]).itertext())
+    assert texts == 'Organisation Dr <script>alert("x")</script> & Sons Ltd'
+    _valid(official_schema, version, {**resource, "name": "Dr Sons Ltd"})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_records_purpose_is_on_its_own_resource_not_on_its_provenance(
+    demo_repo: Path, cli_output: Any, version: str
+) -> None:
+    bundle = _bundle(cli_output, version)
+    resources = _by_url(bundle)
+    for record, path in _records(demo_repo, "HEAD").items():
+        purpose = json.loads(git("show", f"HEAD:{path}", cwd=demo_repo))["purpose"]
+        resource = resources[_record_url(bundle, record)]
+        assert f"Purpose: {purpose}" in resource["text"]["div"], record
+        if resource["resourceType"] != "Group" or version == "R5":
+            structured = json.dumps([resource.get("note"), resource.get("description")])
+            assert json.dumps(f"Purpose: {purpose}")[1:-1] in structured, record
+        assert purpose not in json.dumps(_provenance_of(bundle, record))

@@ -25,7 +25,7 @@ BASE = "https://fhir.example-hospital.org/ledger/"
 VERSIONS = ["R5", "R4B"]
 # Where a system URI stands: ledger's own are the ones under a base.
 _SYSTEM = re.compile(r'"system": ?"([^"]*)"')
-HL7 = ("http://terminology.hl7.org/", "http://hl7.org/", "urn:")
+HL7 = ("http://terminology.hl7.org/", "http://hl7.org/", "urn:", "http://unitsofmeasure.org")
 
 
 def set_base(repo: Path, base: str) -> None:
@@ -41,8 +41,15 @@ def provenance(repo: Path, version: str) -> str:
 
 
 def own_systems(text: str) -> set[str]:
-    """The system URIs that are not HL7's or FHIR's own."""
+    """The system URIs that are not HL7's, FHIR's or UCUM's own."""
     return {s for s in _SYSTEM.findall(text) if not s.startswith(HL7)}
+
+
+def used(base: str) -> set[str]:
+    """The systems a Bundle uses: all but the git commit's, which ``meta.source`` names as a
+    SWHID instead."""
+    named = systems(base)
+    return set(named[1:]) - {named.git_commit, named.git_commit_code}
 
 
 def ids(text: str) -> list[str]:
@@ -61,7 +68,7 @@ def test_the_default_base_is_the_package_index_name_and_ids_keep_their_namespace
     demo_repo: Path,
 ) -> None:
     text = provenance(demo_repo, "R5")
-    assert own_systems(text) == set(systems(DEFAULT_BASE)[1:])  # every one, each under it
+    assert own_systems(text) == used(DEFAULT_BASE)  # every one, each under it
     assert DEFAULT_BASE == "https://pypi.org/project/healthcare-ai-ledger/fhir/"
     assert ".invalid" not in text
     # The namespace of the ids stays the one of the base before the setting.
@@ -77,16 +84,14 @@ def test_a_configured_base_names_every_system_valid_and_with_the_same_ids(
     set_base(repo, BASE)
     text = provenance(repo, version)
     assert_valid(text, version, official_schema)
-    assert own_systems(text) == set(systems(BASE)[1:])
+    assert own_systems(text) == used(BASE)
     assert DEFAULT_BASE not in text
     assert ids(text) == ids(before)  # the same resources, under the same ids
     # Only the systems differ: with them put back, the same bytes.
     assert text.replace(BASE, DEFAULT_BASE) == before
     assert provenance(repo, version) == text  # the same bytes twice
     ndjson = run_ledger("provenance", "--fhir-version", version, "--format", "ndjson", cwd=repo)
-    # The git commit's naming system identifies the Bundle, which NDJSON has not.
-    expected = set(systems(BASE)[1:]) - {systems(BASE).git_commit}
-    assert ndjson.code == 0 and own_systems(ndjson.out) == expected
+    assert ndjson.code == 0 and own_systems(ndjson.out) == used(BASE)
 
 
 def test_w3c_prov_names_live_under_the_configured_base(repo: Path) -> None:
@@ -107,7 +112,7 @@ def test_kept_fhir_entries_never_serve_another_base(repo: Path) -> None:
     assert any(kept.rglob("values.sqlite"))  # entries were kept, by a key
     set_base(repo, BASE)
     second = provenance(repo, "R5")
-    assert own_systems(second) == set(systems(BASE)[1:])
+    assert own_systems(second) == used(BASE)
     # What a run that keeps nothing gives.
     fresh = repo.parent / "fresh"
     shutil.copytree(repo, fresh, symlinks=True)
@@ -181,7 +186,7 @@ def test_an_export_names_its_base_and_verify_export_finds_records_by_it(repo: Pa
     manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
     assert manifest["fhir_base"] == BASE
     bundle = zipfile.ZipFile(out).read("fhir/provenance-r4b.json").decode()
-    assert own_systems(bundle) == set(systems(BASE)[1:])
+    assert own_systems(bundle) == used(BASE)
     assert _verify_export(out) == (0, set())
 
     def other(manifest: dict[str, Any]) -> None:

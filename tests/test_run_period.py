@@ -139,6 +139,11 @@ def test_the_run_period_is_the_provenance_occurred_period_in_valid_fhir(
     assert model["recorded"] == committed.replace("+00:00", "Z")  # still the commit's
     evaluation = _provenance(bundle, "evaluation:sepsis-risk-heldout@1.2")
     assert evaluation["occurredPeriod"] == {"start": "2026-03-02T08:00:00+01:00"}
+    # The evaluation's Observation ran when its Provenance says it did.
+    resources = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    observation = resources[evaluation["target"][0]["reference"]]
+    assert observation["effectivePeriod"] == evaluation["occurredPeriod"]
+    assert "effectiveDateTime" not in observation
     # A record without a period keeps its author time.
     assert "occurredDateTime" in _provenance(bundle, "model:sepsis-risk@1.1")
     assert _bundle(repo, version)[0] == text

@@ -2,7 +2,8 @@
 
 ``bundle.ProvenanceBundle`` maps each record version through its kind's declaration
 (``ledger.kinds``: dataset -> Group plus a DocumentReference per DVC snapshot, model -> Device
-per the AI Transparency IG, evaluation -> Observation) and to one Provenance built from the
+and its model card DocumentReference per the AI Transparency IG, evaluation -> Observation and
+the Evidence of its statistics) and to one Provenance built from the
 commit that added it; people become Practitioners, organisations Organizations. Every resource
 passes the guard (``checks``) before it is written; a failure raises ``FhirMappingError``, a
 bug. ``checks.bundle_problems`` runs the same guard on a Bundle read back from a file.

@@ -11,11 +11,13 @@ version maps to is kept (``ledger.state.values``) by a digest of everything it i
 so after a commit only the versions whose inputs changed are mapped again.
 
 Entries come in a fixed order (Organization, Practitioner, DocumentReference, Group, Device,
-Observation, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
-element order, so the same graph gives the same bytes. ``Bundle.identifier`` is the graph's
-commit; ``Bundle.id`` derives from the version, the commit and the entries' fullUrls, so a
-narrower export (``provenance REF``) of the same commit gets another id; ``Bundle.timestamp``
-is the latest committer time in the graph, never the clock.
+Observation, Evidence, Provenance; within a type, by the graph's sorted node ids) in fhir.resources'
+element order, so the same graph gives the same bytes. ``Bundle.id`` derives from the version,
+the commit and the entries' fullUrls, so the R5 and R4B Bundles and a narrower export
+(``provenance REF``) of the same commit each get their own; ``Bundle.identifier`` is that
+uuid as a URI (an identifier names one Bundle, not its commit), ``meta.source`` the commit
+(``ids.commit_source``); ``Bundle.timestamp`` is the latest committer time in the graph, never
+the clock.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from ledger.errors import UsageError
 from ledger.fhir import versions
 from ledger.fhir.checks import BundleGuard, EntryReview, FhirMappingError
 from ledger.fhir.ids import (
+    URI,
     Systems,
+    commit_source,
     fhir_instant,
     full_url,
     identifier,
@@ -52,8 +56,10 @@ from ledger.fhir.resources import (
     approver,
     organization,
     person,
+    person_ref,
     record_ref,
     regulatory_tags,
+    resource_ref,
     snapshot_document,
     snapshot_ref,
 )
@@ -76,6 +82,7 @@ ORDER = (
     "Group",
     "Device",
     "Observation",
+    "Evidence",
     "Provenance",
 )
 _RANK = {resource_type: rank for rank, resource_type in enumerate(ORDER)}  # its spool
@@ -127,10 +134,14 @@ class ProvenanceBundle:
     ) -> Iterator[str]:
         # A transaction of the same entries is another Bundle; a collection keeps its id.
         kind = () if self.bundle_type == "collection" else (self.bundle_type,)
+        bundle_id = resource_id("Bundle", self.v.name, self.graph.commit, *kind, *sorted(urls))
         header: Json = {
             "resourceType": "Bundle",
-            "id": resource_id("Bundle", self.v.name, self.graph.commit, *kind, *sorted(urls)),
-            "identifier": identifier(self.systems.git_commit, self.graph.commit),
+            "id": bundle_id,
+            **({"meta": source} if (source := commit_source(self.graph.commit)) else {}),
+            # The id's uuid names this version, commit, type and selection, as the identifier
+            # must.
+            "identifier": identifier(URI, full_url(bundle_id)),
             "type": self.bundle_type,
         }
         stamp = self.timestamp
@@ -412,9 +423,20 @@ def _resources(
     involved and the Provenance of its commit."""
     yield organization(content["organization"])
     kind, commit, related = spec(record.kind), record.commit, record.related
-    recorded = fhir_instant(commit.committer_date)
-    mapped = MappedRecord(record.label, record.sha256, content, recorded, named, related)
-    yield kind.fhir.build(v, mapped)
+    mapped = MappedRecord(
+        record.label,
+        record.sha256,
+        content,
+        fhir_instant(commit.committer_date),
+        named,
+        related,
+        person_ref(commit.author.name, commit.author.email),
+        fhir_instant(commit.author_date),
+    )
+    built = kind.fhir.build(v, mapped)
+    own, *more = built if isinstance(built, list) else [built]
+    yield own
+    yield from more
     sources: list[Json] = []
     for relation in kind.fhir.sources:
         for target in related.get(relation, ()):
@@ -431,6 +453,7 @@ def _resources(
         v,
         named,
         target=related["snapshot-of"][0].resource,  # the record's own: see ``MappedRecord``
+        also=[resource_ref(r) for r in more],
         sha256=record.sha256,
         content=content,
         commit=commit,

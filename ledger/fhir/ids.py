@@ -126,3 +126,11 @@ def latest(instants: list[str]) -> str | None:
     if not instants:
         return None
     return fhir_instant(max(instants, key=datetime.fromisoformat))
+
+
+def commit_source(sha: str) -> dict[str, str]:
+    """``Meta.source`` (the origin of a resource) for what a git commit recorded: the commit's
+    SWHID (``swh:1:rev:<sha>``, ISO/IEC 18670), an intrinsic identifier any clone can check
+    with ``git cat-file``. SWHID version 1 names SHA-1 objects only, so a commit of a SHA-256
+    repository gets no ``source`` rather than a made-up scheme."""
+    return {"source": f"swh:1:rev:{sha}"} if len(sha) == 40 else {}

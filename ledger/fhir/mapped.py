@@ -24,8 +24,10 @@ class Related:
 @dataclass(frozen=True)
 class MappedRecord:
     """A record version to map: identity, canonical hash, content, when its commit recorded
-    it (a FHIR instant), the naming systems of ``fhir_base`` and the records it links to, by
-    relation (``snapshot-of``: its own DVC snapshots, as ``data`` of one entry)."""
+    it (a FHIR instant), the naming systems of ``fhir_base``, the records it links to, by
+    relation (``snapshot-of``: its own DVC snapshots, as ``data`` of one entry), and who made
+    the change and when (the commit's author: a reference to their Practitioner and an
+    instant)."""
 
     label: str
     sha256: str
@@ -33,6 +35,8 @@ class MappedRecord:
     recorded: str
     systems: Systems
     related: Mapping[str, tuple[Related, ...]] = field(default_factory=dict)
+    author: Json | None = None
+    authored: str = ""
 
     def resources(self, relation: str) -> list[Json]:
         return [r.resource for r in self.related.get(relation, ())]

@@ -23,10 +23,14 @@ Where each element comes from (R5 / R4B differences marked):
   (``compared-with``) is not an input to the record, so it is no entity.
 - ``activity``: v3-DataOperation CREATE for a first version, UPDATE for a superseding one: in
   R4B's extensible value set, and valid under R5's example binding, so one meaning in both.
-- Reasons — R4B ``reason`` (CodeableConcept), R5 ``authorization`` (CodeableReference
-  ``concept``): the record's purpose, coded v3-ActReason HRESCH only when its regulatory tags
-  say research or IRB (else text only); then the change reason (``supersedes.reason``) and the
-  commit's ``Ledger-Reason`` trailer when it says something else.
+- Reasons: neither version has an element for why a record changed, and ``reason`` (R4B,
+  extensible binding) and ``authorization`` (R5) hold a purpose of use (v3-PurposeOfUse), which
+  no structured record field states: both are left out rather than filled with free text or a
+  code guessed from words in regulatory tags. The change is described where both versions
+  describe the activity: ``activity.text`` names the change type, the version superseded, the
+  change reason (``supersedes.reason``), a PCCP modification and the commit's
+  ``Ledger-Reason`` trailer when it says something else. The record's ``purpose`` describes
+  its artifact and goes on that resource.
 - ``policy``: the record's ``policies`` (URIs by schema). Regulatory tags are not URIs and
   stay ``meta.tag`` codings on the artifact resources.
 - Sign-offs (``ledger sign``) that verify counts: each an agent (``reviewed`` and
@@ -35,8 +39,9 @@ Where each element comes from (R5 / R4B differences marked):
   ``Provenance.signature``: ASTM E1762 Verification Signature, ``when`` the signing time and
   ``who`` the signer. Its ``data`` stays empty: the cryptographic signature is git's, on the
   commit that added the sign-off, and ``data`` must sign the FHIR resources themselves.
-- The commit SHA and git's verdict (``%G?`` letter, words and signer) are ``meta.tag``
-  codings, so an auditor can re-check the commit with ``git verify-commit``.
+- ``meta.source``, the origin of the resource, names the commit that recorded the version
+  (``ids.commit_source``); git's verdict on its signature (``%G?`` letter, words and signer) is a
+  ``meta.tag`` coding, so an auditor can re-check the commit with ``git verify-commit``.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.fhir.ids import Systems, fhir_instant, resource_id
-from ledger.fhir.resources import Json, approver_ref, organization_ref, person_ref, statement
+from ledger.fhir.ids import Systems, commit_source, fhir_instant, resource_id
+from ledger.fhir.resources import Json, approver_ref, narrative, organization_ref, person_ref
 from ledger.fhir.versions import FhirVersion
 from ledger.git.commits import Commit
 
@@ -55,7 +60,6 @@ if TYPE_CHECKING:
 
 PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 _AGENT_TYPES = {
     "author": "Author",
@@ -149,19 +153,21 @@ def _signatures(signoffs: Sequence[SignOffFact]) -> list[Json]:
     ]
 
 
-def _reasons(content: Mapping[str, Any], commit: Commit) -> list[Json]:
-    purpose: Json = {"text": statement(content["purpose"])}
-    tags = content.get("regulatory_tags")
-    words = " ".join(tags).lower() if isinstance(tags, list) else ""
-    if "research" in words or "irb" in words:
-        purpose["coding"] = [
-            {"system": ACT_REASON, "code": "HRESCH", "display": "healthcare research"}
-        ]
-    concepts = [purpose]
-    for text in ((content.get("supersedes") or {}).get("reason"), commit.reason):
-        if text and all(c.get("text") != text for c in concepts):
-            concepts.append({"text": text})
-    return concepts
+def _activity_text(content: Mapping[str, Any], commit: Commit) -> str:
+    """What was done and why, in words: no element of either version holds a change reason."""
+    supersedes = content.get("supersedes")
+    parts: list[str] = []
+    if supersedes is None:
+        parts.append("first version")
+    else:
+        change = f"{supersedes['change_type']} of {supersedes['ref']}: {supersedes['reason']}"
+        if supersedes.get("pccp_modification_id"):
+            change += f" (PCCP modification {supersedes['pccp_modification_id']})"
+        parts.append(change)
+    reason = commit.reason
+    if reason and (supersedes is None or reason != supersedes["reason"]):
+        parts.append(f"commit reason: {reason}")
+    return "; ".join(parts)
 
 
 def _signature_tag(systems: Systems, commit: Commit) -> Json:
@@ -174,19 +180,27 @@ def _signature_tag(systems: Systems, commit: Commit) -> Json:
     }
 
 
-def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
-    """When the activity took place: the run's wall-clock period when the record states it,
-    else when the commit's author made the change."""
+def run_period(content: Mapping[str, Any]) -> Json | None:
+    """The run's wall-clock period as a FHIR Period, when the record states one."""
     started, ended = content.get("started"), content.get("ended")
     # A period that ends before it starts breaks FHIR's per-1 and is L107: no period at all
     # then, rather than half of one that may be the wrong half.
     if not isinstance(started, str) or (
         isinstance(ended, str) and datetime.fromisoformat(ended) < datetime.fromisoformat(started)
     ):
-        return {"occurredDateTime": fhir_instant(commit.author_date)}
+        return None
     period = {"start": fhir_instant(started)}
     if isinstance(ended, str):
         period["end"] = fhir_instant(ended)
+    return period
+
+
+def _occurred(content: Mapping[str, Any], commit: Commit) -> Json:
+    """When the activity took place: the run's wall-clock period when the record states it,
+    else when the commit's author made the change."""
+    period = run_period(content)
+    if period is None:
+        return {"occurredDateTime": fhir_instant(commit.author_date)}
     return {"occurredPeriod": period}
 
 
@@ -201,10 +215,11 @@ def record_provenance(
     sources: list[Json],
     previous: Json | None,
     signoffs: Sequence[SignOffFact] = (),
+    also: Sequence[Json] = (),
 ) -> Json:
-    """The Provenance of one record version: ``target`` is its resource, ``sources`` its
-    inputs and ``previous`` the version it supersedes (present in the Bundle)."""
-    reasons = _reasons(content, commit)
+    """The Provenance of one record version: ``target`` is its resource, ``also`` the other
+    resources made of it (an evaluation's Evidence, a model's card), ``sources`` its inputs
+    and ``previous`` the version it supersedes (present in the Bundle)."""
     update = content.get("supersedes") is not None
     activity = {
         "coding": [
@@ -214,9 +229,7 @@ def record_provenance(
                 "display": "revise" if update else "create",
             }
         ],
-        "text": f"new version superseding {content['supersedes']['ref']}"
-        if update
-        else "first version",
+        "text": _activity_text(content, commit),
     }
     entities = [{"role": "source", "what": ref} for ref in sources]
     if previous is not None:
@@ -225,17 +238,16 @@ def record_provenance(
     provenance: Json = {
         "resourceType": "Provenance",
         "id": resource_id("Provenance", commit.sha, sha256),
-        "meta": {
-            "tag": [
-                {"system": systems.git_commit_code, "code": commit.sha},
-                _signature_tag(systems, commit),
-            ]
-        },
-        "target": [target],
+        "meta": {**commit_source(commit.sha), "tag": [_signature_tag(systems, commit)]},
+        "text": narrative(
+            f"{target.get('display', 'Record')}: {activity['text']}",
+            f"Recorded {fhir_instant(commit.committer_date)} in commit {commit.sha}"
+            f" by {commit.author.name}",
+        ),
+        "target": [target, *also],
         **_occurred(content, commit),
         "recorded": fhir_instant(commit.committer_date),
         **({"policy": policies} if policies else {}),
-        **({"authorization": [{"concept": c} for c in reasons]} if v.r5 else {"reason": reasons}),
         "activity": activity,
         "agent": _agents(content, commit, signoffs),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.fhir.evaluation import evaluation_observation
+from ledger.fhir.evaluation import evaluation_resources
 from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
 
 EVALUATION = KindSpec(
@@ -50,7 +50,7 @@ EVALUATION = KindSpec(
     ),
     fhir=FhirMapping(
         resource="Observation",
-        build=evaluation_observation,
+        build=evaluation_resources,
         # A baseline (compared-with) is not an input of the evaluation, so it is no source.
         sources=("evaluates", "evaluated-on"),
         as_source="resource",

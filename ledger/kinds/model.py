@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.fhir.resources import model_device
+from ledger.fhir.resources import model_resources
 from ledger.kinds.spec import FhirMapping, KindSpec, LineageStyle, LinkDecl
 
 MODEL = KindSpec(
@@ -52,6 +52,6 @@ MODEL = KindSpec(
         dot_style="rounded,filled",
     ),
     fhir=FhirMapping(
-        resource="Device", build=model_device, sources=("trained-on",), as_source="resource"
+        resource="Device", build=model_resources, sources=("trained-on",), as_source="resource"
     ),
 )

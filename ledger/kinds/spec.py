@@ -67,14 +67,15 @@ class LineageStyle:
 class FhirMapping:
     """How a record version of the kind becomes FHIR.
 
-    ``build(version, record)`` returns the resource (``ledger.fhir.mapped`` explains the input);
+    ``build(version, record)`` returns the resource, or a list of resources whose first is the
+    record's own and the rest made of it alone (``ledger.fhir.mapped`` explains the input);
     ``sources`` are the relations whose targets are inputs of its Provenance (``snapshot-of``:
     the record's own DVC snapshots); ``as_source`` is how a record of this kind appears as such
     an input of another record: by its data (its snapshots' DocumentReferences) or its resource.
     """
 
     resource: str
-    build: Callable[..., dict[str, Any]]
+    build: Callable[..., dict[str, Any] | list[dict[str, Any]]]
     sources: tuple[Relation | Literal["snapshot-of"], ...]
     as_source: Literal["data", "resource"]
 

@@ -14,6 +14,7 @@ Markdown (for review in a pull request or a text editor) or as a self-contained 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -112,6 +113,20 @@ def technical_file(state: LedgerState, record: RecordId) -> TechnicalFile:
         _history(state, record),
     ]
     return TechnicalFile(record, state.commit, str(model["title"]), sections)
+
+
+def model_card_markdown(model: Json, label: str) -> str:
+    """A model card in Markdown from a model record alone: the technical file's sections that
+    need nothing else (its evaluations, data records, sign-offs and history need the ledger).
+    The FHIR mapping attaches it to the model's Device, and maps one record at a time."""
+    sections = [_general(model), _development(model), _risks(model, [], {}), _planned(model)]
+    lines = [f"# Model card: {_md(label)}", ""]
+    lines += [f"{_md(str(model['title']))}. Written by ledger from the model record.", ""]
+    for section in sections:
+        # The technical file's numbers follow Annex IV, which a card of four sections does not.
+        untitled = dataclasses.replace(section, title=section.title.split(". ", 1)[-1])
+        lines += _markdown(untitled, 2)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 # --- sections --------------------------------------------------------------------------------
