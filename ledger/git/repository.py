@@ -156,6 +156,12 @@ class Repository:
             self._cat.close()
             self._cat = None
 
+    def after_fork(self) -> None:
+        """In a forked child: leave the inherited ``git cat-file`` to the parent, whose
+        conversation with it goes on (answers would go to whichever process read first);
+        this process starts its own when it first reads an object."""
+        self._cat = None
+
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
         self.commands.append(args)
         done = subprocess.run(
