@@ -391,16 +391,23 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
 
 def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
     """The technical file of each current model version, as Markdown and as HTML."""
-    from ledger.views.technical_file import technical_file
+    from ledger.views.technical_file import blobs_read, technical_file
 
-    for file in state.records.current():
-        record = file.record_id
-        if record is None or record.kind != "model":
-            continue
-        document = technical_file(state, record)
-        folder = f"technical-file/{record.name}/{record.version}"
-        bundle.add(f"{folder}.html", [document.html()])
-        bundle.add(f"{folder}.md", [document.markdown()])
+    models = [
+        record
+        for file in state.records.current()
+        if (record := file.record_id) is not None and record.kind == "model"
+    ]
+    for start in range(0, len(models), READ_BATCH):
+        part = models[start : start + READ_BATCH]
+        # A technical file reads a dozen records one or two at a time: a round trip to git
+        # each (9,900 of them for 2,580 files at 10,000 records), unless read ahead at once.
+        with state.repo.holding(blobs_read(state, part)):
+            for record in part:
+                document = technical_file(state, record)
+                folder = f"technical-file/{record.name}/{record.version}"
+                bundle.add(f"{folder}.html", [document.html()])
+                bundle.add(f"{folder}.md", [document.markdown()])
 
 
 def _manifest(

@@ -115,6 +115,32 @@ def technical_file(state: LedgerState, record: RecordId) -> TechnicalFile:
     return TechnicalFile(record, state.commit, str(model["title"]), sections)
 
 
+def blobs_read(state: LedgerState, records: Iterable[RecordId]) -> set[str]:
+    """The blob ids of the records that the technical files of ``records`` read: each model,
+    its previous version, the evaluations of both, and what all of them link to, two links
+    deep (``compare`` reads that far). For ``Repository.holding``; a record read that is not
+    among them is read on its own."""
+    by_id = state.records.by_id
+    level: set[RecordFile] = set()
+    for record in records:
+        file = by_id.get(record)
+        if file is None:
+            continue
+        level.add(file)
+        level.update(evaluations_of(state, record, current_only=False))
+        previous = file.facts.supersedes
+        if previous is not None and (before := by_id.get(previous.target)) is not None:
+            level.add(before)
+            level.update(evaluations_of(state, previous.target, current_only=False))
+    found: set[RecordFile] = set()
+    for _ in range(3):
+        level -= found
+        found |= level
+        targets = {link.target for file in level for link in file.facts.links}
+        level = {file for target in targets if (file := by_id.get(target)) is not None}
+    return {file.blob for file in found}
+
+
 # --- sections --------------------------------------------------------------------------------
 
 
