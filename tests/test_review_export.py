@@ -104,6 +104,7 @@ def test_an_error_in_the_background_process_stops_the_export(
     from ledger.api import Ledger
     from ledger.fhir import bundle
     from ledger.fhir.checks import FhirMappingError
+    from ledger.workers import Background
 
     def fail(*args: object) -> object:
         raise FhirMappingError(["a mapping gone wrong"])
@@ -117,9 +118,9 @@ def test_an_error_in_the_background_process_stops_the_export(
         book.export(out)
     assert raised.value.problems == ["a mapping gone wrong"]
     assert "in the background process" in "".join(getattr(raised.value, "__notes__", []))
-    assert len(started) == 1 and started[0] is not None
+    assert len(started) == 1 and isinstance(started[0], Background)
     with pytest.raises(ChildProcessError):  # waited for: no process is left behind
-        os.waitpid(-1, os.WNOHANG)
+        os.waitpid(started[0].pid, os.WNOHANG)
     assert threading.active_count() == before
     assert list(tmp_path.iterdir()) == []
 
