@@ -10,12 +10,17 @@ other thread. ``LEDGER_WORKERS`` sets how many run (0 or 1: none).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import pickle
+import signal
+import tempfile
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from ledger.bulk import freezes
 from ledger.errors import UsageError
@@ -108,3 +113,103 @@ def fork_pool(items: int) -> Workers | None:
     if "fork" not in get_all_start_methods() or threading.active_count() > 1:
         return None
     return Workers(count)
+
+
+class Background:
+    """One forked process doing a part of a command while this one does the rest: ``work``
+    writes its output into temporary files, which ``result`` hands back once it is done.
+
+    The child inherits everything this process built (read, never written back) and runs
+    with one processor fewer for its own workers, which this process keeps busy. It must not
+    use a conversation with another process that it inherited (a git or SQLite handle): the
+    parent goes on using it, so ``work`` opens its own."""
+
+    def __init__(self, work: Callable[[list[IO[bytes]]], Any], files: int, workers: int) -> None:
+        self.outputs: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(files)]  # noqa: SIM115
+        self._status = tempfile.TemporaryFile()  # noqa: SIM115
+        self._done: int | None = None
+        # As for ``Workers``: what exists now stays out of the child's collections, which would
+        # otherwise write to every object and copy every page.
+        gc.freeze()
+        try:
+            self.pid = os.fork()
+            if self.pid == 0:  # the child: never returns
+                self._child(work, workers)
+        finally:
+            if not freezes():
+                gc.unfreeze()
+
+    def _child(self, work: Callable[[list[IO[bytes]]], Any], workers: int) -> None:
+        code = 1
+        try:
+            os.environ[ENV] = str(workers)
+            value = work(self.outputs)
+            for output in self.outputs:
+                output.flush()
+            pickle.dump((True, value), self._status)
+            code = 0
+        except BaseException as exc:
+            trace = "".join(traceback.format_exception(exc))
+            try:
+                pickle.dump((False, (exc, trace)), self._status)
+            except Exception:  # an exception that does not pickle: its text does
+                pickle.dump((False, (RuntimeError(trace), trace)), self._status)
+        finally:
+            try:
+                self._status.flush()
+            finally:
+                # No clean-up of the parent's objects (files, connections, the git process):
+                # they are the parent's, and it goes on using them.
+                os._exit(code)
+
+    def result(self) -> Any:
+        """What ``work`` returned, once it has (its outputs read from their start); what it
+        raised is raised here."""
+        if self._done is None:
+            _, self._done = os.waitpid(self.pid, 0)
+        self._status.seek(0)
+        try:
+            ok, value = pickle.load(self._status)
+        except (EOFError, pickle.UnpicklingError):
+            raise RuntimeError(
+                f"the background process of this command ended without a result ({self._done})"
+            ) from None
+        if not ok:
+            error, trace = value
+            # Not pickled with it: an exception's own ``__reduce__`` may leave its notes out.
+            error.add_note(f"in the background process:\n{trace}")
+            raise error
+        for output in self.outputs:
+            output.seek(0)
+        return value
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and remove its files."""
+        if self._done is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            _, self._done = os.waitpid(self.pid, 0)
+        for file in (*self.outputs, self._status):
+            file.close()
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fork_background(
+    items: int, work: Callable[[list[IO[bytes]]], Any], files: int
+) -> Background | None:
+    """``work`` in a ``Background`` process if ``items`` are many enough to pay for it and
+    there are processors to spare (``worker_count``) and forking is safe here; None otherwise
+    (the caller does the work itself, when its turn comes)."""
+    count = worker_count()
+    if items < PARALLEL_FROM or count < 2:
+        return None
+    from multiprocessing import get_all_start_methods
+
+    if "fork" not in get_all_start_methods() or threading.active_count() > 1:
+        return None
+    return Background(work, files, count - 1)

@@ -7,6 +7,7 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,71 @@ def test_two_exports_are_identical(demo_repo: Path, exported: Path, tmp_path: Pa
     again = tmp_path / "again.zip"
     assert run_ledger("export", "--rev", "HEAD", "-o", str(again), cwd=demo_repo).code == 0
     assert again.read_bytes() == exported.read_bytes()
+
+
+def _fhir_in_background(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Make an export map its FHIR in a background process however small the ledger; the
+    processes started, as the export asked for them."""
+    from ledger import workers
+    from ledger.audit import export as module
+
+    started: list[object] = []
+
+    def fork_background(*args: Any) -> Any:
+        started.append(workers.fork_background(*args))
+        return started[-1]
+
+    monkeypatch.setenv("LEDGER_WORKERS", "2")
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(module, "fork_background", fork_background)
+    return started
+
+
+def test_fhir_mapped_in_a_background_process_gives_the_same_export(
+    demo_repo: Path, exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.api import Ledger
+
+    started = _fhir_in_background(monkeypatch)
+    out = tmp_path / "audit.zip"
+    shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)  # nothing kept: all mapped
+    with Ledger.open(demo_repo) as book:
+        book.export(out)
+    assert len(started) == 1 and started[0] is not None
+    assert out.read_bytes() == exported.read_bytes()
+    with Ledger.open(demo_repo) as book:  # what the background process kept reads back
+        book.export(out)
+    assert out.read_bytes() == exported.read_bytes()
+
+
+def test_an_error_in_the_background_process_stops_the_export(
+    demo_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from ledger.api import Ledger
+    from ledger.fhir import bundle
+    from ledger.fhir.checks import FhirMappingError
+    from ledger.workers import Background
+
+    def fail(*args: object) -> object:
+        raise FhirMappingError(["a mapping gone wrong"])
+
+    started = _fhir_in_background(monkeypatch)
+    monkeypatch.setattr(bundle, "_map_records", fail)
+    out = tmp_path / "audit.zip"
+    before = threading.active_count()
+    shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)
+    with Ledger.open(demo_repo) as book, pytest.raises(FhirMappingError) as raised:
+        book.export(out)
+    assert raised.value.problems == ["a mapping gone wrong"]
+    assert "in the background process" in "".join(getattr(raised.value, "__notes__", []))
+    assert len(started) == 1 and isinstance(started[0], Background)
+    with pytest.raises(ChildProcessError):  # waited for: no process is left behind
+        os.waitpid(started[0].pid, os.WNOHANG)
+    assert threading.active_count() == before
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("where", ["producing", "compressing"])

@@ -129,3 +129,52 @@ def test_the_export_holds_each_current_models_technical_file(repo: Path, tmp_pat
         manifest = json.loads(archive.read("manifest.json"))
     assert set(names) <= set(manifest["files"])
     assert run_ledger("verify-export", str(out), cwd=tmp_path).code == 0
+
+
+def test_the_export_reads_what_its_technical_files_read_at_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from ledger.api import Ledger
+    from ledger.audit import export
+    from ledger.git.repository import CatFile, Repository
+
+    written: dict[str, str] = {}
+
+    class Bundle:
+        def add(self, path: str, chunks: list[str]) -> None:
+            written[path] = "".join(chunks)
+
+    reads: list[int] = []
+    read_many = CatFile.read_many
+
+    def counted(self: CatFile, names: list[str]) -> object:
+        reads.append(len(names))
+        return read_many(self, names)
+
+    def files(book: Ledger) -> dict[str, str]:
+        written.clear()
+        state = book.state("HEAD")
+        state.content(next(iter(state.records.current())))  # git's process is running
+        reads.clear()
+        export._write_technical_files(state, Bundle())  # type: ignore[arg-type]
+        return dict(written)
+
+    monkeypatch.setattr(CatFile, "read_many", counted)
+    with Ledger.open(repo) as book:
+        held = files(book)
+        assert len(reads) == 1 and reads[0] > 1  # every record, in one stream
+        with monkeypatch.context() as m:
+            m.setattr(Repository, "holding", lambda self, ids: contextlib.nullcontext())
+            assert files(book) == held
+            assert len(reads) > 1
+        # A name that is not an object id (it may name another blob later) is never held.
+        state = book.state("HEAD")
+        any_file = next(iter(state.records.current()))
+        with state.repo.holding([any_file.blob, f"HEAD:{any_file.relpath}"]):
+            reads.clear()
+            assert state.repo.blobs([any_file.blob]) != {}
+            assert reads == []
+            assert state.repo.blobs([f"HEAD:{any_file.relpath}"]) != {}
+            assert reads == [1]

@@ -106,6 +106,9 @@ def identifier(system: str, value: str) -> dict[str, str]:
     return {"system": system, "value": value}
 
 
+# A record version's commit time is written two or three times (its resource, its
+# Provenance's two times); the committer's and author's are mostly the same.
+@functools.lru_cache(maxsize=1 << 12)
 def fhir_instant(iso: str) -> str:
     """A git ISO 8601 time as a FHIR instant, in the form fhir.resources writes back (``Z``
     for UTC, ``+HH:MM`` otherwise), so the round-trip guard can compare exactly."""

@@ -8,7 +8,9 @@ record, so the number of git processes a command starts does not grow with the l
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +34,7 @@ from ledger.git.commits import (
 )
 
 SYMLINK_MODE = "120000"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _PIPE = 16_384  # bytes of requests safely written before reading: well under a pipe's buffer
 GITLINK_MODE = "160000"
 Listing = dict[str, tuple[str, str]]  # path -> (mode, object id)
@@ -138,6 +141,7 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cat: CatFile | None = None
+        self._held: dict[str, bytes] = {}  # blobs by object id, while ``holding``
         self._git_dir: Path | None = None
         self._resolved: dict[str, str] = {}
         #: Every git command line this session started, for tests and benchmarks to count.
@@ -155,6 +159,12 @@ class Repository:
         if self._cat is not None:
             self._cat.close()
             self._cat = None
+
+    def after_fork(self) -> None:
+        """In a forked child: leave the inherited ``git cat-file`` to the parent, whose
+        conversation with it goes on (answers would go to whichever process read first);
+        this process starts its own when it first reads an object."""
+        self._cat = None
 
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
         self.commands.append(args)
@@ -404,8 +414,25 @@ class Repository:
         """Blobs by id or ``rev:path`` (``:path`` for the index), in one stream; absent ones
         are left out."""
         wanted = sorted(set(names))
-        found = self.cat.read_many(wanted)
-        return {n: f[1] for n, f in zip(wanted, found, strict=True) if f and f[0] == "blob"}
+        held = {n: self._held[n] for n in wanted if n in self._held} if self._held else {}
+        if held:
+            wanted = [n for n in wanted if n not in held]
+        found = self.cat.read_many(wanted) if wanted else []
+        read = {n: f[1] for n, f in zip(wanted, found, strict=True) if f and f[0] == "blob"}
+        return {**held, **read} if held else read
+
+    @contextlib.contextmanager
+    def holding(self, blob_ids: Iterable[str]) -> Iterator[None]:
+        """Read these blobs in one stream now, and answer ``blobs`` from them until the block
+        ends: for a view that reads many records one or two at a time, each a round trip to
+        git otherwise. Only object ids are held: a blob's id names its content, so the held
+        bytes are what git would answer (a ``rev:path`` name can change and is always read)."""
+        ids = [n for n in set(blob_ids) if _OBJECT_ID.fullmatch(n)]
+        self._held = self.blobs(ids)
+        try:
+            yield
+        finally:
+            self._held = {}
 
     def blob(self, name: str) -> bytes | None:
         return self.blobs([name]).get(name)

@@ -117,6 +117,12 @@ class KeptValues:
         stale = [(space, key) for (key,) in held if key not in used]
         self._write("DELETE FROM kept WHERE space = ? AND key = ?", stale)
 
+    def after_fork(self) -> KeptValues:
+        """The same file for a forked child, on a connection of its own (SQLite connections
+        must not cross a fork) and with no values pending: the parent keeps and writes its
+        own. SQLite's locks keep the two processes' writes apart."""
+        return KeptValues(self.path, [])
+
     def close(self) -> None:
         self.flush()
         if self._db is not None:
