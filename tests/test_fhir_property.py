@@ -124,7 +124,7 @@ def test_a_record_validate_accepts_gives_bundles_the_guard_and_hl7_schemas_accep
     validators = {version: official_schema(version) for version in ("R5", "R4B")}
 
     @settings(
-        max_examples=10,
+        max_examples=4,
         deadline=None,
         derandomize=True,  # the same examples on every run: CI stays reproducible
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
