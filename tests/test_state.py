@@ -366,6 +366,24 @@ def test_after_a_merge_the_record_files_listed_from_the_kept_state_are_the_commi
     assert "records/dataset/sepsis-test/1.0.json" not in warm["checked"]
 
 
+def test_unprintable_text_that_only_a_merge_commit_writes_is_l010(repo: Path) -> None:
+    """The merge's own resolution, not either parent, puts an escape sequence in a title:
+    the kept state and a cold read both find it at the merged file."""
+    _verified(repo)  # kept before the branches part
+    added = _side_adds_a_version(repo, "Side adds a version")
+    git("commit", "-q", "--allow-empty", "-m", "Main moves on", cwd=repo)
+    git("merge", "-q", "--no-ff", "--no-commit", "side", cwd=repo)
+    data = json.loads((repo / added).read_text())
+    data["title"] += " \u001b[8mhidden"
+    (repo / added).write_text(json.dumps(data, indent=2) + "\n")
+    git("add", added, cwd=repo)
+    git("commit", "-qm", "Merge side", cwd=repo)
+    warm = _verified(repo)
+    assert warm == _verified(repo, remember=False)
+    found = [(f["code"], f["path"], f["pointer"]) for f in warm["findings"]]
+    assert ("L010", added, "/title") in found
+
+
 def test_a_merge_that_changes_a_dvc_file_itself_is_checked_again(repo: Path) -> None:
     with Ledger.open(repo) as book:
         book.verify()
