@@ -508,6 +508,62 @@ def test_a_corrupt_kept_state_is_discarded_with_a_note_never_trusted(
     assert run_ledger("verify", "--format", "json", cwd=repo).err == ""  # rebuilt, trusted again
 
 
+def _amend_and_commit(repo: Path, title: str) -> None:
+    data = json.loads((repo / EVAL_11).read_text())
+    (repo / EVAL_11).write_text(json.dumps({**data, "title": title}, indent=2) + "\n")
+    git("commit", "-qam", f"Retitle: {title}", cwd=repo)
+
+
+def test_a_state_after_new_commits_is_kept_as_its_base_and_what_differs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.state import store as kept_store
+
+    monkeypatch.setattr(kept_store, "MAX_DELTAS", 2)
+    _verified(repo)
+    store = Store(repo / ".git", load_config(repo))
+    whole = (store.folder / f"rev-{store.kept_commits()[0]}").read_bytes()
+    sizes = []
+    chained = b""
+    for turn in range(3):
+        _amend_and_commit(repo, f"Amended {turn}")
+        assert _verified_as_afresh(repo)
+        head = git("rev-parse", "HEAD", cwd=repo).strip()
+        kept = store.load_state(head)
+        assert kept is not None
+        sizes.append((kept.deltas, len(kept.source or b"")))
+        if kept.deltas == 2:
+            chained = kept.source or b""
+        # What the deltas add up to is the state itself: its files and its whole history.
+        listing = git("ls-tree", "-r", "HEAD", "--", "records/", cwd=repo).splitlines()
+        assert {line.split("\t")[1] for line in listing} == set(kept.records)
+        assert kept.commits[-1].sha == head and kept.commits[-1].message.startswith("Retitle")
+    # Each new commit appended a small chunk to the file it continued, until the third,
+    # which started over with the whole state.
+    assert [d for d, _ in sizes] == [1, 2, 0]
+    assert len(whole) < sizes[0][1] < sizes[1][1] < sizes[0][1] + len(whole)
+    # A delta does not write the history again: the first commit is named as often in the
+    # file of a state continued twice as in the file it continued.
+    root = git("rev-list", "--max-parents=0", "HEAD", cwd=repo).strip().encode()
+    assert chained.count(root) == whole.count(root) > 0
+
+
+def test_a_corrupt_delta_of_a_kept_state_discards_the_whole_state(repo: Path) -> None:
+    _verified(repo)
+    _amend_and_commit(repo, "Amended")
+    before = run_ledger("verify", "--format", "json", cwd=repo)
+    store = Store(repo / ".git", load_config(repo))
+    path = store.folder / f"rev-{store.kept_commits()[0]}"
+    kept = store.load_state(store.kept_commits()[0])
+    assert kept is not None and kept.deltas == 1
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40  # inside the last chunk: the delta
+    path.write_bytes(bytes(data))
+    after = run_ledger("verify", "--format", "json", cwd=repo)
+    assert after.code == before.code and after.out == before.out
+    assert "was discarded and is rebuilt from git" in after.err
+
+
 def test_kept_facts_answer_for_the_working_tree_and_the_index_too(repo: Path) -> None:
     run_ledger("verify", cwd=repo)
     (repo / EVAL_11).write_text((repo / EVAL_11).read_text().replace('"1.1"', '"7.7"', 1))

@@ -397,6 +397,7 @@ def _walk(
     if base is not None:
         kept.verdicts = base.verdicts  # checks of immutable inputs hold at any later commit
         kept.plain = base.plain  # the history starts with the base's commits, unchanged
+        kept.base = base  # and is kept as the base's file plus what differs
         if base.findings is not None:
             since = Since(base.records, base.findings, len(base.commits), changes)
             if not commits and since.same_ledger(kept.records, records, folder):

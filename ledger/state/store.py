@@ -10,7 +10,10 @@ starts empty, so nothing is trusted that the current rules did not check.
   the fingerprint does.
 - ``rev-<commit>``: the state at a commit — its record files, the history walked to reach it
   and, once computed, its findings — for the last few commits used. A later run starts from
-  the newest one that is an ancestor of its revision and walks only the commits since.
+  the newest one that is an ancestor of its revision and walks only the commits since. The
+  state it keeps then is that ancestor's file, copied as read, and one more chunk with what
+  differs (``_delta``): saving costs what changed, not the size of the history, up to
+  ``MAX_DELTAS`` chunks, after which the whole state is written again.
 - ``values.sqlite``: values derived from a record version and what it links to, by a digest
   of those inputs (``ledger.state.values``): the FHIR entries of each version, so that after
   a commit only the versions it touched are mapped again.
@@ -53,8 +56,9 @@ from ledger.records.identity import RecordId
 from ledger.records.serialize import write_atomic
 from ledger.state.values import KeptValues
 
-FORMAT = 1
+FORMAT = 2
 KEEP_STATES = 4
+MAX_DELTAS = 16
 KEEP_FOLDERS = 2
 # The libraries whose code decides what is kept: record checks (pydantic, jsonschema and its
 # ``referencing``, rfc8785, PyYAML for dvc.lock, dvc-data for DVC's hashes) and the FHIR
@@ -203,19 +207,7 @@ class Store:
         except OSError:
             return None
         try:
-            payload, end = _chunk(raw, 0)
-            if end != len(raw):
-                raise ValueError("trailing bytes")
-            data = marshal.loads(payload)
-            kept = KeptState(
-                data["commit"],
-                data["trust"],
-                {path: (mode, blob) for path, mode, blob in data["records"]},
-                [commit_from_json(c) for c in data["commits"]],
-            )
-            kept.findings = data["findings"]
-            kept.verdicts = data["verdicts"]
-            kept.plain = data["commits"]
+            kept = _read_state(raw)
             if kept.commit != commit:
                 raise ValueError(f"it holds commit {kept.commit}")
         except (ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
@@ -226,24 +218,16 @@ class Store:
         return kept
 
     def save_state(self, kept: KeptState) -> None:
-        payload = marshal.dumps(
-            {
-                "commit": kept.commit,
-                "trust": kept.trust,
-                "records": [(p, m, b) for p, (m, b) in sorted(kept.records.items())],
-                "commits": [
-                    *kept.plain,
-                    *(commit_to_json(c) for c in kept.commits[len(kept.plain) :]),
-                ],
-                "findings": kept.findings,
-                "verdicts": kept.verdicts,
-            }
-        )
+        base = kept.base
+        if base is not None and base.source is not None and base.deltas < MAX_DELTAS:
+            data = base.source + _pack(marshal.dumps(_delta(base, kept)))
+        else:
+            data = _pack(marshal.dumps(_whole(kept)))
         # A store that cannot be written (a read-only clone, a full disk) is simply not kept:
         # write_atomic reports those as UsageError, which the command must not fail on here.
         with contextlib.suppress(OSError, UsageError):
             self._prepare()
-            write_atomic(self.folder / f"rev-{kept.commit}", _pack(payload), overwrite=True)
+            write_atomic(self.folder / f"rev-{kept.commit}", data, overwrite=True)
             for old in self.kept_commits()[KEEP_STATES:]:
                 (self.folder / f"rev-{old}").unlink(missing_ok=True)
 
@@ -275,7 +259,18 @@ class KeptState:
     """A state as kept: the commit, the trust its signatures were verified under, its record
     files (path -> mode and blob id) and the history walked to reach it."""
 
-    __slots__ = ("commit", "commits", "findings", "plain", "records", "trust", "verdicts")
+    __slots__ = (
+        "base",
+        "commit",
+        "commits",
+        "deltas",
+        "findings",
+        "plain",
+        "records",
+        "source",
+        "trust",
+        "verdicts",
+    )
 
     def __init__(
         self,
@@ -292,6 +287,66 @@ class KeptState:
         #: The kept form of the first ``len(plain)`` commits, as read: a later state that
         #: extends the history writes only its new commits' forms.
         self.plain: list[Any] = []
+        #: The kept file this state was read from, and how many delta chunks it holds.
+        self.source: bytes | None = None
+        self.deltas = 0
+        #: The kept state this one continues (its history starts with the base's commits):
+        #: it is saved as the base's file plus what differs.
+        self.base: KeptState | None = None
+
+
+def _whole(kept: KeptState) -> dict[str, Any]:
+    return {
+        "commit": kept.commit,
+        "trust": kept.trust,
+        "records": [(p, m, b) for p, (m, b) in sorted(kept.records.items())],
+        "commits": [*kept.plain, *(commit_to_json(c) for c in kept.commits[len(kept.plain) :])],
+        "findings": kept.findings,
+        "verdicts": kept.verdicts,
+    }
+
+
+def _delta(base: KeptState, kept: KeptState) -> dict[str, Any]:
+    """What ``kept`` adds to ``base``, whose history it continues."""
+    old, new = base.records, kept.records
+    old_verdicts, new_verdicts = base.verdicts, kept.verdicts
+    return {
+        "commit": kept.commit,
+        "trust": kept.trust,
+        "records": [(p, *e) for p, e in sorted(new.items()) if old.get(p) != e],
+        "removed": sorted(old.keys() - new.keys()),
+        "commits": [commit_to_json(c) for c in kept.commits[len(base.commits) :]],
+        "findings": kept.findings,
+        "verdicts": {}
+        if new_verdicts is old_verdicts
+        else {k: v for k, v in new_verdicts.items() if old_verdicts.get(k) != v},
+        "forgotten": sorted(old_verdicts.keys() - new_verdicts.keys()),
+    }
+
+
+def _read_state(raw: bytes) -> KeptState:
+    """A kept state from its file: a whole state, then the deltas that continue it."""
+    payload, at = _chunk(raw, 0)
+    data = marshal.loads(payload)
+    records = {path: (mode, blob) for path, mode, blob in data["records"]}
+    plain, findings, verdicts = data["commits"], data["findings"], data["verdicts"]
+    commit, trust, deltas = data["commit"], data["trust"], 0
+    while at < len(raw):
+        payload, at = _chunk(raw, at)
+        delta = marshal.loads(payload)
+        for path in delta["removed"]:
+            del records[path]
+        records.update((path, (mode, blob)) for path, mode, blob in delta["records"])
+        plain = [*plain, *delta["commits"]]
+        for key in delta["forgotten"]:
+            del verdicts[key]
+        verdicts.update(delta["verdicts"])
+        commit, trust, findings = delta["commit"], delta["trust"], delta["findings"]
+        deltas += 1
+    kept = KeptState(commit, trust, records, [commit_from_json(c) for c in plain])
+    kept.findings, kept.verdicts, kept.plain = findings, verdicts, plain
+    kept.source, kept.deltas = raw, deltas
+    return kept
 
 
 def _pack(payload: bytes) -> bytes:
