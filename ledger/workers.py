@@ -106,13 +106,19 @@ def fork_pool(items: int) -> Workers | None:
     """Worker processes (see ``worker_count``) if ``items`` are many enough to pay for them
     and forking is safe here; None otherwise (the caller works in-process)."""
     count = worker_count()
-    if items < PARALLEL_FROM or count < 2:
-        return None
-    from multiprocessing import get_all_start_methods
-
-    if "fork" not in get_all_start_methods() or threading.active_count() > 1:
+    if items < PARALLEL_FROM or not can_fork():
         return None
     return Workers(count)
+
+
+def can_fork() -> bool:
+    """Whether a second process may run beside this one: more than one worker allowed, and
+    forking is safe (the platform forks, and this process runs no other thread)."""
+    if worker_count() < 2:
+        return False
+    from multiprocessing import get_all_start_methods
+
+    return "fork" in get_all_start_methods() and threading.active_count() == 1
 
 
 class Background:

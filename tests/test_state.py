@@ -564,6 +564,37 @@ def test_a_corrupt_delta_of_a_kept_state_discards_the_whole_state(repo: Path) ->
     assert "was discarded and is rebuilt from git" in after.err
 
 
+def test_files_new_since_a_kept_state_are_checked_beside_it_with_the_facts_of_a_serial_check(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.checks.record_file import check_record_bytes
+    from ledger.checks.tree import FactsCache
+    from ledger.git.repository import Repository
+    from ledger.records.jsonload import Limits
+
+    monkeypatch.setenv("LEDGER_WORKERS", "2")
+    good = (repo / EVAL_11).read_bytes().replace(b'"title": "', b'"title": "Checked ahead: ', 1)
+    bad = good.replace(b'"kind": "evaluation"', b'"kind": "evaluaton"', 1)
+    limits = Limits(max_bytes=len(good) + 1)
+    big = good + b" " * 2  # over the limit: left to the reading that reports it
+    blobs = {}
+    for name, data in {"good": good, "bad": bad, "big": big}.items():
+        (repo / name).write_bytes(data)
+        blobs[name] = git("hash-object", "-w", name, cwd=repo).strip()
+    cache = FactsCache()
+    with Repository(repo) as repository:
+        ahead = cache.check_ahead(repository, [*blobs.values(), blobs["good"]], limits)
+        assert ahead is not None and ahead.pid != os.getpid()
+        cache.collect(ahead)
+        assert cache.check_ahead(repository, [blobs["good"]], limits) is None  # known now
+        monkeypatch.setenv("LEDGER_WORKERS", "1")  # no second process: checked in-process later
+        assert FactsCache().check_ahead(repository, [blobs["good"]], limits) is None
+    assert set(cache.added) == {blobs["good"], blobs["bad"]}
+    assert cache.added[blobs["good"]] == check_record_bytes(good, limits)
+    assert cache.added[blobs["bad"]] == check_record_bytes(bad, limits)
+    assert not cache.added[blobs["bad"]].valid
+
+
 def test_kept_facts_answer_for_the_working_tree_and_the_index_too(repo: Path) -> None:
     run_ledger("verify", cwd=repo)
     (repo / EVAL_11).write_text((repo / EVAL_11).read_text().replace('"1.1"', '"7.7"', 1))

@@ -29,7 +29,7 @@ from ledger.findings import SORT_KEY, Finding, Severity, finding
 from ledger.records.identity import RecordId
 from ledger.records.jsonload import Limits
 from ledger.trees import FileSource, TreeView
-from ledger.workers import Workers, fork_pool
+from ledger.workers import PARALLEL_FROM, Background, Workers, can_fork, fork_pool
 
 if TYPE_CHECKING:
     from ledger.git.repository import Repository
@@ -77,6 +77,33 @@ class FactsCache:
             for blob, one in zip(chunk, facts, strict=True):
                 self.put(blob, one)
 
+    def check_ahead(
+        self, repo: Repository, blobs: Iterable[str], limits: Limits
+    ) -> Background | None:
+        """Start checking a few regular record files (by blob id) in a forked process, so
+        that this one does other work meanwhile; ``collect`` takes their facts. None when
+        they are all known, or many (``check`` spreads those over workers), or no process
+        can be forked. Files over the size limit are left to ``load_records``, which says so.
+
+        After a commit the files it added are the only ones to check, and the first check
+        imports the typed models (about 0.1 s): the command reads its kept state meanwhile."""
+        todo = [blob for blob in dict.fromkeys(blobs) if blob not in self.known]
+        if not todo or len(todo) >= PARALLEL_FROM or not can_fork():
+            return None
+        files = {b: data for b, data in repo.blobs(todo).items() if len(data) <= limits.max_bytes}
+        if not files:
+            return None
+        work = functools.partial(_check_files, files, limits)
+        return Background(lambda _: work(), 0, 1)
+
+    def collect(self, ahead: Background | None) -> None:
+        """The facts ``check_ahead`` found."""
+        if ahead is None:
+            return
+        with ahead:
+            for blob, facts in ahead.result():
+                self.put(blob, facts)
+
     def close(self) -> None:
         """Stop the worker processes (the facts stay): later work forks its own."""
         if self._pool is not None:
@@ -110,6 +137,10 @@ class FactsCache:
             facts = check_record_bytes(data, limits)
             self.put(blob, facts)
         return facts
+
+
+def _check_files(files: dict[str, bytes], limits: Limits) -> list[tuple[str, RecordFacts]]:
+    return [(blob, check_record_bytes(data, limits)) for blob, data in files.items()]
 
 
 class RecordFile(NamedTuple):

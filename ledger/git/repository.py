@@ -34,6 +34,7 @@ from ledger.git.commits import (
 )
 
 SYMLINK_MODE = "120000"
+REGULAR_MODES = ("100644", "100755")  # a plain file, and an executable one
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _PIPE = 16_384  # bytes of requests safely written before reading: well under a pipe's buffer
 GITLINK_MODE = "160000"

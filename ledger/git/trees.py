@@ -6,12 +6,10 @@ from collections.abc import Iterable
 
 from ledger.dvc.files import dvc_text
 from ledger.findings import finding
-from ledger.git.repository import SYMLINK_MODE, Listing, Repository
+from ledger.git.repository import REGULAR_MODES, SYMLINK_MODE, Listing, Repository
 from ledger.records.identity import is_json_name
 from ledger.records.jsonload import Limits
 from ledger.trees import Read
-
-_REGULAR = ("100644", "100755")
 
 
 class GitTree:
@@ -42,7 +40,7 @@ class GitTree:
         # target's name, so it is read (and refused) instead of looked up.
         files = self.listing(records_dir)
         return {
-            p: sha if mode in _REGULAR else None
+            p: sha if mode in REGULAR_MODES else None
             for p, (mode, sha) in sorted(files.items())
             if is_json_name(p)
         }
@@ -57,7 +55,7 @@ class GitTree:
         paths = list(relpaths)
         entries = {p: self._entry(p) for p in paths}
         blobs = self.repo.blobs(
-            e[1] for e in entries.values() if e is not None and e[0] in _REGULAR
+            e[1] for e in entries.values() if e is not None and e[0] in REGULAR_MODES
         )
         read: dict[str, Read] = {}
         for path, entry in entries.items():
@@ -65,7 +63,7 @@ class GitTree:
                 read[path] = (None, [finding("L003", path, "", f"not in the {self.label}")])
             elif entry[0] == SYMLINK_MODE:
                 read[path] = (None, [finding("L009", path, "", "file is a symbolic link")])
-            elif entry[0] not in _REGULAR:
+            elif entry[0] not in REGULAR_MODES:
                 message = f"cannot read the file: it is not a regular file (mode {entry[0]})"
                 fix = "record files are regular JSON files; move or delete this one"
                 read[path] = (None, [finding("L003", path, "", message, fix)])

@@ -46,8 +46,8 @@ from ledger.config import Config
 from ledger.dvc.snapshots import dvc_paths
 from ledger.findings import SEVERITIES, SORT_KEY, Finding
 from ledger.git.commits import Commit, Signature
-from ledger.git.history import DvcTexts, FilesAt, History, relevant
-from ledger.git.repository import Repository, listing_after
+from ledger.git.history import DvcTexts, FilesAt, History, is_record_path, relevant
+from ledger.git.repository import REGULAR_MODES, Repository, listing_after
 from ledger.git.trees import GitTree
 from ledger.records.identity import RecordId
 from ledger.signoffs.collected import SignOffs, signoffs_at
@@ -372,15 +372,27 @@ def _walk(
     sha: str,
     progress: Progress | None,
 ) -> tuple[KeptState, TreeRecords, Since | None]:
-    base = _kept_ancestor(repo, store, sha)
     folder = config.records_dir
+    ancestor = _kept_ancestor(repo, store, sha)
     # The two trees compared once: the record listing and the findings both follow from it
     # (a merge can change a file that no commit of the walk changed).
+    changes = repo.tree_changes(ancestor, sha) if ancestor is not None else []
+    # The files new since are checked in another process while this one reads the kept state.
+    ahead = cache.check_ahead(
+        repo,
+        (
+            c.new_blob
+            for c in changes
+            if c.new_blob and c.new_mode in REGULAR_MODES and is_record_path(c.path, folder)
+        ),
+        config.limits,
+    )
+    base = store.load_state(ancestor) if store is not None and ancestor is not None else None
     if base is None:
         changes, listing = [], repo.list_tree(sha, folder)
     else:
-        changes = repo.tree_changes(base.commit, sha)
         listing = listing_after(base.records, changes, folder)
+    cache.collect(ahead)
     view = GitTree(repo, sha, {folder: listing})
     cache.prepare(sum(1 for _, blob in listing.values() if cache.get(blob) is None))
     with ThreadPoolExecutor(1) as background:
@@ -421,12 +433,13 @@ def _from_descendant(repo: Repository, sha: str, read: Iterable[KeptState]) -> K
     return None
 
 
-def _kept_ancestor(repo: Repository, store: Store | None, sha: str) -> KeptState | None:
+def _kept_ancestor(repo: Repository, store: Store | None, sha: str) -> str | None:
+    """The most recently used commit with a kept state that ``sha`` descends from."""
     if store is None:
         return None
     for commit in store.kept_commits():
         if commit != sha and repo.is_ancestor(commit, sha):
-            return store.load_state(commit)
+            return commit
     return None
 
 
