@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ledger.state.ledger_state import LedgerState
     from ledger.state.store import Store
     from ledger.views.comparison_table import ComparisonTable
+    from ledger.views.coverage import CoverageReport
     from ledger.views.formats import LineageView
     from ledger.views.graph import Direction
     from ledger.views.listing import RecordList
@@ -500,6 +501,32 @@ class Ledger:
                 f"{record} is a {record.kind}; only model versions have a technical file"
             )
         return technical_file(self.state(rev), record)
+
+    def coverage(
+        self, ref: str | None = None, framework: str = "all", rev: str = "HEAD"
+    ) -> CoverageReport:
+        """How the records of model version ``ref`` and what it links to (by default, of
+        every current model version) meet the items of ``framework`` (``all``: each one
+        ledger knows, ``ledger.coverage.frameworks.names``)."""
+        from ledger.coverage.assess import assess, packages_of
+        from ledger.coverage.frameworks import chosen
+        from ledger.views.coverage import CoverageReport
+
+        frameworks = chosen(framework)  # an unknown name fails before anything is read
+        state = self.state(rev)
+        if ref is None:
+            current = (f.facts.claimed for f in state.records.current())
+            models = sorted((r for r in current if r and r.kind == "model"), key=str)
+        else:
+            record = self.record_id(ref, rev)
+            if record.kind != "model":
+                raise UsageError(
+                    f"{record} is a {record.kind}; coverage is of a model version and what it "
+                    "links to: name a model, or none for every current one"
+                )
+            models = [record]
+        packages = packages_of(state, models)
+        return CoverageReport(state.commit, tuple(assess(p, frameworks) for p in packages))
 
     def report(self, output: Path | str, rev: str = "HEAD") -> list[str]:
         """Write the static report of ``rev`` into the folder ``output`` (new, empty, or a

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ledger import __version__
+from ledger.coverage import ALL as ALL_FRAMEWORKS
+from ledger.coverage import names as framework_names
 from ledger.errors import (
     EXIT_INTERNAL,
     EXIT_PROBLEMS,
@@ -29,6 +31,7 @@ from ledger.errors import (
 )
 from ledger.views.formats import (
     BUNDLE_TYPES,
+    COVERAGE,
     FHIR_FORMATS,
     LINEAGE,
     LIST,
@@ -353,6 +356,44 @@ def list_(
     """The records at REV: current versions with title, who recorded them and when, and each
     evaluation's metrics and the outcome its criteria give."""
     _emit(LIST.render(fmt, session.book.list_records(kind, rev, all_versions=all_versions)), output)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option(
+    "--framework",
+    type=click.Choice([*framework_names(), ALL_FRAMEWORKS]),
+    default=ALL_FRAMEWORKS,
+    show_default=True,
+    help="The reporting framework, or all of them.",
+)
+@click.option("--require", is_flag=True, help="Exit 1 when a required item is missing.")
+@REV_HEAD
+@_format(COVERAGE.names, "table")
+@OUTPUT
+@pass_session
+def coverage(
+    session: Session,
+    ref: str | None,
+    framework: str,
+    require: bool,
+    rev: str,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Which items of reporting frameworks the records of model version REF and what it links
+    to hold (met, partial, missing, not applicable, with the reason); without REF, of every
+    current model version. How items map to fields is in docs/coverage.md."""
+    report = session.book.coverage(ref, framework, rev)
+    _emit(COVERAGE.render(fmt, report), output)
+    if require and report.missing_required:
+        for package, framework_result, item in report.missing_required:
+            click.echo(
+                f"{package.package.model}: {framework_result.framework.title} item "
+                f"{item.item.id} is required and missing: {item.reason}",
+                err=True,
+            )
+        sys.exit(EXIT_PROBLEMS)
 
 
 @cli.command()

@@ -113,6 +113,7 @@ def _commands(repo: Path, work: Path) -> dict[str, list[list[str]]]:
         "sign": [["sign", MODEL_11, "--meaning", "approved", "--role", "clinical-lead"]],
         "promote": [["promote", MODEL_11, "--stage", "staging", "--reason", "Shadow mode"]],
         "status": [["status"], ["status", "--format", "json"]],
+        "coverage": [["coverage", "--format", f] for f in ("table", "json", "markdown")],
         "technical-file": [
             ["technical-file", MODEL_11, "--format", f] for f in ("markdown", "html")
         ],

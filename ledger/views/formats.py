@@ -273,6 +273,24 @@ LIST: Formats[Any] = Formats(
 )
 
 
+# --- coverage -------------------------------------------------------------------------------
+
+
+def _coverage_table(report: Any) -> Chunks:
+    return (report.table(),)
+
+
+def _coverage_markdown(report: Any) -> Chunks:
+    return (report.markdown(),)
+
+
+COVERAGE: Formats[Any] = Formats(
+    Format("table", "a table for the terminal", _coverage_table),
+    Format("json", "JSON for tools", _json),
+    Format("markdown", "Markdown to post for review", _coverage_markdown),
+)
+
+
 # --- technical files ----------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 Records added, superseded, changed in place or deleted (the last two are violations: committed
 versions are immutable); the lineage around what changed; metric deltas of each new evaluation
 against the one it supersedes, its baseline, or the evaluation of the previous model version;
-the sign-offs it adds; and the verification findings the change introduces.
+the sign-offs it adds; the reporting-framework coverage it gains or loses; and the
+verification findings the change introduces.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.coverage.changes import CoverageChange, coverage_changes
 from ledger.findings import Finding
 from ledger.records.identity import RecordId
 from ledger.views.compare import COMPARE_DEPTH, Contents, MetricDelta, compare
@@ -55,6 +57,8 @@ class Review:
     signoffs: list[SignOffView] = field(default_factory=list)
     titles: dict[str, str] = field(default_factory=dict)
     lineage: LineageGraph | None = None
+    #: Framework items whose status moved, for each model whose package the change touches.
+    coverage: list[CoverageChange] = field(default_factory=list)
 
     @property
     def violations(self) -> bool:
@@ -84,6 +88,7 @@ class Review:
             "new_findings": [f.to_json() for f in self.new_findings],
             "signoffs": [one.to_json() for one in self.signoffs],
             "lineage": self.lineage.to_json() if self.lineage else None,
+            "coverage": [c.to_json() for c in self.coverage],
         }
 
 
@@ -119,6 +124,7 @@ def review(root: Path, before: LedgerState, after: LedgerState) -> Review:
         if (claimed := after.records.by_path[p].facts.claimed) is not None
     ]
     result.lineage = select_around(graph, changed_ids, depth=1) if changed_ids else None
+    result.coverage = coverage_changes(before, after, changed_ids)
     return result
 
 

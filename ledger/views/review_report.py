@@ -5,11 +5,14 @@ The Markdown renders on GitHub and GitLab as posted; nothing is uploaded anywher
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 
+from ledger.coverage.changes import CoverageChange
 from ledger.findings import Finding
 from ledger.views.compare import MetricDelta
 from ledger.views.graph import LineageGraph
+from ledger.views.markdown import plain
 from ledger.views.review import Review
 
 MermaidRenderer = Callable[[LineageGraph], str]
@@ -98,6 +101,10 @@ def review_markdown(review: Review, mermaid: MermaidRenderer) -> str:
         lines.append("")
     if review.lineage is not None:
         lines += ["### Lineage around the change", "", mermaid(review.lineage).rstrip("\n"), ""]
+    if review.coverage:
+        lines += ["### Reporting-framework coverage", ""]
+        for model, changes in _by_model(review.coverage):
+            lines += _coverage_markdown(model, changes)
     lines += ["### Verification", ""]
     errors = [f for f in review.new_findings if f.severity == "error"]
     warnings = [f for f in review.new_findings if f.severity != "error"]
@@ -120,6 +127,17 @@ def review_text(review: Review) -> str:
             f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d)}" for d in change.deltas
         ]
     lines += [f"  signed     {one.entry.signs.ref}: {one.line()}" for one in review.signoffs]
+    for model, changes in _by_model(review.coverage):
+        first = changes[0]
+        if first.before_model is None:
+            lines.append(f"coverage of {model} (new): {_counts(changes)}")
+            continue
+        lines.append(f"coverage of {model} against {first.before_model}:")
+        lines += [
+            f"  {c.direction.replace('lost', 'LOST'):<7} {c.framework} {c.item}: "
+            f"{_status(c.before)} -> {c.after.value}" + (f" ({c.reason})" if c.reason else "")
+            for c in changes
+        ]
     lines += [f.line() for f in review.new_findings]
     lines.append("violations" if review.violations else "no violations")
     return "\n".join(lines) + "\n"
@@ -133,3 +151,49 @@ def _cell(text: str) -> str:
 def _finding_item(f: Finding, mark: str) -> str:
     where = f.path + (f"#{f.pointer}" if f.pointer else "")
     return f"- {mark} `{f.code}` `{where}`: {f.message}"
+
+
+_MARKS = {"gained": ":white_check_mark:", "lost": ":x:", "changed": ":left_right_arrow:"}
+
+
+def _by_model(changes: list[CoverageChange]) -> Iterator[tuple[str, list[CoverageChange]]]:
+    groups: dict[str, list[CoverageChange]] = {}
+    for change in changes:
+        groups.setdefault(change.after_model, []).append(change)
+    yield from groups.items()
+
+
+def _status(status: object) -> str:
+    return "-" if status is None else str(getattr(status, "value", status))
+
+
+def _counts(changes: list[CoverageChange]) -> str:
+    """A new model's coverage, framework by framework: every item is new."""
+    by_framework: dict[str, Counter[str]] = {}
+    for change in changes:
+        by_framework.setdefault(change.framework, Counter())[change.after.value] += 1
+    return "; ".join(
+        f"{framework} " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        for framework, counts in by_framework.items()
+    )
+
+
+def _coverage_markdown(model: str, changes: list[CoverageChange]) -> list[str]:
+    first = changes[0]
+    if first.before_model is None:
+        return [f"`{model}` is new: {_counts(changes)}.", ""]
+    moved = Counter(c.direction for c in changes)
+    lines = [
+        f"`{model}` against `{first.before_model}`: {moved['gained']} item(s) gained, "
+        f"{moved['lost']} lost, {moved['changed']} changed between met and not applicable.",
+        "",
+        "| | framework | item | before | after | why |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {_MARKS[c.direction]} | {plain(c.framework)} | "
+        f"{plain(c.item)} {plain(c.summary)} | {_status(c.before)} | {c.after.value} | "
+        f"{plain(c.reason)} |"
+        for c in changes
+    ]
+    return [*lines, ""]

@@ -1,0 +1,308 @@
+"""Each framework item met, partial, missing or not applicable, in one model's package.
+
+A model version's **package** is what documents it: the model record, the datasets it was
+developed on (its ``training.datasets`` links), its current evaluations and the datasets
+those tested it on. An item lists the fields that hold it; each field is judged over the
+records of its kind (and role) in the package:
+
+- a value is *present* unless it is absent, null, an empty string, list or object; a value
+  ``{"not_applicable": reason}`` on the way to it makes it *not applicable*, with that reason;
+- a pointer segment ``*`` stands for every element of a list: all elements present is
+  present, some is partial, an empty list is absent;
+- a field is met when every record has it (or says why it does not apply, and one has it),
+  partial when some do, missing when none does or the package has no such record.
+
+An item is met when every field is met and its fields hold the whole item; partial when some
+field is met or partial, or the fields hold only part of it (its ``gap``); missing otherwise,
+and always when no record field holds it yet. An item outside a development-time ledger is
+not applicable, with the framework file's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from ledger.coverage.frameworks import FieldRef, Framework, Item
+from ledger.records.identity import RecordId
+
+if TYPE_CHECKING:
+    from ledger.checks.tree import RecordFile
+    from ledger.state.ledger_state import LedgerState
+
+Json = dict[str, Any]
+
+
+class Status(Enum):
+    MET = "met"
+    PARTIAL = "partial"
+    MISSING = "missing"
+    NOT_APPLICABLE = "not applicable"
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    field: FieldRef
+    status: Status
+    reason: str
+
+    def to_json(self) -> Json:
+        return {
+            "kind": self.field.kind,
+            "role": self.field.role,
+            "pointer": self.field.pointer,
+            "status": self.status.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: Item
+    status: Status
+    reason: str
+    fields: tuple[FieldResult, ...]
+
+    def to_json(self) -> Json:
+        return {
+            "id": self.item.id,
+            "section": self.item.section,
+            "summary": self.item.summary,
+            "required": self.item.required,
+            "status": self.status.value,
+            "reason": self.reason,
+            "fields": [f.to_json() for f in self.fields],
+        }
+
+
+@dataclass(frozen=True)
+class FrameworkResult:
+    framework: Framework
+    items: tuple[ItemResult, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for i in self.items if i.status is status)
+
+    @property
+    def missing_required(self) -> list[ItemResult]:
+        return [i for i in self.items if i.item.required and i.status is Status.MISSING]
+
+    def to_json(self) -> Json:
+        f = self.framework
+        return {
+            "id": f.id,
+            "title": f.title,
+            "version": f.version,
+            "citation": f.citation,
+            "url": f.url,
+            "counts": {s.value: self.count(s) for s in Status},
+            "items": [i.to_json() for i in self.items],
+        }
+
+
+@dataclass(frozen=True)
+class Package:
+    """The records that document one model version, with their contents."""
+
+    model: RecordId
+    records: dict[str, tuple[RecordId, ...]]  # "model", "evaluation", "dataset:development", ...
+    contents: dict[RecordId, Json]
+    #: Records the package links to that are not in the ledger at the commit.
+    absent: tuple[RecordId, ...] = ()
+
+    def of(self, field: FieldRef) -> tuple[RecordId, ...]:
+        if field.kind != "dataset":
+            return self.records[field.kind]
+        if field.role is not None:
+            return self.records[f"dataset:{field.role}"]
+        both = (*self.records["dataset:development"], *self.records["dataset:test"])
+        return tuple(dict.fromkeys(both))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The coverage of one model version's package by each framework asked for."""
+
+    package: Package
+    frameworks: tuple[FrameworkResult, ...]
+
+    def to_json(self) -> Json:
+        records = self.package.records
+        return {
+            "model": str(self.package.model),
+            "package": {
+                role: [str(r) for r in ids] for role, ids in records.items() if role != "model"
+            },
+            "not_in_ledger": [str(r) for r in self.package.absent],
+            "frameworks": [f.to_json() for f in self.frameworks],
+        }
+
+
+def packages_of(state: LedgerState, models: Sequence[RecordId]) -> list[Package]:
+    """The packages of model versions ``models`` at ``state`` (which holds them), their
+    records read in one batch: a dataset or an evaluation is in many packages."""
+    by_path = state.records.by_path
+    folder = state.config.records_dir
+    groups = [members(state, model) for model in models]
+    files: dict[RecordId, RecordFile] = {}
+    for group in groups:
+        for record in (r for ids in group.values() for r in ids):
+            file = by_path.get(record.relpath(folder))
+            if file is not None and file.facts.valid:
+                files[record] = file
+    read = state.contents(files.values())
+    contents = {record: read[file.relpath] for record, file in files.items()}
+    packages = []
+    for model, group in zip(models, groups, strict=True):
+        held = {r for ids in group.values() for r in ids}
+        absent = tuple(sorted((r for r in held if r not in contents), key=str))
+        packages.append(Package(model, group, {r: contents[r] for r in held - set(absent)}, absent))
+    return packages
+
+
+def members(state: LedgerState, model: RecordId) -> dict[str, tuple[RecordId, ...]]:
+    """The identities in model version ``model``'s package, by role (its records unread)."""
+    from ledger.signoffs.stages import evaluations_of
+
+    evaluations = evaluations_of(state, model)
+    model_file = state.records.by_path[model.relpath(state.config.records_dir)]
+    return {
+        "model": (model,),
+        "evaluation": tuple(f.facts.claimed for f in evaluations if f.facts.claimed),
+        "dataset:development": _linked([model_file], "trained-on"),
+        "dataset:test": _linked(evaluations, "evaluated-on"),
+    }
+
+
+def _linked(files: Iterable[RecordFile], relation: str) -> tuple[RecordId, ...]:
+    """The targets of the files' links of ``relation``, each once, in order."""
+    return tuple(
+        dict.fromkeys(
+            link.target for file in files for link in file.facts.links if link.relation == relation
+        )
+    )
+
+
+def assess(package: Package, frameworks: Sequence[Framework]) -> Coverage:
+    return Coverage(
+        package,
+        tuple(
+            FrameworkResult(f, tuple(assess_item(package, item) for item in f.items))
+            for f in frameworks
+        ),
+    )
+
+
+def assess_item(package: Package, item: Item) -> ItemResult:
+    if item.outside is not None:
+        return ItemResult(item, Status.NOT_APPLICABLE, item.outside, ())
+    if not item.fields:
+        return ItemResult(item, Status.MISSING, item.gap or "no record field holds it", ())
+    fields = tuple(_assess_field(package, f) for f in item.fields)
+    statuses = {f.status for f in fields}
+    unmet = [f for f in fields if f.status not in (Status.MET, Status.NOT_APPLICABLE)]
+    if statuses == {Status.NOT_APPLICABLE}:
+        return ItemResult(item, Status.NOT_APPLICABLE, _joined(f.reason for f in fields), fields)
+    if not unmet:
+        if item.full:
+            return ItemResult(item, Status.MET, "", fields)
+        return ItemResult(item, Status.PARTIAL, item.gap or "", fields)
+    reasons = [f"{f.field}: {f.reason}" for f in unmet]
+    if not item.full and item.gap:
+        reasons.append(item.gap)
+    status = Status.PARTIAL if statuses & {Status.MET, Status.PARTIAL} else Status.MISSING
+    return ItemResult(item, status, "; ".join(reasons), fields)
+
+
+# --- one field -------------------------------------------------------------------------------
+
+
+class _Value(Enum):
+    PRESENT = "present"
+    PARTIAL = "partial"
+    ABSENT = "absent"
+    NOT_APPLICABLE = "not applicable"
+
+
+def _assess_field(package: Package, field: FieldRef) -> FieldResult:
+    records = package.of(field)
+    role = f" {field.role}" if field.role else ""
+    if not records:
+        return FieldResult(field, Status.MISSING, f"the package has no{role} {field.kind}")
+    judged: dict[_Value, list[str]] = {v: [] for v in _Value}
+    reasons: list[str] = []
+    for record in records:
+        content = package.contents.get(record)
+        if content is None:
+            judged[_Value.ABSENT].append(f"{record} (not in the ledger)")
+            continue
+        value, why = _judge(content, field.segments)
+        judged[value].append(str(record))
+        if why:
+            reasons.append(f"{record}: {why}")
+    present, partial = judged[_Value.PRESENT], judged[_Value.PARTIAL]
+    absent, not_applicable = judged[_Value.ABSENT], judged[_Value.NOT_APPLICABLE]
+    if not_applicable and not (present or partial or absent):
+        return FieldResult(field, Status.NOT_APPLICABLE, _joined(reasons))
+    if not (partial or absent):
+        return FieldResult(field, Status.MET, "")
+    lacking = [*(f"{r} (in part)" for r in partial), *absent]
+    status = Status.PARTIAL if present or partial or not_applicable else Status.MISSING
+    return FieldResult(field, status, "not in " + ", ".join(lacking))
+
+
+def _judge(content: Json, segments: Sequence[str]) -> tuple[_Value, str]:
+    """The state of the value at ``segments`` in ``content``, and the not-applicable reason."""
+    leaves = list(_leaves(content, segments))
+    if not leaves:
+        return _Value.ABSENT, ""
+    states = [state for state, _ in leaves]
+    reasons = [why for state, why in leaves if state is _Value.NOT_APPLICABLE]
+    if all(s is _Value.NOT_APPLICABLE for s in states):
+        return _Value.NOT_APPLICABLE, _joined(reasons)
+    if all(s is not _Value.ABSENT for s in states):
+        return _Value.PRESENT, ""
+    if any(s is not _Value.ABSENT for s in states):
+        return _Value.PARTIAL, ""
+    return _Value.ABSENT, ""
+
+
+def _leaves(value: Any, segments: Sequence[str]) -> Iterator[tuple[_Value, str]]:
+    """The state of each value the pointer reaches (none: an empty list on the way)."""
+    reason = _not_applicable(value)
+    if reason is not None:
+        yield _Value.NOT_APPLICABLE, reason
+        return
+    if not segments:
+        yield (_Value.ABSENT if _empty(value) else _Value.PRESENT), ""
+        return
+    head, rest = segments[0], segments[1:]
+    if head == "*" and isinstance(value, list):
+        for element in value:
+            yield from _leaves(element, rest)
+    elif isinstance(value, dict) and head in value:
+        yield from _leaves(value[head], rest)
+    elif isinstance(value, list) and head.isdigit() and int(head) < len(value):
+        yield from _leaves(value[int(head)], rest)
+    else:
+        yield _Value.ABSENT, ""
+
+
+def _not_applicable(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get("not_applicable"), str):
+        return str(value["not_applicable"])
+    return None
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (list, dict)) and not value
+
+
+def _joined(reasons: Iterable[str]) -> str:
+    return "; ".join(dict.fromkeys(r for r in reasons if r))
