@@ -321,10 +321,13 @@ def test_a_review_shows_the_coverage_a_change_loses(repo: Path, tmp_path: Path) 
 
     supersede_evaluation(repo, tmp_path, without_event_counts)
     review = json.loads(run_ledger("diff", "HEAD~1", "--format", "json", cwd=repo).out)
-    moved = {(c["framework"], c["item"]): c for c in review["coverage"]}
+    (model,) = review["coverage"]
+    assert model["model_before"] == model["model_after"] == "model:sepsis-risk@1.1"
+    moved = {(c["framework"], c["item"]): c for c in model["moved"]}
     counts = moved["TRIPOD+AI", "21"]
     assert (counts["before"], counts["after"], counts["direction"]) == ("met", "partial", "lost")
-    assert counts["model_before"] == counts["model_after"] == "model:sepsis-risk@1.1"
+    tripod = next(f for f in model["frameworks"] if f["framework"] == "TRIPOD+AI")
+    assert tripod["after"]["met"] == tripod["before"]["met"] - 1
     evaluation = "evaluation:sepsis-risk-heldout@1.2"
     assert counts["reason"] == f"evaluation /metrics/*/events: not in {evaluation}"
     text = run_ledger("diff", "HEAD~1", cwd=repo).out
@@ -339,9 +342,12 @@ def test_a_review_counts_the_coverage_of_a_new_model(repo: Path) -> None:
     first_model = git("log", "--format=%H", "--diff-filter=A", "--", "records/model", cwd=repo)
     before = first_model.split()[-1] + "~1"
     review = json.loads(run_ledger("diff", before, "--format", "json", cwd=repo).out)
-    new = [c for c in review["coverage"] if c["model_before"] is None]
-    assert new and {c["direction"] for c in new} == {"gained"}
-    assert {c["framework"] for c in new} == {f.title for f in frameworks.chosen("all")}
+    (model,) = review["coverage"]
+    assert (model["model_before"], model["model_after"]) == (None, "model:sepsis-risk@1.1")
+    assert model["moved"] == []  # every item is new: counts say it
+    titles = {f.title: len(f.items) for f in frameworks.chosen("all")}
+    assert {f["framework"]: sum(f["after"].values()) for f in model["frameworks"]} == titles
+    assert all(f["before"] is None for f in model["frameworks"])
     text = run_ledger("diff", before, cwd=repo).out
     assert "coverage of model:sepsis-risk@1.1 (new): " in text
 

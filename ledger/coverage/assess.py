@@ -20,8 +20,9 @@ not applicable, with the framework file's reason.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +63,29 @@ class FieldResult:
 class ItemResult:
     item: Item
     status: Status
-    reason: str
     fields: tuple[FieldResult, ...]
+
+    @functools.cached_property
+    def reason(self) -> str:
+        """Why the item is not met (empty when it is); made when asked: a review compares
+        thousands of packages and words only the items that moved."""
+        item, status = self.item, self.status
+        if item.outside is not None:
+            return item.outside
+        if not item.fields:
+            return item.gap or "no record field holds it"
+        if status is Status.NOT_APPLICABLE:
+            return _joined(f.reason for f in self.fields)
+        if status is Status.MET:
+            return ""
+        reasons = [
+            f"{f.field}: {f.reason}"
+            for f in self.fields
+            if f.status not in (Status.MET, Status.NOT_APPLICABLE)
+        ]
+        if not item.full and item.gap:
+            reasons.append(item.gap)
+        return "; ".join(reasons)
 
     def to_json(self) -> Json:
         return {
@@ -111,12 +133,20 @@ class Package:
     contents: dict[RecordId, Json]
     #: Records the package links to that are not in the ledger at the commit.
     absent: tuple[RecordId, ...] = ()
+    #: What a record holds at a pointer, found once for every package that holds the record
+    #: (``packages_of`` shares it): a dataset documents every model trained on it.
+    judged: dict[tuple[RecordId, str], tuple[_Value, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    #: Each field's result in this package: frameworks ask for the same fields.
+    results: dict[FieldRef, FieldResult] = field(default_factory=dict, compare=False, repr=False)
 
-    def of(self, field: FieldRef) -> tuple[RecordId, ...]:
-        if field.kind != "dataset":
-            return self.records[field.kind]
-        if field.role is not None:
-            return self.records[f"dataset:{field.role}"]
+    def of(self, ref: FieldRef) -> tuple[RecordId, ...]:
+        """The records of the package a field is asked of."""
+        if ref.kind != "dataset":
+            return self.records[ref.kind]
+        if ref.role is not None:
+            return self.records[f"dataset:{ref.role}"]
         both = (*self.records["dataset:development"], *self.records["dataset:test"])
         return tuple(dict.fromkeys(both))
 
@@ -155,10 +185,12 @@ def packages_of(state: LedgerState, models: Sequence[RecordId]) -> list[Package]
     read = state.contents(files.values())
     contents = {record: read[file.relpath] for record, file in files.items()}
     packages = []
+    judged: dict[tuple[RecordId, str], tuple[_Value, str]] = {}
     for model, group in zip(models, groups, strict=True):
         held = {r for ids in group.values() for r in ids}
         absent = tuple(sorted((r for r in held if r not in contents), key=str))
-        packages.append(Package(model, group, {r: contents[r] for r in held - set(absent)}, absent))
+        read_here = {r: contents[r] for r in held - set(absent)}
+        packages.append(Package(model, group, read_here, absent, judged))
     return packages
 
 
@@ -197,23 +229,20 @@ def assess(package: Package, frameworks: Sequence[Framework]) -> Coverage:
 
 def assess_item(package: Package, item: Item) -> ItemResult:
     if item.outside is not None:
-        return ItemResult(item, Status.NOT_APPLICABLE, item.outside, ())
+        return ItemResult(item, Status.NOT_APPLICABLE, ())
     if not item.fields:
-        return ItemResult(item, Status.MISSING, item.gap or "no record field holds it", ())
-    fields = tuple(_assess_field(package, f) for f in item.fields)
+        return ItemResult(item, Status.MISSING, ())
+    fields = tuple([_assess_field(package, f) for f in item.fields])
     statuses = {f.status for f in fields}
-    unmet = [f for f in fields if f.status not in (Status.MET, Status.NOT_APPLICABLE)]
     if statuses == {Status.NOT_APPLICABLE}:
-        return ItemResult(item, Status.NOT_APPLICABLE, _joined(f.reason for f in fields), fields)
-    if not unmet:
-        if item.full:
-            return ItemResult(item, Status.MET, "", fields)
-        return ItemResult(item, Status.PARTIAL, item.gap or "", fields)
-    reasons = [f"{f.field}: {f.reason}" for f in unmet]
-    if not item.full and item.gap:
-        reasons.append(item.gap)
-    status = Status.PARTIAL if statuses & {Status.MET, Status.PARTIAL} else Status.MISSING
-    return ItemResult(item, status, "; ".join(reasons), fields)
+        status = Status.NOT_APPLICABLE
+    elif statuses <= {Status.MET, Status.NOT_APPLICABLE}:
+        status = Status.MET if item.full else Status.PARTIAL
+    elif statuses & {Status.MET, Status.PARTIAL}:
+        status = Status.PARTIAL
+    else:
+        status = Status.MISSING
+    return ItemResult(item, status, fields)
 
 
 # --- one field -------------------------------------------------------------------------------
@@ -226,35 +255,68 @@ class _Value(Enum):
     NOT_APPLICABLE = "not applicable"
 
 
-def _assess_field(package: Package, field: FieldRef) -> FieldResult:
-    records = package.of(field)
-    role = f" {field.role}" if field.role else ""
+def _assess_field(package: Package, ref: FieldRef) -> FieldResult:
+    result = package.results.get(ref)
+    if result is None:
+        result = package.results[ref] = _field_result(package, ref)
+    return result
+
+
+def _field_result(package: Package, ref: FieldRef) -> FieldResult:
+    records = package.of(ref)
     if not records:
-        return FieldResult(field, Status.MISSING, f"the package has no{role} {field.kind}")
-    judged: dict[_Value, list[str]] = {v: [] for v in _Value}
+        role = f" {ref.role}" if ref.role else ""
+        return FieldResult(ref, Status.MISSING, f"the package has no{role} {ref.kind}")
+    present = 0
+    partial: list[str] = []
+    absent: list[str] = []
     reasons: list[str] = []
     for record in records:
         content = package.contents.get(record)
         if content is None:
-            judged[_Value.ABSENT].append(f"{record} (not in the ledger)")
+            absent.append(f"{record} (not in the ledger)")
             continue
-        value, why = _judge(content, field.segments)
-        judged[value].append(str(record))
-        if why:
+        key = (record, ref.pointer)
+        judged = package.judged.get(key)
+        if judged is None:
+            judged = package.judged[key] = _judge(content, ref.segments)
+        value, why = judged
+        if value is _Value.PRESENT:
+            present += 1
+        elif value is _Value.PARTIAL:
+            partial.append(f"{record} (in part)")
+        elif value is _Value.ABSENT:
+            absent.append(str(record))
+        else:
             reasons.append(f"{record}: {why}")
-    present, partial = judged[_Value.PRESENT], judged[_Value.PARTIAL]
-    absent, not_applicable = judged[_Value.ABSENT], judged[_Value.NOT_APPLICABLE]
-    if not_applicable and not (present or partial or absent):
-        return FieldResult(field, Status.NOT_APPLICABLE, _joined(reasons))
+    if reasons and not (present or partial or absent):
+        return FieldResult(ref, Status.NOT_APPLICABLE, _joined(reasons))
     if not (partial or absent):
-        return FieldResult(field, Status.MET, "")
-    lacking = [*(f"{r} (in part)" for r in partial), *absent]
-    status = Status.PARTIAL if present or partial or not_applicable else Status.MISSING
-    return FieldResult(field, status, "not in " + ", ".join(lacking))
+        return FieldResult(ref, Status.MET, "")
+    status = Status.PARTIAL if present or partial or reasons else Status.MISSING
+    return FieldResult(ref, status, "not in " + ", ".join([*partial, *absent]))
 
 
 def _judge(content: Json, segments: Sequence[str]) -> tuple[_Value, str]:
     """The state of the value at ``segments`` in ``content``, and the not-applicable reason."""
+    if "*" not in segments:
+        # One value at most: walked without generators (most pointers name one value, and a
+        # review judges them for every record its change touches).
+        value: Any = content
+        for segment in segments:
+            reason = _not_applicable(value)
+            if reason is not None:
+                return _Value.NOT_APPLICABLE, reason
+            if isinstance(value, dict):
+                value = value.get(segment)
+            elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+                value = value[int(segment)]
+            else:
+                return _Value.ABSENT, ""
+        reason = _not_applicable(value)
+        if reason is not None:
+            return _Value.NOT_APPLICABLE, reason
+        return (_Value.ABSENT if _empty(value) else _Value.PRESENT), ""
     leaves = list(_leaves(content, segments))
     if not leaves:
         return _Value.ABSENT, ""

@@ -2,7 +2,8 @@
 
 A change touches the packages that hold a record it adds or edits. For each such model (by
 name), the coverage of its current version at the head is compared, item by item, with that
-of its current version at the base; the items whose status moved are listed.
+of its current version at the base: each framework's counts, and the items whose status moved
+(a model new in the change has counts only: every item of it is new).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ledger.records.identity import RecordId
 
 if TYPE_CHECKING:
     from ledger.state.ledger_state import LedgerState
+
+BATCH = 200  # models compared at a time
 
 #: From worst to best: a move to the right is coverage gained. Not applicable stands beside
 #: met: the records say why the item does not apply, which is what the item needs.
@@ -58,11 +61,33 @@ class CoverageChange:
         }
 
 
+@dataclass(frozen=True)
+class ModelCoverage:
+    """What a change did to the coverage of one model (by name)."""
+
+    before: str | None
+    after: str
+    #: Each framework's counts by status, at the base (None: a new model) and at the head.
+    counts: tuple[tuple[str, dict[str, int] | None, dict[str, int]], ...]
+    moved: tuple[CoverageChange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_before": self.before,
+            "model_after": self.after,
+            "frameworks": [
+                {"framework": title, "before": before, "after": after}
+                for title, before, after in self.counts
+            ],
+            "moved": [c.to_json() for c in self.moved],
+        }
+
+
 def coverage_changes(
     before: LedgerState, after: LedgerState, touched: Iterable[RecordId]
-) -> list[CoverageChange]:
-    """The coverage items that moved for each model whose package at ``after`` holds one of
-    the ``touched`` records."""
+) -> list[ModelCoverage]:
+    """For each model whose package at ``after`` holds one of the ``touched`` records, its
+    coverage against its current version at ``before``."""
     touched = set(touched)
     current = [f.facts.claimed for f in after.records.current()]
     models = sorted((m for m in current if m and m.kind == "model"), key=str)
@@ -72,14 +97,23 @@ def coverage_changes(
     frameworks = chosen(ALL)
     earlier = _current_models(before)
     pairs = [(earlier.get(m.name), m) for m in hit]
-    heads = [assess(p, frameworks) for p in packages_of(after, [m for _, m in pairs])]
-    kept = [b for b, _ in pairs if b is not None]
-    bases = {c.package.model: c for c in (assess(p, frameworks) for p in packages_of(before, kept))}
-    found: list[CoverageChange] = []
-    for (base_model, _), head in zip(pairs, heads, strict=True):
-        base = bases.get(base_model) if base_model is not None else None
-        found += _moved(base, head)
+    found: list[ModelCoverage] = []
+    # A batch of models at a time: their records' contents and every item's result are held
+    # only while the batch is compared (a change can touch thousands of packages).
+    for start in range(0, len(pairs), BATCH):
+        batch = pairs[start : start + BATCH]
+        heads = [assess(p, frameworks) for p in packages_of(after, [m for _, m in batch])]
+        kept = [b for b, _ in batch if b is not None]
+        bases = {p.model: assess(p, frameworks) for p in packages_of(before, kept)}
+        found += (
+            _compared(bases[base_model] if base_model is not None else None, head)
+            for (base_model, _), head in zip(batch, heads, strict=True)
+        )
     return found
+
+
+def _counts(coverage: Coverage) -> dict[str, dict[str, int]]:
+    return {f.framework.title: {s.value: f.count(s) for s in Status} for f in coverage.frameworks}
 
 
 def _current_models(state: LedgerState) -> dict[str, RecordId]:
@@ -95,28 +129,26 @@ def _current_models(state: LedgerState) -> dict[str, RecordId]:
     return found
 
 
-def _moved(base: Coverage | None, head: Coverage) -> list[CoverageChange]:
-    before = {
-        (f.framework.id, i.item.id): i.status
-        for f in (base.frameworks if base else ())
-        for i in f.items
-    }
-    changes = []
-    for framework in head.frameworks:
-        for item in framework.items:
-            was = before.get((framework.framework.id, item.item.id))
-            if was is item.status:
-                continue
-            changes.append(
-                CoverageChange(
-                    str(base.package.model) if base else None,
-                    str(head.package.model),
-                    framework.framework.title,
-                    item.item.id,
-                    item.item.summary,
-                    was,
-                    item.status,
-                    item.reason,
-                )
-            )
-    return changes
+def _compared(base: Coverage | None, head: Coverage) -> ModelCoverage:
+    after = _counts(head)
+    before = _counts(base) if base is not None else {}
+    counts = tuple((title, before.get(title), n) for title, n in after.items())
+    if base is None:
+        return ModelCoverage(None, str(head.package.model), counts, ())
+    was = {(f.framework.id, i.item.id): i.status for f in base.frameworks for i in f.items}
+    moved = tuple(
+        CoverageChange(
+            str(base.package.model),
+            str(head.package.model),
+            framework.framework.title,
+            item.item.id,
+            item.item.summary,
+            was.get((framework.framework.id, item.item.id)),
+            item.status,
+            item.reason,
+        )
+        for framework in head.frameworks
+        for item in framework.items
+        if was.get((framework.framework.id, item.item.id)) is not item.status
+    )
+    return ModelCoverage(str(base.package.model), str(head.package.model), counts, moved)

@@ -38,7 +38,7 @@ class FieldRef:
     pointer: str
     role: Role | None = None
 
-    @property
+    @functools.cached_property
     def segments(self) -> tuple[str, ...]:
         return tuple(_unescape(s) for s in self.pointer.split("/")[1:])
 

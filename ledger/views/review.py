@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger.coverage.changes import CoverageChange, coverage_changes
+from ledger.coverage.changes import ModelCoverage, coverage_changes
 from ledger.findings import Finding
 from ledger.records.identity import RecordId
 from ledger.views.compare import COMPARE_DEPTH, Contents, MetricDelta, compare
@@ -58,7 +58,7 @@ class Review:
     titles: dict[str, str] = field(default_factory=dict)
     lineage: LineageGraph | None = None
     #: Framework items whose status moved, for each model whose package the change touches.
-    coverage: list[CoverageChange] = field(default_factory=list)
+    coverage: list[ModelCoverage] = field(default_factory=list)
 
     @property
     def violations(self) -> bool:

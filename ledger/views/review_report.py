@@ -6,9 +6,9 @@ The Markdown renders on GitHub and GitLab as posted; nothing is uploaded anywher
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
-from ledger.coverage.changes import CoverageChange
+from ledger.coverage.changes import ModelCoverage
 from ledger.findings import Finding
 from ledger.views.compare import MetricDelta
 from ledger.views.graph import LineageGraph
@@ -103,8 +103,8 @@ def review_markdown(review: Review, mermaid: MermaidRenderer) -> str:
         lines += ["### Lineage around the change", "", mermaid(review.lineage).rstrip("\n"), ""]
     if review.coverage:
         lines += ["### Reporting-framework coverage", ""]
-        for model, changes in _by_model(review.coverage):
-            lines += _coverage_markdown(model, changes)
+        for model in review.coverage:
+            lines += _coverage_markdown(model)
     lines += ["### Verification", ""]
     errors = [f for f in review.new_findings if f.severity == "error"]
     warnings = [f for f in review.new_findings if f.severity != "error"]
@@ -127,17 +127,16 @@ def review_text(review: Review) -> str:
             f"  {d.name:<12} {_num(d.a):>8} -> {_num(d.b):<8} {_delta(d)}" for d in change.deltas
         ]
     lines += [f"  signed     {one.entry.signs.ref}: {one.line()}" for one in review.signoffs]
-    for model, changes in _by_model(review.coverage):
-        first = changes[0]
-        if first.before_model is None:
-            lines.append(f"coverage of {model} (new): {_counts(changes)}")
+    for model in review.coverage:
+        if model.before is None:
+            lines.append(f"coverage of {model.after} (new): {_counts(model)}")
             continue
-        lines.append(f"coverage of {model} against {first.before_model}:")
+        lines.append(f"coverage of {model.after} against {model.before}:")
         lines += [
             f"  {c.direction.replace('lost', 'LOST'):<7} {c.framework} {c.item}: "
             f"{_status(c.before)} -> {c.after.value}" + (f" ({c.reason})" if c.reason else "")
-            for c in changes
-        ]
+            for c in model.moved
+        ] or ["  no item moved"]
     lines += [f.line() for f in review.new_findings]
     lines.append("violations" if review.violations else "no violations")
     return "\n".join(lines) + "\n"
@@ -156,37 +155,30 @@ def _finding_item(f: Finding, mark: str) -> str:
 _MARKS = {"gained": ":white_check_mark:", "lost": ":x:", "changed": ":left_right_arrow:"}
 
 
-def _by_model(changes: list[CoverageChange]) -> Iterator[tuple[str, list[CoverageChange]]]:
-    groups: dict[str, list[CoverageChange]] = {}
-    for change in changes:
-        groups.setdefault(change.after_model, []).append(change)
-    yield from groups.items()
-
-
 def _status(status: object) -> str:
     return "-" if status is None else str(getattr(status, "value", status))
 
 
-def _counts(changes: list[CoverageChange]) -> str:
-    """A new model's coverage, framework by framework: every item is new."""
-    by_framework: dict[str, Counter[str]] = {}
-    for change in changes:
-        by_framework.setdefault(change.framework, Counter())[change.after.value] += 1
+def _counts(model: ModelCoverage) -> str:
+    """A model's coverage at the head, framework by framework."""
     return "; ".join(
-        f"{framework} " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        for framework, counts in by_framework.items()
+        f"{title} " + ", ".join(f"{n} {status}" for status, n in after.items() if n)
+        for title, _, after in model.counts
     )
 
 
-def _coverage_markdown(model: str, changes: list[CoverageChange]) -> list[str]:
-    first = changes[0]
-    if first.before_model is None:
-        return [f"`{model}` is new: {_counts(changes)}.", ""]
-    moved = Counter(c.direction for c in changes)
+def _coverage_markdown(model: ModelCoverage) -> list[str]:
+    if model.before is None:
+        return [f"`{model.after}` is new: {plain(_counts(model))}.", ""]
+    moved = Counter(c.direction for c in model.moved)
     lines = [
-        f"`{model}` against `{first.before_model}`: {moved['gained']} item(s) gained, "
+        f"`{model.after}` against `{model.before}`: {moved['gained']} item(s) gained, "
         f"{moved['lost']} lost, {moved['changed']} changed between met and not applicable.",
         "",
+    ]
+    if not model.moved:
+        return lines
+    lines += [
         "| | framework | item | before | after | why |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -194,6 +186,6 @@ def _coverage_markdown(model: str, changes: list[CoverageChange]) -> list[str]:
         f"| {_MARKS[c.direction]} | {plain(c.framework)} | "
         f"{plain(c.item)} {plain(c.summary)} | {_status(c.before)} | {c.after.value} | "
         f"{plain(c.reason)} |"
-        for c in changes
+        for c in model.moved
     ]
     return [*lines, ""]
