@@ -16,7 +16,7 @@ from ledger.coverage.assess import Package, Status, assess_item
 from ledger.coverage.frameworks import FieldRef, FrameworkFileError, Item, field_exists
 from ledger.errors import UsageError
 from ledger.records.identity import RecordId
-from tests.conftest import git, run_ledger, supersede_evaluation
+from tests.conftest import PROJECT, git, run_ledger, supersede_evaluation
 
 MODEL = RecordId("model", "risk", "1.0")
 TRAIN = RecordId("dataset", "cohort", "1.0")
@@ -179,6 +179,25 @@ def test_every_framework_file_reads_and_maps_only_to_fields_that_exist(name: str
         if not field_exists(field)
     ]
     assert missing == []
+
+
+def test_the_readme_names_every_item_a_development_ledger_cannot_hold() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    table = readme.split("## Reporting frameworks", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        (cells[1], cells[2])
+        for line in table.splitlines()
+        if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 3
+    }
+    outside = [
+        (f.title, item.id) for f in frameworks.chosen("all") for item in f.items if item.outside
+    ]
+    assert outside
+    for title, item in outside:
+        assert any(title.startswith(named.split(" (")[0]) and item == i for named, i in rows), (
+            title,
+            item,
+        )
 
 
 def test_a_pointer_to_a_field_that_does_not_exist_is_caught() -> None:
