@@ -136,6 +136,7 @@ COMMANDS: Final[dict[str, Command]] = {
         lambda s: ("query", QUERY, "--all-versions", "--format", "json"), after_commit=True
     ),
     "status": Command(lambda s: ("status", "--format", "json")),
+    "coverage": Command(lambda s: ("coverage", "--format", "json")),
     "technical-file": Command(
         lambda s: ("technical-file", s.model, "--format", "html") if s.model else None
     ),

@@ -525,8 +525,11 @@ class Ledger:
                     "links to: name a model, or none for every current one"
                 )
             models = [record]
-        packages = packages_of(state, models)
-        return CoverageReport(state.commit, tuple(assess(p, frameworks) for p in packages))
+        return CoverageReport(
+            state.commit,
+            models,
+            lambda batch: [assess(p, frameworks) for p in packages_of(state, batch)],
+        )
 
     def report(self, output: Path | str, rev: str = "HEAD") -> list[str]:
         """Write the static report of ``rev`` into the folder ``output`` (new, empty, or a

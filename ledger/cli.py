@@ -387,10 +387,10 @@ def coverage(
     report = session.book.coverage(ref, framework, rev)
     _emit(COVERAGE.render(fmt, report), output)
     if require and report.missing_required:
-        for package, framework_result, item in report.missing_required:
+        for missing in report.missing_required:
             click.echo(
-                f"{package.package.model}: {framework_result.framework.title} item "
-                f"{item.item.id} is required and missing: {item.reason}",
+                f"{missing.model}: {missing.framework} item {missing.item} is required and "
+                f"missing: {missing.reason}",
                 err=True,
             )
         sys.exit(EXIT_PROBLEMS)

@@ -3,40 +3,72 @@ version, as a table for the terminal, Markdown for a review or JSON for tools.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from ledger.coverage.assess import Coverage, FrameworkResult, ItemResult, Status
+from ledger.records.identity import RecordId
 from ledger.views.markdown import plain
+
+BATCH = 200  # packages assessed, and held, at a time
+#: The coverage of a batch of model versions.
+Assess = Callable[[list[RecordId]], list[Coverage]]
 
 #: The order counts are given in: what needs work first.
 _ORDER = (Status.MISSING, Status.PARTIAL, Status.MET, Status.NOT_APPLICABLE)
 
 
-@dataclass(frozen=True)
+class Missing(NamedTuple):
+    """A required item no record of a model's package holds (only words: the packages
+    themselves are let go as the report is written)."""
+
+    model: str
+    framework: str
+    item: str
+    reason: str
+
+
 class CoverageReport:
-    commit: str
-    packages: tuple[Coverage, ...]
+    """The coverage of model versions at a commit, assessed a batch of packages at a time
+    as the report is written: every current model of a large ledger is thousands of
+    packages, each with its records' contents and an answer per item."""
+
+    def __init__(
+        self,
+        commit: str,
+        models: Sequence[RecordId],
+        assessed: Callable[[list[RecordId]], list[Coverage]],
+    ) -> None:
+        self.commit, self.models = commit, list(models)
+        self._assessed = assessed
+        #: Required items no record holds, found as the report was written: what
+        #: ``--require`` fails on.
+        self.missing_required: list[Missing] = []
 
     @property
-    def missing_required(self) -> list[tuple[Coverage, FrameworkResult, ItemResult]]:
-        """Required items no record holds: what ``--require`` fails on."""
-        return [
-            (package, framework, item)
-            for package in self.packages
-            for framework in package.frameworks
-            for item in framework.missing_required
-        ]
+    def packages(self) -> Iterator[Coverage]:
+        """Each model's coverage, in order (each reading of it assesses them again)."""
+        self.missing_required = []
+        for start in range(0, len(self.models), BATCH):
+            for package in self._assessed(self.models[start : start + BATCH]):
+                self.missing_required += (
+                    Missing(str(package.package.model), f.framework.title, i.item.id, i.reason)
+                    for f in package.frameworks
+                    for i in f.missing_required
+                )
+                yield package
+
+    def json_value(self) -> dict[str, Any]:
+        return {"commit": self.commit, "packages": (p.to_json() for p in self.packages)}
 
     def to_json(self) -> dict[str, Any]:
         return {"commit": self.commit, "packages": [p.to_json() for p in self.packages]}
 
-    def table(self) -> str:
-        return "".join(_table(self))
+    def table(self) -> Iterator[str]:
+        return _table(self)
 
-    def markdown(self) -> str:
-        return "".join(_markdown(self))
+    def markdown(self) -> Iterator[str]:
+        return _markdown(self)
 
 
 def counts(framework: FrameworkResult) -> str:
@@ -52,7 +84,7 @@ def _why(item: ItemResult) -> str:
 
 
 def _table(report: CoverageReport) -> Iterator[str]:
-    if not report.packages:
+    if not report.models:
         yield f"No model version at commit {report.commit[:12]}: coverage is of model versions.\n"
         return
     for number, package in enumerate(report.packages):
@@ -72,7 +104,7 @@ def _table(report: CoverageReport) -> Iterator[str]:
 
 def _markdown(report: CoverageReport) -> Iterator[str]:
     yield f"# Coverage at `{report.commit[:12]}`\n"
-    if not report.packages:
+    if not report.models:
         yield "\nNo model version: coverage is of model versions.\n"
     for package in report.packages:
         yield f"\n## `{package.package.model}`\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ledger.compactjson import compact_json
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from ledger.fhir.bundle import ProvenanceBundle
     from ledger.signoffs.stages import Verdict
     from ledger.state.ledger_state import LedgerState
+    from ledger.views.coverage import CoverageReport
     from ledger.views.graph import LineageGraph
 
 T = TypeVar("T")
@@ -86,23 +86,32 @@ def _chunks(value: object, indent: str) -> Iterator[str]:
             separator = ",\n"
         yield f"\n{indent}}}"
     elif isinstance(value, (list, Iterator)):
-        items = iter(value)
-        batch = list(islice(items, _BATCH))
-        if not batch:
+        # Items are encoded one by one, as they come, and their texts joined a batch at a
+        # time: a chunk per item would pass through every generator up to the writer, for
+        # each of 10,000 findings or commits; a batch of items held at once could be large
+        # (a coverage report's package is a hundred kilobytes of objects).
+        separator = f",\n{inner}"
+        start = f"[\n{inner}"
+        held: list[str] = []
+        size = 0
+        for text in map(compact_json, value):
+            held.append(text)
+            size += len(text)
+            if len(held) >= _BATCH or size >= _BATCH_CHARS:
+                yield start + separator.join(held)
+                start, held, size = separator, [], 0
+        if held:
+            yield start + separator.join(held)
+        elif start != separator:
             yield "[]"
             return
-        # Items are encoded a batch at a time and joined in C: a chunk per item would pass
-        # through every generator up to the writer, for each of 10,000 findings or commits.
-        separator = f",\n{inner}"
-        yield f"[\n{inner}" + separator.join(map(compact_json, batch))
-        while batch := list(islice(items, _BATCH)):
-            yield separator + separator.join(map(compact_json, batch))
         yield f"\n{indent}]"
     else:
         yield compact_json(value)
 
 
-_BATCH = 1000  # list items held at a time
+_BATCH = 1000  # encoded list items held at a time
+_BATCH_CHARS = 1 << 20  # and at most about this much of their text
 
 
 def _json(value: Any) -> Iterator[str]:
@@ -276,15 +285,15 @@ LIST: Formats[Any] = Formats(
 # --- coverage -------------------------------------------------------------------------------
 
 
-def _coverage_table(report: Any) -> Chunks:
-    return (report.table(),)
+def _coverage_table(report: CoverageReport) -> Chunks:
+    return report.table()
 
 
-def _coverage_markdown(report: Any) -> Chunks:
-    return (report.markdown(),)
+def _coverage_markdown(report: CoverageReport) -> Chunks:
+    return report.markdown()
 
 
-COVERAGE: Formats[Any] = Formats(
+COVERAGE: Formats[CoverageReport] = Formats(
     Format("table", "a table for the terminal", _coverage_table),
     Format("json", "JSON for tools", _json),
     Format("markdown", "Markdown to post for review", _coverage_markdown),
