@@ -289,6 +289,12 @@ def test_coverage_of_every_current_model_as_json(repo: Path) -> None:
         for item in framework["items"]:
             assert item["status"] in {s.value for s in Status}
             assert (item["reason"] == "") == (item["status"] == "met")
+    # The demo's model says why it lists no dependencies; the field reads not applicable.
+    eu = next(f for f in package["frameworks"] if f["id"] == "eu-ai-act")
+    software = next(i for i in eu["items"] if i["id"] == "Annex IV 1(c)")
+    dependencies = next(f for f in software["fields"] if f["pointer"] == "/dependencies")
+    assert dependencies["status"] == "not applicable"
+    assert dependencies["reason"] == f"{package['model']}: Python standard library only"
 
 
 def test_coverage_of_one_model_in_each_format(repo: Path) -> None:
