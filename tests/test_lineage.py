@@ -450,3 +450,32 @@ def test_report_json_is_the_same_whether_its_lists_are_held_or_streamed() -> Non
     ]
     streamed = {**value, "b": iter(value["b"]), "c": iter([])}
     assert "".join(json_chunks(streamed)) == text
+
+
+def test_lineage_json_text_is_each_node_and_edge_compact_on_its_own_line() -> None:
+    from ledger.compactjson import compact_json
+    from ledger.views.graph import LineageGraph, Node
+
+    graph = LineageGraph("0" * 40)
+    agent = 'agent:"quoted"\\back\u2028é@example.org'
+    graph.add(Node(agent, "agent", 'A "name"', {"email": agent[6:], "name": 'A "name"'}))
+    for n in range(1500):  # more than one batch of lines
+        graph.add(Node(f"record:dataset:d{n}@1.0", "record", f"d{n}", {"title": "t\n"}))
+        graph.link(f"record:dataset:d{n}@1.0", agent, "authored-by")
+    value = graph.to_json()
+    lines = [
+        "{",
+        f'  "commit": "{value["commit"]}",',
+        '  "edges": [',
+        ",\n".join(f"    {compact_json(e)}" for e in value["edges"]),
+        "  ],",
+        f'  "format": "{value["format"]}",',
+        '  "nodes": [',
+        ",\n".join(f"    {compact_json(n)}" for n in value["nodes"]),
+        "  ]",
+        "}",
+    ]
+    assert "".join(graph.json_chunks()) == "\n".join(lines) + "\n"
+    empty = LineageGraph("1" * 40)
+    assert json.loads("".join(empty.json_chunks())) == empty.to_json()
+    assert '"edges": [],' in "".join(empty.json_chunks())

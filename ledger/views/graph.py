@@ -175,30 +175,51 @@ class LineageGraph:
         }
 
     def json_chunks(self) -> Iterator[str]:
-        """``to_json`` as text, a node at a time, each node and edge compact on a line of its
-        own: a large graph is never one string, and it diffs by node."""
+        """``to_json`` as text, each node and edge compact on a line of its own: a large
+        graph is never one string, and it diffs by node."""
         import json
+        from json.encoder import encode_basestring
 
         from ledger.compactjson import compact_json as dump
 
+        quoted: dict[str, str] = {}  # an id is named by every edge that touches it
+
+        def quote(text: str) -> str:
+            found = quoted.get(text)
+            if found is None:
+                found = quoted[text] = encode_basestring(text)
+            return found
+
+        # An edge is three strings: written as ``dump`` writes its ``to_json`` (keys sorted,
+        # no spaces), without making a dict per edge.
+        edges = (
+            f'{{"kind":{quote(e.kind)},"source":{quote(e.source)},"target":{quote(e.target)}}}'
+            for e in self.edges
+        )
+        nodes = (dump(self.nodes[k].to_json()) for k in sorted(self.nodes))
         yield "{\n"
         yield f'  "commit": {json.dumps(self.commit)},\n'
-        for name, items in (
-            ("edges", (e.to_json() for e in self.edges)),
-            ("format", None),
-            ("nodes", (self.nodes[k].to_json() for k in sorted(self.nodes))),
-        ):
-            if items is None:
-                yield f'  "{name}": {json.dumps(FORMAT)},\n'
-                continue
-            yield f'  "{name}": ['
-            first = True
-            for item in items:
-                yield ("\n    " if first else ",\n    ") + dump(item)
-                first = False
-            yield "\n  ]" if not first else "]"
-            yield ",\n" if name == "edges" else "\n"
-        yield "}\n"
+        yield from _json_lines("edges", edges)
+        yield ",\n"
+        yield f'  "format": {json.dumps(FORMAT)},\n'
+        yield from _json_lines("nodes", nodes)
+        yield "\n}\n"
+
+
+def _json_lines(name: str, texts: Iterator[str], batch: int = 1000) -> Iterator[str]:
+    """A member of ``json_chunks`` holding a list, its items' texts one to a line, joined a
+    batch at a time (a chunk per item would pass through every generator to the writer)."""
+    yield f'  "{name}": ['
+    held: list[str] = []
+    start = "\n    "
+    for text in texts:
+        held.append(text)
+        if len(held) >= batch:
+            yield start + ",\n    ".join(held)
+            start, held = ",\n    ", []
+    if held:
+        yield start + ",\n    ".join(held)
+    yield "]" if start == "\n    " and not held else "\n  ]"
 
 
 def build_graph(state: LedgerState) -> LineageGraph:
