@@ -272,8 +272,10 @@ def _add_commit(graph: LineageGraph, record: str, commit: Commit) -> None:
             Node(commit_id, "commit", f"{commit.sha[:12]} {commit.subject}", commit.to_json())
         )
         for person, kind in ((commit.author, "authored-by"), (commit.committer, "committed-by")):
-            graph.add(_agent(person))
-            graph.link(commit_id, f"agent:{person.email}", kind)  # type: ignore[arg-type]
+            agent_id = f"agent:{person.email}"
+            if agent_id not in graph.nodes:  # a few people make every commit
+                graph.add(_agent(person))
+            graph.link(commit_id, agent_id, kind)  # type: ignore[arg-type]
     graph.link(record, commit_id, "recorded-in")
 
 
