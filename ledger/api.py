@@ -527,6 +527,7 @@ class Ledger:
             models = [record]
         return CoverageReport(
             state.commit,
+            frameworks,
             models,
             lambda batch: [assess(p, frameworks) for p in packages_of(state, batch)],
         )

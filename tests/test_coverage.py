@@ -283,8 +283,12 @@ def test_coverage_of_every_current_model_as_json(repo: Path) -> None:
     models = [p["model"] for p in report["packages"]]
     assert models == sorted(models) and models
     package = report["packages"][0]
-    assert {f["id"] for f in package["frameworks"]} == set(coverage.names())
-    for framework in package["frameworks"]:
+    assert [f["id"] for f in report["frameworks"]] == coverage.names()
+    assert [f["id"] for f in package["frameworks"]] == coverage.names()
+    for header, framework in zip(report["frameworks"], package["frameworks"], strict=True):
+        # What each item is is said once, in the header; each model gives its status.
+        assert [i["id"] for i in header["items"]] == [i["id"] for i in framework["items"]]
+        assert all(i["summary"] and isinstance(i["required"], bool) for i in header["items"])
         assert sum(framework["counts"].values()) == len(framework["items"])
         for item in framework["items"]:
             assert item["status"] in {s.value for s in Status}
@@ -311,13 +315,16 @@ def test_coverage_of_one_model_in_each_format(repo: Path) -> None:
 
 def test_require_fails_on_a_required_item_that_is_missing(repo: Path) -> None:
     report = json.loads(run_ledger("coverage", "--format", "json", cwd=repo).out)
+    headers = {f["id"]: f for f in report["frameworks"]}
+    required = {(f, i["id"]) for f, h in headers.items() for i in h["items"] if i["required"]}
     missing = [
-        (p["model"], f["title"], i["id"])
+        (p["model"], headers[f["id"]]["title"], i["id"])
         for p in report["packages"]
         for f in p["frameworks"]
         for i in f["items"]
-        if i["required"] and i["status"] == "missing"
+        if (f["id"], i["id"]) in required and i["status"] == "missing"
     ]
+    assert missing
     result = run_ledger("coverage", "--require", cwd=repo)
     assert result.code == (1 if missing else 0)
     for model, title, item in missing:

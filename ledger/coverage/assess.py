@@ -88,11 +88,10 @@ class ItemResult:
         return "; ".join(reasons)
 
     def to_json(self) -> Json:
+        # What the item is (summary, section, whether required) is said once per report, in
+        # its framework's header (``framework_json``), not once per model.
         return {
             "id": self.item.id,
-            "section": self.item.section,
-            "summary": self.item.summary,
-            "required": self.item.required,
             "status": self.status.value,
             "reason": self.reason,
             "fields": [f.to_json() for f in self.fields],
@@ -112,13 +111,8 @@ class FrameworkResult:
         return [i for i in self.items if i.item.required and i.status is Status.MISSING]
 
     def to_json(self) -> Json:
-        f = self.framework
         return {
-            "id": f.id,
-            "title": f.title,
-            "version": f.version,
-            "citation": f.citation,
-            "url": f.url,
+            "id": self.framework.id,
             "counts": {s.value: self.count(s) for s in Status},
             "items": [i.to_json() for i in self.items],
         }
@@ -168,6 +162,30 @@ class Coverage:
             "not_in_ledger": [str(r) for r in self.package.absent],
             "frameworks": [f.to_json() for f in self.frameworks],
         }
+
+
+def framework_json(framework: Framework) -> Json:
+    """A framework as a coverage report names it: its source, and each item's summary,
+    whether it is required, and the fields that hold it (or why none can)."""
+    return {
+        "id": framework.id,
+        "title": framework.title,
+        "version": framework.version,
+        "citation": framework.citation,
+        "url": framework.url,
+        "items": [
+            {
+                "id": item.id,
+                "section": item.section,
+                "summary": item.summary,
+                "required": item.required,
+                "outside": item.outside,
+                "covers": None if item.outside else ("full" if item.full else "partial"),
+                "gap": item.gap,
+            }
+            for item in framework.items
+        ],
+    }
 
 
 def packages_of(state: LedgerState, models: Sequence[RecordId]) -> list[Package]:

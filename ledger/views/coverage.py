@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from ledger.coverage.assess import Coverage, FrameworkResult, ItemResult, Status
+from ledger.coverage.assess import Coverage, FrameworkResult, ItemResult, Status, framework_json
+from ledger.coverage.frameworks import Framework
 from ledger.records.identity import RecordId
 from ledger.views.markdown import plain
 
@@ -36,10 +37,11 @@ class CoverageReport:
     def __init__(
         self,
         commit: str,
+        frameworks: Sequence[Framework],
         models: Sequence[RecordId],
-        assessed: Callable[[list[RecordId]], list[Coverage]],
+        assessed: Assess,
     ) -> None:
-        self.commit, self.models = commit, list(models)
+        self.commit, self.frameworks, self.models = commit, list(frameworks), list(models)
         self._assessed = assessed
         #: Required items no record holds, found as the report was written: what
         #: ``--require`` fails on.
@@ -59,10 +61,14 @@ class CoverageReport:
                 yield package
 
     def json_value(self) -> dict[str, Any]:
-        return {"commit": self.commit, "packages": (p.to_json() for p in self.packages)}
+        return {
+            "commit": self.commit,
+            "frameworks": [framework_json(f) for f in self.frameworks],
+            "packages": (p.to_json() for p in self.packages),
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "packages": [p.to_json() for p in self.packages]}
+        return {**self.json_value(), "packages": [p.to_json() for p in self.packages]}
 
     def table(self) -> Iterator[str]:
         return _table(self)
