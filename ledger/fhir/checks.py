@@ -38,6 +38,7 @@ not a ``LedgerError``, so the CLI reports an internal error (exit 3) with a trac
 
 from __future__ import annotations
 
+import functools
 import json
 import marshal
 import re
@@ -299,20 +300,22 @@ def _provenance(resource: Json, v: FhirVersion) -> Iterator[str | _Resolves]:
 
 def _agent(i: int, agent: Json, v: FhirVersion) -> Iterator[str | _Resolves]:
     who, behalf = agent.get("who"), agent.get("onBehalfOf")
-    yield _Resolves(
-        f"agent {i}: who must reference one of {', '.join(sorted(v.agent_who))}",
-        (_target(who),),
-        v.agent_who,
-    )
+    allowed_who, allowed_behalf = _allowed(v)
+    yield _Resolves(f"agent {i}: {allowed_who}", (_target(who),), v.agent_who)
     if behalf is None:
         return
-    yield _Resolves(
-        f"agent {i}: {v.name} onBehalfOf must be one of {sorted(v.agent_on_behalf_of)}",
-        (_target(behalf),),
-        v.agent_on_behalf_of,
-    )
+    yield _Resolves(f"agent {i}: {allowed_behalf}", (_target(behalf),), v.agent_on_behalf_of)
     if isinstance(who, dict) and who.get("reference") == behalf.get("reference"):
         yield f"agent {i}: who and onBehalfOf are the same"
+
+
+@functools.cache
+def _allowed(v: FhirVersion) -> tuple[str, str]:
+    """The messages of the agent rules of ``v`` (sorted once, not per agent)."""
+    return (
+        f"who must reference one of {', '.join(sorted(v.agent_who))}",
+        f"{v.name} onBehalfOf must be one of {sorted(v.agent_on_behalf_of)}",
+    )
 
 
 # -- incremental ---------------------------------------------------------------------------------
