@@ -94,6 +94,7 @@ _MISS: Final = object()  # not in a cache yet
 _CACHE_LIMIT: Final = 1 << 12  # values per type per primitive: codes repeat, uuids and hashes never
 _SHAPE_LIMIT: Final = 1 << 16  # interned shapes before starting afresh (bounds memory)
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
+_AS_THEY_ARE: Final = frozenset({str, int, float, bool})  # what fhir_core writes unchanged
 _LINE_BREAK: Final = re.compile(r"\s*\n\s*")  # fhir_core writes some messages on two lines
 
 # Field kinds, as small ints: the walk dispatches on them for every key.
@@ -125,9 +126,11 @@ class _Primitive:
         self._validate_json = validator.validate_json
         # fhir_core writes primitives with this method, not with the annotation's serializer
         # (which would write every decimal as a float); it only needs the field's metadata.
-        instance = owner.model_construct()
-        self._serialize: Callable[[Any], Any] = lambda value: instance._serialize_primitive_value(
-            value, info
+        # It returns a value of exactly one of ``_AS_THEY_ARE`` as it is (it converts lists,
+        # bytes, UUIDs and decimals), so those skip the call: most values are strings.
+        write = owner.model_construct()._serialize_primitive_value
+        self._serialize: Callable[[Any], Any] = lambda value: (
+            value if type(value) in _AS_THEY_ARE else write(value, info)
         )
         self.caches: tuple[Caches, Caches] = (
             {kind: {} for kind in _JSON_SCALARS},
