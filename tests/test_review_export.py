@@ -88,7 +88,7 @@ def test_fhir_mapped_in_a_background_process_gives_the_same_export(
     shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)  # nothing kept: all mapped
     with Ledger.open(demo_repo) as book:
         book.export(out)
-    assert len(started) == 1 and started[0] is not None
+    assert len(started) == 2 and None not in started  # one process per FHIR version
     assert out.read_bytes() == exported.read_bytes()
     with Ledger.open(demo_repo) as book:  # what the background process kept reads back
         book.export(out)
@@ -118,11 +118,41 @@ def test_an_error_in_the_background_process_stops_the_export(
         book.export(out)
     assert raised.value.problems == ["a mapping gone wrong"]
     assert "in the background process" in "".join(getattr(raised.value, "__notes__", []))
-    assert len(started) == 1 and isinstance(started[0], Background)
-    with pytest.raises(ChildProcessError):  # waited for: no process is left behind
-        os.waitpid(started[0].pid, os.WNOHANG)
+    assert len(started) == 2 and all(isinstance(child, Background) for child in started)
+    for child in started:
+        assert isinstance(child, Background)
+        with pytest.raises(ChildProcessError):  # waited for: no process is left behind
+            os.waitpid(child.pid, os.WNOHANG)
     assert threading.active_count() == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_export_stops_the_fhir_it_started(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FHIR Bundles are mapped while verify runs; an export that verify refuses stops
+    the processes mapping them, and leaves nothing."""
+    import os
+
+    from ledger.api import Ledger
+    from ledger.errors import ExportRefusedError
+    from ledger.workers import Background
+
+    path = repo / "records/dataset/sepsis-test/1.0.json"
+    data = json.loads(path.read_text())
+    data["description"] += " Edited."
+    path.write_text(json.dumps(data, indent=2))
+    git("commit", "-qam", "edit in place", cwd=repo)
+    started = _fhir_in_background(monkeypatch)
+    out = tmp_path / "audit.zip"
+    with Ledger.open(repo) as book, pytest.raises(ExportRefusedError):
+        book.export(out)
+    assert len(started) == 2
+    for child in started:
+        assert isinstance(child, Background)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child.pid, os.WNOHANG)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("where", ["producing", "compressing"])

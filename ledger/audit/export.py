@@ -21,7 +21,7 @@ import json
 import queue
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -253,12 +253,14 @@ def write_export(
     stream: IO[bytes],
     findings: list[Finding],
     signing_key: str | None = None,
+    fhir: list[Background] | None = None,
 ) -> tuple[int, bytes]:
     """Write the audit bundle of ``state`` (whose ``ledger verify`` found ``findings``) into
     ``stream``, its manifest signed with ``signing_key`` if given; the number of files and
-    the manifest's bytes."""
+    the manifest's bytes. ``fhir``: the processes mapping the FHIR Bundles
+    (``start_fhir``), if started; else they are mapped here."""
     with _Bundle(stream) as bundle:
-        records = _write_entries(root, state, bundle, findings)
+        records = _write_all(root, state, bundle, findings, fhir or [])
         bundle.wait()  # every entry hashed: the manifest can list them
         content = _manifest(
             state.commit,
@@ -275,24 +277,12 @@ def write_export(
     return len(bundle.hashes), manifest
 
 
-def _write_entries(
-    root: Path, state: LedgerState, bundle: _Bundle, findings: list[Finding]
-) -> dict[str, dict[str, str]]:
-    """Every entry but the manifest; the records' places and hashes, for the manifest."""
-    fhir = _fhir_in_background(state, bundle)
-    try:
-        return _write_all(root, state, bundle, findings, fhir)
-    finally:
-        if fhir is not None:
-            fhir.close()
-
-
 def _write_all(
     root: Path,
     state: LedgerState,
     bundle: _Bundle,
     findings: list[Finding],
-    fhir: Background | None,
+    fhir: list[Background],
 ) -> dict[str, dict[str, str]]:
     status = _status(verification(findings))
     readme = README.format(status=status, commit=state.commit, version=__version__, name="FILE.zip")
@@ -319,14 +309,13 @@ def _write_all(
     shown = LineageView(select(state.graph, all_versions=True), state)
     for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
         bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
-    if fhir is not None:
-        notes = fhir.result()
+    for version, child in zip(FHIR_VERSIONS if fhir else (), fhir, strict=True):
+        notes = child.result()
         if state.values is not None:  # what the child found wrong with the kept values
             state.values.notes.extend(notes)
-        for version, written in zip(FHIR_VERSIONS, fhir.outputs, strict=True):
-            pieces = iter(functools.partial(written.read, _BATCH_BYTES), b"")
-            bundle.add_bytes(_fhir_path(version), pieces)
-    for version in FHIR_VERSIONS if fhir is None else ():
+        pieces = iter(functools.partial(child.outputs[0].read, _BATCH_BYTES), b"")
+        bundle.add_bytes(_fhir_path(version), pieces)
+    for version in FHIR_VERSIONS if not fhir else ():
         chunks = iter(_fhir_chunks(state, version))
         with bundle.paused():
             first = next(chunks, "")  # the records are mapped, in worker processes if many
@@ -352,30 +341,52 @@ def _fhir_chunks(state: LedgerState, version: str) -> Iterable[str]:
     return PROVENANCE.render("json", ProvenanceBundle(state, state.graph, version))
 
 
-def _fhir_in_background(state: LedgerState, bundle: _Bundle) -> Background | None:
-    """The FHIR Bundles, mapped in a process of their own from the start (when the ledger is
-    large enough and a processor is free), while this one writes everything else: mapping
-    every record twice is the largest part of an export, and the rest needs one processor.
-    The child writes the Bundles' bytes, which go into the zip in their place."""
-    # Made here, before the fork, so that neither process makes them again: the mapping reads
+def start_fhir(state: LedgerState) -> list[Background]:
+    """The FHIR Bundles, each version mapped in a process of its own from the start (when the
+    ledger is large enough and processors are free), while this one verifies and writes
+    everything else; none when they are better mapped here, in turn. Mapping every record
+    twice is the largest part of an export: two processes of one version each share the
+    processors with this one, where one process mapping both ran long after this one had
+    nothing left to do. Each child writes its Bundle's bytes, which go into the zip in their
+    place. Call before any thread starts (a process with threads forks none)."""
+    # Made here, before the forks, so that no process makes them again: the mapping reads
     # the graph and the sign-offs, and so does the rest of the export.
     records = sum(1 for node in state.graph.records() if not node.attrs.get("missing"))
     state.checked_signoffs  # noqa: B018
 
-    def work(outputs: list[IO[bytes]]) -> list[str]:
-        state.repo.after_fork()
-        kept = state.values = state.values.after_fork() if state.values is not None else None
-        for version, output in zip(FHIR_VERSIONS, outputs, strict=True):
+    def mapper(version: str) -> Callable[[list[IO[bytes]]], list[str]]:
+        def work(outputs: list[IO[bytes]]) -> list[str]:
+            state.repo.after_fork()
+            kept = state.values = state.values.after_fork() if state.values is not None else None
             for block in blocks(_fhir_chunks(state, version)):
-                output.write(block.encode())
-        state.repo.close()
-        if kept is None:
-            return []
-        kept.close()
-        return kept.notes
+                outputs[0].write(block.encode())
+            state.repo.close()
+            if kept is None:
+                return []
+            kept.close()
+            return kept.notes
 
-    with bundle.paused():  # a process with threads forks none
-        return fork_background(records, work, len(FHIR_VERSIONS))
+        return work
+
+    started: list[Background] = []
+    try:
+        for version in FHIR_VERSIONS:
+            child = fork_background(records, mapper(version), 1, len(FHIR_VERSIONS))
+            if child is None:
+                break
+            started.append(child)
+    except BaseException:
+        stop_fhir(started)
+        raise
+    if len(started) < len(FHIR_VERSIONS):  # all or none: this process maps the rest in turn
+        stop_fhir(started)
+        return []
+    return started
+
+
+def stop_fhir(children: list[Background]) -> None:
+    for child in children:
+        child.close()
 
 
 def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
@@ -449,12 +460,16 @@ def export(
     Refused when ``ledger verify`` finds errors at the commit, unless ``allow_findings``: then
     the README and the manifest say so first. With ``signing_key``, the manifest is signed
     (``ledger.audit.signing``)."""
-    findings = state.verify_findings(root, require_signed=False, data=False)
-    errors = [f for f in findings if f.severity is Severity.ERROR]
-    if errors and not allow_findings:
-        raise ExportRefusedError(errors, state.commit)
-    with atomic_writer(output) as stream:
-        count, manifest = write_export(root, state, stream, findings, signing_key)
+    fhir = start_fhir(state)  # mapped while verify runs: a refused export stops them
+    try:
+        findings = state.verify_findings(root, require_signed=False, data=False)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors and not allow_findings:
+            raise ExportRefusedError(errors, state.commit)
+        with atomic_writer(output) as stream:
+            count, manifest = write_export(root, state, stream, findings, signing_key, fhir)
+    finally:
+        stop_fhir(fhir)
     digest = hashlib.sha256()
     with output.open("rb") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
