@@ -410,8 +410,12 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
 
 def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
     """The technical file of each current model version, as Markdown and as HTML."""
+    from ledger.query.columns import kept_verdicts
     from ledger.views.technical_file import blobs_read, technical_file
 
+    # Every evaluation judged at once, as the lineage page judges them later: a technical
+    # file's criteria are these judgments, kept with them, never judged twice.
+    kept_verdicts(state, [f for f in state.records.valid() if f.facts.kind == "evaluation"])
     models = [
         record
         for file in state.records.current()
