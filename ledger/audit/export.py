@@ -14,7 +14,6 @@ a ledger of 100,000 records is exported without holding the export in memory.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import itertools
 import json
@@ -23,9 +22,10 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ledger import __version__
+from ledger.audit.deflated import Deflated, deflate, place
 from ledger.audit.signing import SIGNATURE, sign_manifest
 from ledger.errors import ExportRefusedError
 from ledger.findings import Finding, Severity
@@ -103,8 +103,18 @@ network to check.
 """
 
 
-#: One step of writing the zip: ("open", path), ("data", bytes) or ("close", path).
-_Step = tuple[str, str | bytes]
+class _Placed(NamedTuple):
+    """An entry compressed ahead (``ledger.audit.deflated``): its compressed data is the next
+    ``entry.compressed`` bytes of ``source``."""
+
+    path: str
+    entry: Deflated
+    source: IO[bytes]
+
+
+#: One step of writing the zip: ("open", path), ("data", bytes), ("close", path) or
+#: ("place", _Placed).
+_Step = tuple[str, str | bytes | _Placed]
 _BATCH_BYTES = 1 << 20
 
 
@@ -147,6 +157,10 @@ class _Bundle:
         for data in pieces:
             self._put(("data", data))
         self._put(("close", path))
+
+    def place(self, path: str, entry: Deflated, source: IO[bytes]) -> None:
+        """An entry compressed ahead, copied in unchanged where it comes in the order."""
+        self._put(("place", _Placed(path, entry, source)))
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -200,6 +214,9 @@ class _Bundle:
                         assert entry is not None
                         digest.update(value)
                         entry.write(value)
+                    elif isinstance(value, _Placed):
+                        place(self.archive, _entry_info(value.path), value.entry, value.source)
+                        self.hashes[value.path] = value.entry.sha256
                     elif kind == "open":
                         entry = self.archive.open(_entry_info(value), "w")
                         digest = hashlib.sha256()
@@ -310,11 +327,10 @@ def _write_all(
     for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
         bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
     for version, child in zip(FHIR_VERSIONS if fhir else (), fhir, strict=True):
-        notes = child.result()
+        notes, entry = child.result()
         if state.values is not None:  # what the child found wrong with the kept values
             state.values.notes.extend(notes)
-        pieces = iter(functools.partial(child.outputs[0].read, _BATCH_BYTES), b"")
-        bundle.add_bytes(_fhir_path(version), pieces)
+        bundle.place(_fhir_path(version), entry, child.outputs[0])
     for version in FHIR_VERSIONS if not fhir else ():
         chunks = iter(_fhir_chunks(state, version))
         with bundle.paused():
@@ -354,17 +370,19 @@ def start_fhir(state: LedgerState) -> list[Background]:
     records = sum(1 for node in state.graph.records() if not node.attrs.get("missing"))
     state.checked_signoffs  # noqa: B018
 
-    def mapper(version: str) -> Callable[[list[IO[bytes]]], list[str]]:
-        def work(outputs: list[IO[bytes]]) -> list[str]:
+    def mapper(version: str) -> Callable[[list[IO[bytes]]], tuple[list[str], Deflated]]:
+        def work(outputs: list[IO[bytes]]) -> tuple[list[str], Deflated]:
             state.repo.after_fork()
             kept = state.values = state.values.after_fork() if state.values is not None else None
-            for block in blocks(_fhir_chunks(state, version)):
-                outputs[0].write(block.encode())
+            # Compressed here, as the zip's entry: the parent, which writes the rest of the
+            # export, only copies it in.
+            pieces = (block.encode() for block in blocks(_fhir_chunks(state, version)))
+            entry = deflate(pieces, outputs[0])
             state.repo.close()
             if kept is None:
-                return []
+                return [], entry
             kept.close()
-            return kept.notes
+            return kept.notes, entry
 
         return work
 
