@@ -95,6 +95,46 @@ def test_fhir_mapped_in_a_background_process_gives_the_same_export(
     assert out.read_bytes() == exported.read_bytes()
 
 
+def test_parts_the_fhir_processes_take_give_the_same_export(
+    demo_repo: Path, exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FHIR processes, once done, take the technical files and the lineage when the
+    parent has not reached them yet: the zip holds the same bytes."""
+    import time
+
+    from ledger.api import Ledger
+    from ledger.audit import export as module
+
+    started = _fhir_in_background(monkeypatch)
+    helpers: list[Any] = []
+    start_fhir, write_signoffs = module.start_fhir, module._write_signoffs
+
+    def spy(state: Any) -> Any:
+        helpers.append(start_fhir(state))
+        return helpers[-1]
+
+    def late(state: Any, bundle: Any) -> None:
+        # The parent reaches the parts only once both are taken.
+        folder = helpers[-1].claims.folder
+        deadline = time.monotonic() + 120
+        while not all((folder / part).exists() for part in module.PARTS):
+            assert time.monotonic() < deadline, "the FHIR processes took no part"
+            time.sleep(0.05)
+        write_signoffs(state, bundle)
+
+    monkeypatch.setattr(module, "start_fhir", spy)
+    monkeypatch.setattr(module, "_write_signoffs", late)
+    out = tmp_path / "audit.zip"
+    shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)
+    with Ledger.open(demo_repo) as book:
+        book.export(out)
+    assert len(started) == 2
+    taken = [part for done in helpers[-1]._done for part in done.parts]
+    assert sorted(taken) == sorted(module.PARTS)
+    assert out.read_bytes() == exported.read_bytes()
+    assert not helpers[-1].claims.folder.exists()  # removed with the processes' files
+
+
 def test_an_error_in_the_background_process_stops_the_export(
     demo_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ledger import __version__
 from ledger.audit.deflated import Deflated, deflate, place
+from ledger.audit.parts import Claims, Deflating, Sink
 from ledger.audit.signing import SIGNATURE, sign_manifest
 from ledger.errors import ExportRefusedError
 from ledger.findings import Finding, Severity
@@ -270,14 +271,14 @@ def write_export(
     stream: IO[bytes],
     findings: list[Finding],
     signing_key: str | None = None,
-    fhir: list[Background] | None = None,
+    helpers: Helpers | None = None,
 ) -> tuple[int, bytes]:
     """Write the audit bundle of ``state`` (whose ``ledger verify`` found ``findings``) into
     ``stream``, its manifest signed with ``signing_key`` if given; the number of files and
-    the manifest's bytes. ``fhir``: the processes mapping the FHIR Bundles
+    the manifest's bytes. ``helpers``: the processes mapping the FHIR Bundles
     (``start_fhir``), if started; else they are mapped here."""
     with _Bundle(stream) as bundle:
-        records = _write_all(root, state, bundle, findings, fhir or [])
+        records = _write_all(root, state, bundle, findings, helpers)
         bundle.wait()  # every entry hashed: the manifest can list them
         content = _manifest(
             state.commit,
@@ -299,7 +300,7 @@ def _write_all(
     state: LedgerState,
     bundle: _Bundle,
     findings: list[Finding],
-    fhir: list[Background],
+    helpers: Helpers | None,
 ) -> dict[str, dict[str, str]]:
     status = _status(verification(findings))
     readme = README.format(status=status, commit=state.commit, version=__version__, name="FILE.zip")
@@ -320,18 +321,15 @@ def _write_all(
         value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
         bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
     _write_signoffs(state, bundle)
-    _write_technical_files(state, bundle)
+    _write_part(state, bundle, helpers, TECHNICAL_FILES)
     for name, schema in generate_schemas().items():
         bundle.add(f"schemas/{name}", [dumps_schema(schema)])
-    shown = LineageView(select(state.graph, all_versions=True), state)
-    for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
-        bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
-    for version, child in zip(FHIR_VERSIONS if fhir else (), fhir, strict=True):
-        notes, entry = child.result()
-        if state.values is not None:  # what the child found wrong with the kept values
-            state.values.notes.extend(notes)
-        bundle.place(_fhir_path(version), entry, child.outputs[0])
-    for version in FHIR_VERSIONS if not fhir else ():
+    _write_part(state, bundle, helpers, LINEAGE_FILES)
+    if helpers is not None:
+        done = helpers.results(state)
+        for version, child, result in zip(FHIR_VERSIONS, helpers.children, done, strict=True):
+            bundle.place(_fhir_path(version), result.fhir, child.outputs[0])
+    for version in FHIR_VERSIONS if helpers is None else ():
         chunks = iter(_fhir_chunks(state, version))
         with bundle.paused():
             first = next(chunks, "")  # the records are mapped, in worker processes if many
@@ -357,54 +355,103 @@ def _fhir_chunks(state: LedgerState, version: str) -> Iterable[str]:
     return PROVENANCE.render("json", ProvenanceBundle(state, state.graph, version))
 
 
-def start_fhir(state: LedgerState) -> list[Background]:
+class _Done(NamedTuple):
+    """What a FHIR process hands back: notes on the kept values, its Bundle (deflated into
+    its first output) and the parts it took (each deflated into the output of its index)."""
+
+    notes: list[str]
+    fhir: Deflated
+    parts: dict[str, list[tuple[str, Deflated]]]
+
+
+class Helpers:
+    """The processes mapping the FHIR Bundles, one per version, and the parts of the export
+    they may take once done (``ledger.audit.parts``)."""
+
+    def __init__(self, children: list[Background], claims: Claims) -> None:
+        self.children, self.claims = children, claims
+        self._done: list[_Done] | None = None
+
+    def results(self, state: LedgerState) -> list[_Done]:
+        """What each process did, once all are done (waited for at the first call)."""
+        if self._done is None:
+            self._done = [child.result() for child in self.children]
+            for done in self._done:
+                if state.values is not None:  # what the child found wrong with the kept values
+                    state.values.notes.extend(done.notes)
+        return self._done
+
+    def close(self) -> None:
+        """Stop the processes still running, and remove their files and the claims."""
+        for child in self.children:
+            child.close()
+        self.claims.close()
+
+
+def start_fhir(state: LedgerState) -> Helpers | None:
     """The FHIR Bundles, each version mapped in a process of its own from the start (when the
     ledger is large enough and processors are free), while this one verifies and writes
-    everything else; none when they are better mapped here, in turn. Mapping every record
-    twice is the largest part of an export: two processes of one version each share the
-    processors with this one, where one process mapping both ran long after this one had
-    nothing left to do. Each child writes its Bundle's bytes, which go into the zip in their
-    place. Call before any thread starts (a process with threads forks none)."""
+    everything else; None when they are better mapped here, in turn. Mapping every record
+    twice is a large part of an export: two processes of one version each share the
+    processors with this one. Each child deflates its Bundle, which the parent copies into
+    the zip in its place, then takes the parts (``PARTS``) this one has not reached yet.
+    Call before any thread starts (a process with threads forks none)."""
     # Made here, before the forks, so that no process makes them again: the mapping reads
     # the graph and the sign-offs, and so does the rest of the export.
     records = sum(1 for node in state.graph.records() if not node.attrs.get("missing"))
     state.checked_signoffs  # noqa: B018
+    claims = Claims()
 
-    def mapper(version: str) -> Callable[[list[IO[bytes]]], tuple[list[str], Deflated]]:
-        def work(outputs: list[IO[bytes]]) -> tuple[list[str], Deflated]:
+    def mapper(version: str) -> Callable[[list[IO[bytes]]], _Done]:
+        def work(outputs: list[IO[bytes]]) -> _Done:
             state.repo.after_fork()
             kept = state.values = state.values.after_fork() if state.values is not None else None
             # Compressed here, as the zip's entry: the parent, which writes the rest of the
             # export, only copies it in.
             pieces = (block.encode() for block in blocks(_fhir_chunks(state, version)))
             entry = deflate(pieces, outputs[0])
+            parts: dict[str, list[tuple[str, Deflated]]] = {}
+            # From the last part back: the parent takes them from the first.
+            for index in reversed(range(len(PARTS))):
+                if claims.claim(PARTS[index]):
+                    sink = Deflating(outputs[1 + index])
+                    _PART_WRITERS[PARTS[index]](state, sink)
+                    parts[PARTS[index]] = sink.entries
             state.repo.close()
             if kept is None:
-                return [], entry
+                return _Done([], entry, parts)
             kept.close()
-            return kept.notes, entry
+            return _Done(kept.notes, entry, parts)
 
         return work
 
     started: list[Background] = []
+    helpers = Helpers(started, claims)
     try:
         for version in FHIR_VERSIONS:
-            child = fork_background(records, mapper(version), 1, len(FHIR_VERSIONS))
+            child = fork_background(records, mapper(version), 1 + len(PARTS), len(FHIR_VERSIONS))
             if child is None:
                 break
             started.append(child)
     except BaseException:
-        stop_fhir(started)
+        helpers.close()
         raise
     if len(started) < len(FHIR_VERSIONS):  # all or none: this process maps the rest in turn
-        stop_fhir(started)
-        return []
-    return started
+        helpers.close()
+        return None
+    return helpers
 
 
-def stop_fhir(children: list[Background]) -> None:
-    for child in children:
-        child.close()
+def _write_part(state: LedgerState, bundle: _Bundle, helpers: Helpers | None, part: str) -> None:
+    """A part of ``PARTS``: written here, unless a FHIR process took it first; then its
+    entries are copied in from that process's file once it is done."""
+    if helpers is None or helpers.claims.claim(part):
+        _PART_WRITERS[part](state, bundle)
+        return
+    index = PARTS.index(part)
+    for child, done in zip(helpers.children, helpers.results(state), strict=True):
+        for path, entry in done.parts.get(part, ()):
+            bundle.place(path, entry, child.outputs[1 + index])
 
 
 def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
@@ -426,7 +473,7 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
     bundle.add("verification/signoffs.json", [to_json_text(value)])
 
 
-def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
+def _write_technical_files(state: LedgerState, bundle: Sink) -> None:
     """The technical file of each current model version, as Markdown and as HTML."""
     from ledger.query.columns import kept_verdicts
     from ledger.views.technical_file import blobs_read, technical_file
@@ -449,6 +496,23 @@ def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
                 folder = f"technical-file/{record.name}/{record.version}"
                 bundle.add(f"{folder}.html", [document.html()])
                 bundle.add(f"{folder}.md", [document.markdown()])
+
+
+def _write_lineage(state: LedgerState, bundle: Sink) -> None:
+    """The lineage of every version, as JSON, Mermaid, DOT and an HTML page."""
+    shown = LineageView(select(state.graph, all_versions=True), state)
+    for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
+        bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
+
+
+#: Parts of the export that a FHIR process may write (``ledger.audit.parts``), in the zip's
+#: order: each depends on the state alone, never on what was written before it.
+TECHNICAL_FILES, LINEAGE_FILES = "technical-file", "lineage"
+PARTS = (TECHNICAL_FILES, LINEAGE_FILES)
+_PART_WRITERS: dict[str, Callable[[LedgerState, Sink], None]] = {
+    TECHNICAL_FILES: _write_technical_files,
+    LINEAGE_FILES: _write_lineage,
+}
 
 
 def _manifest(
@@ -482,16 +546,17 @@ def export(
     Refused when ``ledger verify`` finds errors at the commit, unless ``allow_findings``: then
     the README and the manifest say so first. With ``signing_key``, the manifest is signed
     (``ledger.audit.signing``)."""
-    fhir = start_fhir(state)  # mapped while verify runs: a refused export stops them
+    helpers = start_fhir(state)  # mapped while verify runs: a refused export stops them
     try:
         findings = state.verify_findings(root, require_signed=False, data=False)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors and not allow_findings:
             raise ExportRefusedError(errors, state.commit)
         with atomic_writer(output) as stream:
-            count, manifest = write_export(root, state, stream, findings, signing_key, fhir)
+            count, manifest = write_export(root, state, stream, findings, signing_key, helpers)
     finally:
-        stop_fhir(fhir)
+        if helpers is not None:
+            helpers.close()
     digest = hashlib.sha256()
     with output.open("rb") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
