@@ -14,6 +14,7 @@ a ledger of 100,000 records is exported without holding the export in memory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -47,6 +48,7 @@ from ledger.views.signoffs import all_signoffs
 from ledger.workers import Background, fork_background
 
 if TYPE_CHECKING:
+    from ledger.records.identity import RecordId
     from ledger.state.ledger_state import LedgerState
 
 FORMAT = "ledger-export/1"
@@ -321,10 +323,12 @@ def _write_all(
         value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
         bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
     _write_signoffs(state, bundle)
-    _write_part(state, bundle, helpers, TECHNICAL_FILES)
-    for name, schema in generate_schemas().items():
-        bundle.add(f"schemas/{name}", [dumps_schema(schema)])
-    _write_part(state, bundle, helpers, LINEAGE_FILES)
+    parts = helpers.parts if helpers is not None else _parts(state)
+    for index, part in enumerate(parts):
+        if part.name == LINEAGE_PART:  # the schemas come between, in the zip's order
+            for name, schema in generate_schemas().items():
+                bundle.add(f"schemas/{name}", [dumps_schema(schema)])
+        _write_part(state, bundle, helpers, index, part)
     if helpers is not None:
         done = helpers.results(state)
         for version, child, result in zip(FHIR_VERSIONS, helpers.children, done, strict=True):
@@ -368,8 +372,8 @@ class Helpers:
     """The processes mapping the FHIR Bundles, one per version, and the parts of the export
     they may take once done (``ledger.audit.parts``)."""
 
-    def __init__(self, children: list[Background], claims: Claims) -> None:
-        self.children, self.claims = children, claims
+    def __init__(self, parts: list[Part], children: list[Background], claims: Claims) -> None:
+        self.parts, self.children, self.claims = parts, children, claims
         self._done: list[_Done] | None = None
 
     def results(self, state: LedgerState) -> list[_Done]:
@@ -394,13 +398,14 @@ def start_fhir(state: LedgerState) -> Helpers | None:
     everything else; None when they are better mapped here, in turn. Mapping every record
     twice is a large part of an export: two processes of one version each share the
     processors with this one. Each child deflates its Bundle, which the parent copies into
-    the zip in its place, then takes the parts (``PARTS``) this one has not reached yet.
+    the zip in its place, then takes the parts (``_parts``) this one has not reached yet.
     Call before any thread starts (a process with threads forks none)."""
     # Made here, before the forks, so that no process makes them again: the mapping reads
     # the graph and the sign-offs, and so does the rest of the export.
     records = sum(1 for node in state.graph.records() if not node.attrs.get("missing"))
     state.checked_signoffs  # noqa: B018
     claims = Claims()
+    parts = _parts(state)
 
     def mapper(version: str) -> Callable[[list[IO[bytes]]], _Done]:
         def work(outputs: list[IO[bytes]]) -> _Done:
@@ -410,26 +415,26 @@ def start_fhir(state: LedgerState) -> Helpers | None:
             # export, only copies it in.
             pieces = (block.encode() for block in blocks(_fhir_chunks(state, version)))
             entry = deflate(pieces, outputs[0])
-            parts: dict[str, list[tuple[str, Deflated]]] = {}
+            taken: dict[str, list[tuple[str, Deflated]]] = {}
             # From the last part back: the parent takes them from the first.
-            for index in reversed(range(len(PARTS))):
-                if claims.claim(PARTS[index]):
+            for index in reversed(range(len(parts))):
+                if claims.claim(parts[index].name):
                     sink = Deflating(outputs[1 + index])
-                    _PART_WRITERS[PARTS[index]](state, sink)
-                    parts[PARTS[index]] = sink.entries
+                    parts[index].write(state, sink)
+                    taken[parts[index].name] = sink.entries
             state.repo.close()
             if kept is None:
-                return _Done([], entry, parts)
+                return _Done([], entry, taken)
             kept.close()
-            return _Done(kept.notes, entry, parts)
+            return _Done(kept.notes, entry, taken)
 
         return work
 
     started: list[Background] = []
-    helpers = Helpers(started, claims)
+    helpers = Helpers(parts, started, claims)
     try:
         for version in FHIR_VERSIONS:
-            child = fork_background(records, mapper(version), 1 + len(PARTS), len(FHIR_VERSIONS))
+            child = fork_background(records, mapper(version), 1 + len(parts), len(FHIR_VERSIONS))
             if child is None:
                 break
             started.append(child)
@@ -442,15 +447,16 @@ def start_fhir(state: LedgerState) -> Helpers | None:
     return helpers
 
 
-def _write_part(state: LedgerState, bundle: _Bundle, helpers: Helpers | None, part: str) -> None:
-    """A part of ``PARTS``: written here, unless a FHIR process took it first; then its
-    entries are copied in from that process's file once it is done."""
-    if helpers is None or helpers.claims.claim(part):
-        _PART_WRITERS[part](state, bundle)
+def _write_part(
+    state: LedgerState, bundle: _Bundle, helpers: Helpers | None, index: int, part: Part
+) -> None:
+    """The ``index``-th of the parts: written here, unless a FHIR process took it first;
+    then its entries are copied in from that process's file once it is done."""
+    if helpers is None or helpers.claims.claim(part.name):
+        part.write(state, bundle)
         return
-    index = PARTS.index(part)
     for child, done in zip(helpers.children, helpers.results(state), strict=True):
-        for path, entry in done.parts.get(part, ()):
+        for path, entry in done.parts.get(part.name, ()):
             bundle.place(path, entry, child.outputs[1 + index])
 
 
@@ -473,21 +479,26 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
     bundle.add("verification/signoffs.json", [to_json_text(value)])
 
 
-def _write_technical_files(state: LedgerState, bundle: Sink) -> None:
-    """The technical file of each current model version, as Markdown and as HTML."""
-    from ledger.query.columns import kept_verdicts
-    from ledger.views.technical_file import blobs_read, technical_file
-
-    # Every evaluation judged at once, as the lineage page judges them later: a technical
-    # file's criteria are these judgments, kept with them, never judged twice.
-    kept_verdicts(state, [f for f in state.records.valid() if f.facts.kind == "evaluation"])
-    models = [
+def _models(state: LedgerState) -> list[RecordId]:
+    """The current model versions, each with a technical file, in the zip's order."""
+    return [
         record
         for file in state.records.current()
         if (record := file.record_id) is not None and record.kind == "model"
     ]
+
+
+def _write_technical_files(state: LedgerState, bundle: Sink, models: list[RecordId]) -> None:
+    """The technical file of each of ``models``, as Markdown and as HTML."""
+    from ledger.query.columns import kept_verdicts
+    from ledger.signoffs.stages import evaluations_of
+    from ledger.views.technical_file import blobs_read, technical_file
+
     for start in range(0, len(models), READ_BATCH):
         part = models[start : start + READ_BATCH]
+        # The evaluations judged a batch at a time, as the lineage page judges them: a
+        # technical file's criteria are these judgments, kept with them, never judged twice.
+        kept_verdicts(state, [e for record in part for e in evaluations_of(state, record)])
         # A technical file reads a dozen records one or two at a time: a round trip to git
         # each (9,900 of them for 2,580 files at 10,000 records), unless read ahead at once.
         with state.repo.holding(blobs_read(state, part)):
@@ -505,14 +516,34 @@ def _write_lineage(state: LedgerState, bundle: Sink) -> None:
         bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
 
 
-#: Parts of the export that a FHIR process may write (``ledger.audit.parts``), in the zip's
-#: order: each depends on the state alone, never on what was written before it.
-TECHNICAL_FILES, LINEAGE_FILES = "technical-file", "lineage"
-PARTS = (TECHNICAL_FILES, LINEAGE_FILES)
-_PART_WRITERS: dict[str, Callable[[LedgerState, Sink], None]] = {
-    TECHNICAL_FILES: _write_technical_files,
-    LINEAGE_FILES: _write_lineage,
-}
+class Part(NamedTuple):
+    """A part of the export that a FHIR process may write (``ledger.audit.parts``): it
+    depends on the state alone, never on what was written before it."""
+
+    name: str
+    write: Callable[[LedgerState, Sink], None]
+
+
+LINEAGE_PART = "lineage"
+#: Technical files per part: about 1.5 s of work at 10,000 records, so that the processes
+#: that finish first share the last seconds evenly.
+MODELS_PER_PART = 1000
+
+
+def _parts(state: LedgerState) -> list[Part]:
+    """The parts, in the zip's order: the technical files a thousand models at a time, then
+    the lineage."""
+    models = _models(state)
+    parts = [
+        Part(
+            f"technical-file-{start}",
+            functools.partial(
+                _write_technical_files, models=models[start : start + MODELS_PER_PART]
+            ),
+        )
+        for start in range(0, len(models), MODELS_PER_PART)
+    ]
+    return [*parts, Part(LINEAGE_PART, _write_lineage)]
 
 
 def _manifest(
