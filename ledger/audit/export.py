@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import queue
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -280,6 +281,8 @@ def write_export(
     ``stream``, its manifest signed with ``signing_key`` if given; the number of files and
     the manifest's bytes. ``helpers``: the processes mapping the FHIR Bundles
     (``start_fhir``), if started; else they are mapped here."""
+    if helpers is not None:
+        helpers.findings = findings
     with _Bundle(stream) as bundle:
         records = _write_all(root, state, bundle, findings, helpers)
         bundle.wait()  # every entry hashed: the manifest can list them
@@ -339,6 +342,16 @@ def _write_all(
         with bundle.paused():
             first = next(chunks, "")  # the records are mapped, in worker processes if many
         bundle.add(_fhir_path(version), itertools.chain([first], chunks))
+    if helpers is not None and helpers.ahead is not None:
+        for path, entry in helpers.ahead.entries:
+            bundle.place(path, entry, helpers.ahead.output)
+    else:
+        _write_report(state, bundle, findings)
+    return records
+
+
+def _write_report(state: LedgerState, bundle: Sink, findings: list[Finding]) -> None:
+    """The report of ``ledger verify`` at the commit, as JSON and as text."""
     report = VerifyReport(
         commit=state.commit,
         checked=[f.relpath for f in state.records.files],
@@ -347,7 +360,6 @@ def _write_all(
     )
     bundle.add("verification/report.json", json_chunks(report.json_value()))
     bundle.add("verification/report.txt", [verify_text(report)])
-    return records
 
 
 def _fhir_path(version: str) -> str:
@@ -376,10 +388,19 @@ class Helpers:
     def __init__(self, parts: list[Part], children: list[Background], claims: Claims) -> None:
         self.parts, self.children, self.claims = parts, children, claims
         self._done: list[_Done] | None = None
+        #: The verification report, deflated ahead (``results``), and the findings it needs.
+        self.ahead: Deflating | None = None
+        self.findings: list[Finding] | None = None
 
     def results(self, state: LedgerState) -> list[_Done]:
         """What each process did, once all are done (waited for at the first call)."""
         if self._done is None:
+            if self.findings is not None:
+                # What comes after the children's entries, made before waiting for them: the
+                # parent often waits, and this would otherwise run alone at the end.
+                self.ahead = Deflating(tempfile.TemporaryFile())  # noqa: SIM115
+                _write_report(state, self.ahead, self.findings)
+                self.ahead.output.seek(0)
             self._done = [child.result() for child in self.children]
             for done in self._done:
                 if state.values is not None:  # what the child found wrong with the kept values
@@ -391,6 +412,8 @@ class Helpers:
         for child in self.children:
             child.close()
         self.claims.close()
+        if self.ahead is not None:
+            self.ahead.output.close()
 
 
 def start_fhir(state: LedgerState) -> Helpers | None:
