@@ -513,20 +513,25 @@ def _models(state: LedgerState) -> list[RecordId]:
     ]
 
 
-def _write_technical_files(state: LedgerState, bundle: Sink, models: list[RecordId]) -> None:
-    """The technical file of each of ``models``, as Markdown and as HTML."""
+def _write_technical_files(
+    state: LedgerState, bundle: Sink, models: list[RecordId] | None = None
+) -> None:
+    """The technical file of each of ``models`` (of every current model version if None), as
+    Markdown and as HTML."""
     from ledger.query.columns import kept_verdicts
     from ledger.signoffs.stages import evaluations_of
     from ledger.views.technical_file import blobs_read, technical_file
 
+    models = _models(state) if models is None else models
     for start in range(0, len(models), READ_BATCH):
         part = models[start : start + READ_BATCH]
-        # The evaluations judged a batch at a time, as the lineage page judges them: a
-        # technical file's criteria are these judgments, kept with them, never judged twice.
-        kept_verdicts(state, [e for record in part for e in evaluations_of(state, record)])
         # A technical file reads a dozen records one or two at a time: a round trip to git
         # each (9,900 of them for 2,580 files at 10,000 records), unless read ahead at once.
         with state.repo.holding(blobs_read(state, part)):
+            # The evaluations (and their baselines, held too) judged a batch at a time, as the
+            # lineage page judges them: a technical file's criteria are these judgments, kept
+            # with them, never judged twice.
+            kept_verdicts(state, [e for record in part for e in evaluations_of(state, record)])
             for record in part:
                 document = technical_file(state, record)
                 folder = f"technical-file/{record.name}/{record.version}"
