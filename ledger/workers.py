@@ -206,11 +206,12 @@ class Background:
 
 
 def fork_background(
-    items: int, work: Callable[[list[IO[bytes]]], Any], files: int
+    items: int, work: Callable[[list[IO[bytes]]], Any], files: int, siblings: int = 1
 ) -> Background | None:
     """``work`` in a ``Background`` process if ``items`` are many enough to pay for it and
     there are processors to spare (``worker_count``) and forking is safe here; None otherwise
-    (the caller does the work itself, when its turn comes)."""
+    (the caller does the work itself, when its turn comes). The processors this one leaves
+    are shared among ``siblings`` such processes, for their own workers."""
     count = worker_count()
     if items < PARALLEL_FROM or count < 2:
         return None
@@ -218,4 +219,4 @@ def fork_background(
 
     if "fork" not in get_all_start_methods() or threading.active_count() > 1:
         return None
-    return Background(work, files, count - 1)
+    return Background(work, files, max(1, (count - 1) // siblings))

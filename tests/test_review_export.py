@@ -88,11 +88,51 @@ def test_fhir_mapped_in_a_background_process_gives_the_same_export(
     shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)  # nothing kept: all mapped
     with Ledger.open(demo_repo) as book:
         book.export(out)
-    assert len(started) == 1 and started[0] is not None
+    assert len(started) == 2 and None not in started  # one process per FHIR version
     assert out.read_bytes() == exported.read_bytes()
     with Ledger.open(demo_repo) as book:  # what the background process kept reads back
         book.export(out)
     assert out.read_bytes() == exported.read_bytes()
+
+
+def test_parts_the_fhir_processes_take_give_the_same_export(
+    demo_repo: Path, exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FHIR processes, once done, take the technical files and the lineage when the
+    parent has not reached them yet: the zip holds the same bytes."""
+    import time
+
+    from ledger.api import Ledger
+    from ledger.audit import export as module
+
+    started = _fhir_in_background(monkeypatch)
+    helpers: list[Any] = []
+    start_fhir, write_signoffs = module.start_fhir, module._write_signoffs
+
+    def spy(state: Any) -> Any:
+        helpers.append(start_fhir(state))
+        return helpers[-1]
+
+    def late(state: Any, bundle: Any) -> None:
+        # The parent reaches the parts only once both are taken.
+        folder = helpers[-1].claims.folder
+        deadline = time.monotonic() + 120
+        while not all((folder / part.name).exists() for part in helpers[-1].parts):
+            assert time.monotonic() < deadline, "the FHIR processes took no part"
+            time.sleep(0.05)
+        write_signoffs(state, bundle)
+
+    monkeypatch.setattr(module, "start_fhir", spy)
+    monkeypatch.setattr(module, "_write_signoffs", late)
+    out = tmp_path / "audit.zip"
+    shutil.rmtree(demo_repo / ".git/ledger", ignore_errors=True)
+    with Ledger.open(demo_repo) as book:
+        book.export(out)
+    assert len(started) == 2
+    taken = [part for done in helpers[-1]._done for part in done.parts]
+    assert sorted(taken) == sorted(part.name for part in helpers[-1].parts)
+    assert out.read_bytes() == exported.read_bytes()
+    assert not helpers[-1].claims.folder.exists()  # removed with the processes' files
 
 
 def test_an_error_in_the_background_process_stops_the_export(
@@ -118,11 +158,41 @@ def test_an_error_in_the_background_process_stops_the_export(
         book.export(out)
     assert raised.value.problems == ["a mapping gone wrong"]
     assert "in the background process" in "".join(getattr(raised.value, "__notes__", []))
-    assert len(started) == 1 and isinstance(started[0], Background)
-    with pytest.raises(ChildProcessError):  # waited for: no process is left behind
-        os.waitpid(started[0].pid, os.WNOHANG)
+    assert len(started) == 2 and all(isinstance(child, Background) for child in started)
+    for child in started:
+        assert isinstance(child, Background)
+        with pytest.raises(ChildProcessError):  # waited for: no process is left behind
+            os.waitpid(child.pid, os.WNOHANG)
     assert threading.active_count() == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_export_stops_the_fhir_it_started(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FHIR Bundles are mapped while verify runs; an export that verify refuses stops
+    the processes mapping them, and leaves nothing."""
+    import os
+
+    from ledger.api import Ledger
+    from ledger.errors import ExportRefusedError
+    from ledger.workers import Background
+
+    path = repo / "records/dataset/sepsis-test/1.0.json"
+    data = json.loads(path.read_text())
+    data["description"] += " Edited."
+    path.write_text(json.dumps(data, indent=2))
+    git("commit", "-qam", "edit in place", cwd=repo)
+    started = _fhir_in_background(monkeypatch)
+    out = tmp_path / "audit.zip"
+    with Ledger.open(repo) as book, pytest.raises(ExportRefusedError):
+        book.export(out)
+    assert len(started) == 2
+    for child in started:
+        assert isinstance(child, Background)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child.pid, os.WNOHANG)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("where", ["producing", "compressing"])

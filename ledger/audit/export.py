@@ -19,14 +19,18 @@ import hashlib
 import itertools
 import json
 import queue
+import tempfile
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ledger import __version__
+from ledger.audit.deflated import Deflated, deflate, place
+from ledger.audit.parts import Claims, Deflating, Sink
 from ledger.audit.signing import SIGNATURE, sign_manifest
+from ledger.bulk import quiet_gc
 from ledger.errors import ExportRefusedError
 from ledger.findings import Finding, Severity
 from ledger.records.schemas import dumps_schema, generate_schemas
@@ -46,6 +50,7 @@ from ledger.views.signoffs import all_signoffs
 from ledger.workers import Background, fork_background
 
 if TYPE_CHECKING:
+    from ledger.records.identity import RecordId
     from ledger.state.ledger_state import LedgerState
 
 FORMAT = "ledger-export/1"
@@ -103,8 +108,18 @@ network to check.
 """
 
 
-#: One step of writing the zip: ("open", path), ("data", bytes) or ("close", path).
-_Step = tuple[str, str | bytes]
+class _Placed(NamedTuple):
+    """An entry compressed ahead (``ledger.audit.deflated``): its compressed data is the next
+    ``entry.compressed`` bytes of ``source``."""
+
+    path: str
+    entry: Deflated
+    source: IO[bytes]
+
+
+#: One step of writing the zip: ("open", path), ("data", bytes), ("close", path) or
+#: ("place", _Placed).
+_Step = tuple[str, str | bytes | _Placed]
 _BATCH_BYTES = 1 << 20
 
 
@@ -147,6 +162,10 @@ class _Bundle:
         for data in pieces:
             self._put(("data", data))
         self._put(("close", path))
+
+    def place(self, path: str, entry: Deflated, source: IO[bytes]) -> None:
+        """An entry compressed ahead, copied in unchanged where it comes in the order."""
+        self._put(("place", _Placed(path, entry, source)))
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -200,6 +219,9 @@ class _Bundle:
                         assert entry is not None
                         digest.update(value)
                         entry.write(value)
+                    elif isinstance(value, _Placed):
+                        place(self.archive, _entry_info(value.path), value.entry, value.source)
+                        self.hashes[value.path] = value.entry.sha256
                     elif kind == "open":
                         entry = self.archive.open(_entry_info(value), "w")
                         digest = hashlib.sha256()
@@ -253,12 +275,16 @@ def write_export(
     stream: IO[bytes],
     findings: list[Finding],
     signing_key: str | None = None,
+    helpers: Helpers | None = None,
 ) -> tuple[int, bytes]:
     """Write the audit bundle of ``state`` (whose ``ledger verify`` found ``findings``) into
     ``stream``, its manifest signed with ``signing_key`` if given; the number of files and
-    the manifest's bytes."""
+    the manifest's bytes. ``helpers``: the processes mapping the FHIR Bundles
+    (``start_fhir``), if started; else they are mapped here."""
+    if helpers is not None:
+        helpers.findings = findings
     with _Bundle(stream) as bundle:
-        records = _write_entries(root, state, bundle, findings)
+        records = _write_all(root, state, bundle, findings, helpers)
         bundle.wait()  # every entry hashed: the manifest can list them
         content = _manifest(
             state.commit,
@@ -275,24 +301,12 @@ def write_export(
     return len(bundle.hashes), manifest
 
 
-def _write_entries(
-    root: Path, state: LedgerState, bundle: _Bundle, findings: list[Finding]
-) -> dict[str, dict[str, str]]:
-    """Every entry but the manifest; the records' places and hashes, for the manifest."""
-    fhir = _fhir_in_background(state, bundle)
-    try:
-        return _write_all(root, state, bundle, findings, fhir)
-    finally:
-        if fhir is not None:
-            fhir.close()
-
-
 def _write_all(
     root: Path,
     state: LedgerState,
     bundle: _Bundle,
     findings: list[Finding],
-    fhir: Background | None,
+    helpers: Helpers | None,
 ) -> dict[str, dict[str, str]]:
     status = _status(verification(findings))
     readme = README.format(status=status, commit=state.commit, version=__version__, name="FILE.zip")
@@ -313,24 +327,31 @@ def _write_all(
         value = {"record": str(file.facts.claimed), "history": history.to_json()["history"]}
         bundle.add(f"history/{file.facts.claimed.relpath('')}", [to_json_text(value)])
     _write_signoffs(state, bundle)
-    _write_technical_files(state, bundle)
-    for name, schema in generate_schemas().items():
-        bundle.add(f"schemas/{name}", [dumps_schema(schema)])
-    shown = LineageView(select(state.graph, all_versions=True), state)
-    for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
-        bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
-    if fhir is not None:
-        notes = fhir.result()
-        if state.values is not None:  # what the child found wrong with the kept values
-            state.values.notes.extend(notes)
-        for version, written in zip(FHIR_VERSIONS, fhir.outputs, strict=True):
-            pieces = iter(functools.partial(written.read, _BATCH_BYTES), b"")
-            bundle.add_bytes(_fhir_path(version), pieces)
-    for version in FHIR_VERSIONS if fhir is None else ():
+    parts = helpers.parts if helpers is not None else _parts(state)
+    for index, part in enumerate(parts):
+        if part.name == LINEAGE_PART:  # the schemas come between, in the zip's order
+            for name, schema in generate_schemas().items():
+                bundle.add(f"schemas/{name}", [dumps_schema(schema)])
+        _write_part(state, bundle, helpers, index, part)
+    if helpers is not None:
+        done = helpers.results(state)
+        for version, child, result in zip(FHIR_VERSIONS, helpers.children, done, strict=True):
+            bundle.place(_fhir_path(version), result.fhir, child.outputs[0])
+    for version in FHIR_VERSIONS if helpers is None else ():
         chunks = iter(_fhir_chunks(state, version))
         with bundle.paused():
             first = next(chunks, "")  # the records are mapped, in worker processes if many
         bundle.add(_fhir_path(version), itertools.chain([first], chunks))
+    if helpers is not None and helpers.ahead is not None:
+        for path, entry in helpers.ahead.entries:
+            bundle.place(path, entry, helpers.ahead.output)
+    else:
+        _write_report(state, bundle, findings)
+    return records
+
+
+def _write_report(state: LedgerState, bundle: Sink, findings: list[Finding]) -> None:
+    """The report of ``ledger verify`` at the commit, as JSON and as text."""
     report = VerifyReport(
         commit=state.commit,
         checked=[f.relpath for f in state.records.files],
@@ -339,7 +360,6 @@ def _write_all(
     )
     bundle.add("verification/report.json", json_chunks(report.json_value()))
     bundle.add("verification/report.txt", [verify_text(report)])
-    return records
 
 
 def _fhir_path(version: str) -> str:
@@ -352,30 +372,117 @@ def _fhir_chunks(state: LedgerState, version: str) -> Iterable[str]:
     return PROVENANCE.render("json", ProvenanceBundle(state, state.graph, version))
 
 
-def _fhir_in_background(state: LedgerState, bundle: _Bundle) -> Background | None:
-    """The FHIR Bundles, mapped in a process of their own from the start (when the ledger is
-    large enough and a processor is free), while this one writes everything else: mapping
-    every record twice is the largest part of an export, and the rest needs one processor.
-    The child writes the Bundles' bytes, which go into the zip in their place."""
-    # Made here, before the fork, so that neither process makes them again: the mapping reads
+class _Done(NamedTuple):
+    """What a FHIR process hands back: notes on the kept values, its Bundle (deflated into
+    its first output) and the parts it took (each deflated into the output of its index)."""
+
+    notes: list[str]
+    fhir: Deflated
+    parts: dict[str, list[tuple[str, Deflated]]]
+
+
+class Helpers:
+    """The processes mapping the FHIR Bundles, one per version, and the parts of the export
+    they may take once done (``ledger.audit.parts``)."""
+
+    def __init__(self, parts: list[Part], children: list[Background], claims: Claims) -> None:
+        self.parts, self.children, self.claims = parts, children, claims
+        self._done: list[_Done] | None = None
+        #: The verification report, deflated ahead (``results``), and the findings it needs.
+        self.ahead: Deflating | None = None
+        self.findings: list[Finding] | None = None
+
+    def results(self, state: LedgerState) -> list[_Done]:
+        """What each process did, once all are done (waited for at the first call)."""
+        if self._done is None:
+            if self.findings is not None:
+                # What comes after the children's entries, made before waiting for them: the
+                # parent often waits, and this would otherwise run alone at the end.
+                self.ahead = Deflating(tempfile.TemporaryFile())  # noqa: SIM115
+                _write_report(state, self.ahead, self.findings)
+                self.ahead.output.seek(0)
+            self._done = [child.result() for child in self.children]
+            for done in self._done:
+                if state.values is not None:  # what the child found wrong with the kept values
+                    state.values.notes.extend(done.notes)
+        return self._done
+
+    def close(self) -> None:
+        """Stop the processes still running, and remove their files and the claims."""
+        for child in self.children:
+            child.close()
+        self.claims.close()
+        if self.ahead is not None:
+            self.ahead.output.close()
+
+
+def start_fhir(state: LedgerState) -> Helpers | None:
+    """The FHIR Bundles, each version mapped in a process of its own from the start (when the
+    ledger is large enough and processors are free), while this one verifies and writes
+    everything else; None when they are better mapped here, in turn. Mapping every record
+    twice is a large part of an export: two processes of one version each share the
+    processors with this one. Each child deflates its Bundle, which the parent copies into
+    the zip in its place, then takes the parts (``_parts``) this one has not reached yet.
+    Call before any thread starts (a process with threads forks none)."""
+    # Made here, before the forks, so that no process makes them again: the mapping reads
     # the graph and the sign-offs, and so does the rest of the export.
     records = sum(1 for node in state.graph.records() if not node.attrs.get("missing"))
     state.checked_signoffs  # noqa: B018
+    claims = Claims()
+    parts = _parts(state)
 
-    def work(outputs: list[IO[bytes]]) -> list[str]:
-        state.repo.after_fork()
-        kept = state.values = state.values.after_fork() if state.values is not None else None
-        for version, output in zip(FHIR_VERSIONS, outputs, strict=True):
-            for block in blocks(_fhir_chunks(state, version)):
-                output.write(block.encode())
-        state.repo.close()
-        if kept is None:
-            return []
-        kept.close()
-        return kept.notes
+    def mapper(version: str) -> Callable[[list[IO[bytes]]], _Done]:
+        def work(outputs: list[IO[bytes]]) -> _Done:
+            state.repo.after_fork()
+            kept = state.values = state.values.after_fork() if state.values is not None else None
+            # Compressed here, as the zip's entry: the parent, which writes the rest of the
+            # export, only copies it in.
+            pieces = (block.encode() for block in blocks(_fhir_chunks(state, version)))
+            entry = deflate(pieces, outputs[0])
+            taken: dict[str, list[tuple[str, Deflated]]] = {}
+            # From the last part back: the parent takes them from the first.
+            for index in reversed(range(len(parts))):
+                if claims.claim(parts[index].name):
+                    sink = Deflating(outputs[1 + index])
+                    with quiet_gc():  # as in the parent (``export``)
+                        parts[index].write(state, sink)
+                    taken[parts[index].name] = sink.entries
+            state.repo.close()
+            if kept is None:
+                return _Done([], entry, taken)
+            kept.close()
+            return _Done(kept.notes, entry, taken)
 
-    with bundle.paused():  # a process with threads forks none
-        return fork_background(records, work, len(FHIR_VERSIONS))
+        return work
+
+    started: list[Background] = []
+    helpers = Helpers(parts, started, claims)
+    try:
+        for version in FHIR_VERSIONS:
+            child = fork_background(records, mapper(version), 1 + len(parts), len(FHIR_VERSIONS))
+            if child is None:
+                break
+            started.append(child)
+    except BaseException:
+        helpers.close()
+        raise
+    if len(started) < len(FHIR_VERSIONS):  # all or none: this process maps the rest in turn
+        helpers.close()
+        return None
+    return helpers
+
+
+def _write_part(
+    state: LedgerState, bundle: _Bundle, helpers: Helpers | None, index: int, part: Part
+) -> None:
+    """The ``index``-th of the parts: written here, unless a FHIR process took it first;
+    then its entries are copied in from that process's file once it is done."""
+    if helpers is None or helpers.claims.claim(part.name):
+        part.write(state, bundle)
+        return
+    for child, done in zip(helpers.children, helpers.results(state), strict=True):
+        for path, entry in done.parts.get(part.name, ()):
+            bundle.place(path, entry, child.outputs[1 + index])
 
 
 def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
@@ -397,25 +504,76 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
     bundle.add("verification/signoffs.json", [to_json_text(value)])
 
 
-def _write_technical_files(state: LedgerState, bundle: _Bundle) -> None:
-    """The technical file of each current model version, as Markdown and as HTML."""
-    from ledger.views.technical_file import blobs_read, technical_file
-
-    models = [
+def _models(state: LedgerState) -> list[RecordId]:
+    """The current model versions, each with a technical file, in the zip's order."""
+    return [
         record
         for file in state.records.current()
         if (record := file.record_id) is not None and record.kind == "model"
     ]
+
+
+def _write_technical_files(
+    state: LedgerState, bundle: Sink, models: list[RecordId] | None = None
+) -> None:
+    """The technical file of each of ``models`` (of every current model version if None), as
+    Markdown and as HTML."""
+    from ledger.query.columns import kept_verdicts
+    from ledger.signoffs.stages import evaluations_of
+    from ledger.views.technical_file import blobs_read, technical_file
+
+    models = _models(state) if models is None else models
     for start in range(0, len(models), READ_BATCH):
         part = models[start : start + READ_BATCH]
         # A technical file reads a dozen records one or two at a time: a round trip to git
         # each (9,900 of them for 2,580 files at 10,000 records), unless read ahead at once.
         with state.repo.holding(blobs_read(state, part)):
+            # The evaluations (and their baselines, held too) judged a batch at a time, as the
+            # lineage page judges them: a technical file's criteria are these judgments, kept
+            # with them, never judged twice.
+            kept_verdicts(state, [e for record in part for e in evaluations_of(state, record)])
             for record in part:
                 document = technical_file(state, record)
                 folder = f"technical-file/{record.name}/{record.version}"
                 bundle.add(f"{folder}.html", [document.html()])
                 bundle.add(f"{folder}.md", [document.markdown()])
+
+
+def _write_lineage(state: LedgerState, bundle: Sink) -> None:
+    """The lineage of every version, as JSON, Mermaid, DOT and an HTML page."""
+    shown = LineageView(select(state.graph, all_versions=True), state)
+    for fmt, suffix in (("json", "json"), ("mermaid", "mmd"), ("dot", "dot"), ("html", "html")):
+        bundle.add(f"lineage/lineage.{suffix}", LINEAGE.render(fmt, shown))
+
+
+class Part(NamedTuple):
+    """A part of the export that a FHIR process may write (``ledger.audit.parts``): it
+    depends on the state alone, never on what was written before it."""
+
+    name: str
+    write: Callable[[LedgerState, Sink], None]
+
+
+LINEAGE_PART = "lineage"
+#: Technical files per part: about 1.5 s of work at 10,000 records, so that the processes
+#: that finish first share the last seconds evenly.
+MODELS_PER_PART = 1000
+
+
+def _parts(state: LedgerState) -> list[Part]:
+    """The parts, in the zip's order: the technical files a thousand models at a time, then
+    the lineage."""
+    models = _models(state)
+    parts = [
+        Part(
+            f"technical-file-{start}",
+            functools.partial(
+                _write_technical_files, models=models[start : start + MODELS_PER_PART]
+            ),
+        )
+        for start in range(0, len(models), MODELS_PER_PART)
+    ]
+    return [*parts, Part(LINEAGE_PART, _write_lineage)]
 
 
 def _manifest(
@@ -449,12 +607,20 @@ def export(
     Refused when ``ledger verify`` finds errors at the commit, unless ``allow_findings``: then
     the README and the manifest say so first. With ``signing_key``, the manifest is signed
     (``ledger.audit.signing``)."""
-    findings = state.verify_findings(root, require_signed=False, data=False)
-    errors = [f for f in findings if f.severity is Severity.ERROR]
-    if errors and not allow_findings:
-        raise ExportRefusedError(errors, state.commit)
-    with atomic_writer(output) as stream:
-        count, manifest = write_export(root, state, stream, findings, signing_key)
+    helpers = start_fhir(state)  # mapped while verify runs: a refused export stops them
+    try:
+        findings = state.verify_findings(root, require_signed=False, data=False)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors and not allow_findings:
+            raise ExportRefusedError(errors, state.commit)
+        # The export makes objects per record, file and edge and frees each by reference
+        # counting (as the command line's rendering does): the collector's walks over
+        # them were a tenth of the parent's time.
+        with quiet_gc(), atomic_writer(output) as stream:
+            count, manifest = write_export(root, state, stream, findings, signing_key, helpers)
+    finally:
+        if helpers is not None:
+            helpers.close()
     digest = hashlib.sha256()
     with output.open("rb") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
