@@ -508,29 +508,20 @@ class Ledger:
         """How the records of model version ``ref`` and what it links to (by default, of
         every current model version) meet the items of ``framework`` (``all``: each one
         ledger knows, ``ledger.coverage.frameworks.names``)."""
-        from ledger.coverage.assess import assess, packages_of
         from ledger.coverage.frameworks import chosen
-        from ledger.views.coverage import CoverageReport
+        from ledger.views.coverage import coverage_report
 
         frameworks = chosen(framework)  # an unknown name fails before anything is read
         state = self.state(rev)
         if ref is None:
-            current = (f.facts.claimed for f in state.records.current())
-            models = sorted((r for r in current if r and r.kind == "model"), key=str)
-        else:
-            record = self.record_id(ref, rev)
-            if record.kind != "model":
-                raise UsageError(
-                    f"{record} is a {record.kind}; coverage is of a model version and what it "
-                    "links to: name a model, or none for every current one"
-                )
-            models = [record]
-        return CoverageReport(
-            state.commit,
-            frameworks,
-            models,
-            lambda batch: [assess(p, frameworks) for p in packages_of(state, batch)],
-        )
+            return coverage_report(state, frameworks)
+        record = self.record_id(ref, rev)
+        if record.kind != "model":
+            raise UsageError(
+                f"{record} is a {record.kind}; coverage is of a model version and what it "
+                "links to: name a model, or none for every current one"
+            )
+        return coverage_report(state, frameworks, [record])
 
     def report(self, output: Path | str, rev: str = "HEAD") -> list[str]:
         """Write the static report of ``rev`` into the folder ``output`` (new, empty, or a

@@ -4,6 +4,7 @@ framework data files those judgements rest on."""
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -394,3 +395,11 @@ def test_a_review_of_a_change_no_package_holds_shows_no_coverage(repo: Path) -> 
         "Reporting-framework"
         not in run_ledger("diff", "HEAD~1", "--format", "markdown", cwd=repo).out
     )
+
+
+def test_the_audit_export_carries_the_coverage_report(demo_repo: Path, exported: Path) -> None:
+    with zipfile.ZipFile(exported) as archive:
+        carried = archive.read("coverage/coverage.json").decode()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert "coverage/coverage.json" in manifest["files"]
+    assert carried == run_ledger("coverage", "--format", "json", cwd=demo_repo).out

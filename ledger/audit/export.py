@@ -36,6 +36,7 @@ from ledger.findings import Finding, Severity
 from ledger.records.schemas import dumps_schema, generate_schemas
 from ledger.records.serialize import atomic_writer
 from ledger.views.formats import (
+    COVERAGE,
     LINEAGE,
     PROVENANCE,
     LineageView,
@@ -74,6 +75,9 @@ network to check.
 - `schemas/`: the JSON Schemas (Draft 2020-12) the records validate against
 - `history/`: for each record, the commits that added or changed it (author, committer, dates,
   message, reason, signature status) and the SHA-256 of each content
+- `coverage/coverage.json`: for each current model version, each item of the reporting
+  frameworks ledger knows (TRIPOD+AI, EU AI Act, GMLP, FDA PCCP, CHAI Applied Model Card, HL7
+  AI Transparency on FHIR): met, partial, missing or not applicable, with the reason
 - `lineage/`: the lineage graph as JSON, Mermaid, Graphviz DOT and a self-contained HTML page
 - `fhir/`: FHIR Provenance Bundles, R5 and R4B; their naming systems and code systems lie
   under the base the manifest names (`fhir_base`)
@@ -539,6 +543,17 @@ def _write_technical_files(
                 bundle.add(f"{folder}.md", [document.markdown()])
 
 
+def _write_coverage(state: LedgerState, bundle: Sink) -> None:
+    """Each current model version's coverage of every reporting framework ledger knows."""
+    from ledger.coverage import ALL
+    from ledger.coverage.frameworks import chosen
+    from ledger.views.coverage import coverage_report
+
+    bundle.add(
+        "coverage/coverage.json", COVERAGE.render("json", coverage_report(state, chosen(ALL)))
+    )
+
+
 def _write_lineage(state: LedgerState, bundle: Sink) -> None:
     """The lineage of every version, as JSON, Mermaid, DOT and an HTML page."""
     shown = LineageView(select(state.graph, all_versions=True), state)
@@ -561,8 +576,8 @@ MODELS_PER_PART = 1000
 
 
 def _parts(state: LedgerState) -> list[Part]:
-    """The parts, in the zip's order: the technical files a thousand models at a time, then
-    the lineage."""
+    """The parts, in the zip's order: the technical files a thousand models at a time, the
+    coverage report, then the lineage."""
     models = _models(state)
     parts = [
         Part(
@@ -573,7 +588,7 @@ def _parts(state: LedgerState) -> list[Part]:
         )
         for start in range(0, len(models), MODELS_PER_PART)
     ]
-    return [*parts, Part(LINEAGE_PART, _write_lineage)]
+    return [*parts, Part("coverage", _write_coverage), Part(LINEAGE_PART, _write_lineage)]
 
 
 def _manifest(

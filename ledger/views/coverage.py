@@ -4,12 +4,23 @@ version, as a table for the terminal, Markdown for a review or JSON for tools.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.coverage.assess import Coverage, FrameworkResult, ItemResult, Status, framework_json
+from ledger.coverage.assess import (
+    Coverage,
+    FrameworkResult,
+    ItemResult,
+    Status,
+    assess,
+    framework_json,
+    packages_of,
+)
 from ledger.coverage.frameworks import Framework
 from ledger.records.identity import RecordId
 from ledger.views.markdown import plain
+
+if TYPE_CHECKING:
+    from ledger.state.ledger_state import LedgerState
 
 BATCH = 200  # packages assessed, and held, at a time
 #: The coverage of a batch of model versions.
@@ -27,6 +38,21 @@ class Missing(NamedTuple):
     framework: str
     item: str
     reason: str
+
+
+def coverage_report(
+    state: LedgerState, frameworks: Sequence[Framework], models: Sequence[RecordId] | None = None
+) -> CoverageReport:
+    """The coverage of ``models`` (by default every current model version) at ``state``."""
+    if models is None:
+        current = (f.facts.claimed for f in state.records.current())
+        models = sorted((r for r in current if r and r.kind == "model"), key=str)
+    return CoverageReport(
+        state.commit,
+        frameworks,
+        models,
+        lambda batch: [assess(p, frameworks) for p in packages_of(state, batch)],
+    )
 
 
 class CoverageReport:
