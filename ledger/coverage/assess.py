@@ -133,7 +133,7 @@ class Package:
         default_factory=dict, compare=False, repr=False
     )
     #: Each field's result in this package: frameworks ask for the same fields.
-    results: dict[FieldRef, FieldResult] = field(default_factory=dict, compare=False, repr=False)
+    results: dict[str, FieldResult] = field(default_factory=dict, compare=False, repr=False)
 
     def of(self, ref: FieldRef) -> tuple[RecordId, ...]:
         """The records of the package a field is asked of."""
@@ -251,12 +251,21 @@ def assess_item(package: Package, item: Item) -> ItemResult:
     if not item.fields:
         return ItemResult(item, Status.MISSING, ())
     fields = tuple([_assess_field(package, f) for f in item.fields])
-    statuses = {f.status for f in fields}
-    if statuses == {Status.NOT_APPLICABLE}:
+    # By identity: an item is judged for every model of a ledger, and hashing enum members
+    # runs in Python.
+    met = applicable = lacking = some = False
+    for result in fields:
+        state = result.status
+        if state is Status.MET:
+            met = applicable = True
+        elif state is not Status.NOT_APPLICABLE:
+            applicable = lacking = True
+            some = some or state is Status.PARTIAL
+    if not applicable:
         status = Status.NOT_APPLICABLE
-    elif statuses <= {Status.MET, Status.NOT_APPLICABLE}:
+    elif not lacking:
         status = Status.MET if item.full else Status.PARTIAL
-    elif statuses & {Status.MET, Status.PARTIAL}:
+    elif met or some:
         status = Status.PARTIAL
     else:
         status = Status.MISSING
@@ -274,9 +283,9 @@ class _Value(Enum):
 
 
 def _assess_field(package: Package, ref: FieldRef) -> FieldResult:
-    result = package.results.get(ref)
+    result = package.results.get(ref.key)
     if result is None:
-        result = package.results[ref] = _field_result(package, ref)
+        result = package.results[ref.key] = _field_result(package, ref)
     return result
 
 
@@ -371,8 +380,9 @@ def _leaves(value: Any, segments: Sequence[str]) -> Iterator[tuple[_Value, str]]
 
 
 def _not_applicable(value: Any) -> str | None:
-    if isinstance(value, dict) and isinstance(value.get("not_applicable"), str):
-        return str(value["not_applicable"])
+    if type(value) is dict and "not_applicable" in value:  # JSON objects are plain dicts
+        reason = value["not_applicable"]
+        return reason if isinstance(reason, str) else None
     return None
 
 

@@ -39,6 +39,12 @@ class FieldRef:
     role: Role | None = None
 
     @functools.cached_property
+    def key(self) -> str:
+        """The field as one string: a key whose hash Python keeps (a dataclass hashes its
+        fields again each time)."""
+        return f"{self.kind}\0{self.role or ''}\0{self.pointer}"
+
+    @functools.cached_property
     def segments(self) -> tuple[str, ...]:
         return tuple(_unescape(s) for s in self.pointer.split("/")[1:])
 
