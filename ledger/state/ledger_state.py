@@ -387,11 +387,16 @@ def _walk(
         ),
         config.limits,
     )
-    base = store.load_state(ancestor) if store is not None and ancestor is not None else None
-    if base is None:
-        changes, listing = [], repo.list_tree(sha, folder)
-    else:
-        listing = listing_after(base.records, changes, folder)
+    try:
+        base = store.load_state(ancestor) if store is not None and ancestor is not None else None
+        if base is None:
+            changes, listing = [], repo.list_tree(sha, folder)
+        else:
+            listing = listing_after(base.records, changes, folder)
+    except BaseException:
+        if ahead is not None:
+            ahead.close()  # stopped and its files removed, not left to the end of the process
+        raise
     cache.collect(ahead)
     view = GitTree(repo, sha, {folder: listing})
     cache.prepare(sum(1 for _, blob in listing.values() if cache.get(blob) is None))
