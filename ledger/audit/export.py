@@ -510,11 +510,7 @@ def _write_signoffs(state: LedgerState, bundle: _Bundle) -> None:
 
 def _models(state: LedgerState) -> list[RecordId]:
     """The current model versions, each with a technical file, in the zip's order."""
-    return [
-        record
-        for file in state.records.current()
-        if (record := file.record_id) is not None and record.kind == "model"
-    ]
+    return state.records.current_ids("model")
 
 
 def _write_technical_files(

@@ -241,6 +241,10 @@ class TreeRecords:
         superseded = self.superseded
         return (f for f in self.valid() if f.facts.claimed not in superseded)
 
+    def current_ids(self, kind: str) -> list[RecordId]:
+        """The identities of the current versions of ``kind``, in path order."""
+        return [c for f in self.current() if (c := f.facts.claimed) and c.kind == kind]
+
 
 def load_records(
     view: TreeView,

@@ -21,7 +21,7 @@ not applicable, with the framework file's reason.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -326,25 +326,10 @@ def _field_result(package: Package, ref: FieldRef) -> FieldResult:
 
 def _judge(content: Json, segments: Sequence[str]) -> tuple[_Value, str]:
     """The state of the value at ``segments`` in ``content``, and the not-applicable reason."""
-    if "*" not in segments:
-        # One value at most: walked without generators (most pointers name one value, and a
-        # review judges them for every record its change touches).
-        value: Any = content
-        for segment in segments:
-            reason = _not_applicable(value)
-            if reason is not None:
-                return _Value.NOT_APPLICABLE, reason
-            if isinstance(value, dict):
-                value = value.get(segment)
-            elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
-                value = value[int(segment)]
-            else:
-                return _Value.ABSENT, ""
-        reason = _not_applicable(value)
-        if reason is not None:
-            return _Value.NOT_APPLICABLE, reason
-        return (_Value.ABSENT if _empty(value) else _Value.PRESENT), ""
-    leaves = list(_leaves(content, segments))
+    leaves: list[tuple[_Value, str]] = []
+    _leaves(content, segments, leaves)
+    if len(leaves) == 1:  # a pointer without ``*``: the one value's state is the answer
+        return leaves[0]
     if not leaves:
         return _Value.ABSENT, ""
     states = [state for state, _ in leaves]
@@ -358,25 +343,32 @@ def _judge(content: Json, segments: Sequence[str]) -> tuple[_Value, str]:
     return _Value.ABSENT, ""
 
 
-def _leaves(value: Any, segments: Sequence[str]) -> Iterator[tuple[_Value, str]]:
-    """The state of each value the pointer reaches (none: an empty list on the way)."""
+def _leaves(value: Any, segments: Sequence[str], found: list[tuple[_Value, str]]) -> None:
+    """The state of each value the pointer reaches, added to ``found`` (nothing: an empty
+    list on the way). Plain segments are walked in a loop and a ``*`` fans out, without a
+    generator: most pointers name one value, and a review judges them for every record its
+    change touches."""
+    for at, segment in enumerate(segments):
+        reason = _not_applicable(value)
+        if reason is not None:
+            found.append((_Value.NOT_APPLICABLE, reason))
+            return
+        if segment == "*" and isinstance(value, list):
+            for element in value:
+                _leaves(element, segments[at + 1 :], found)
+            return
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            found.append((_Value.ABSENT, ""))
+            return
     reason = _not_applicable(value)
     if reason is not None:
-        yield _Value.NOT_APPLICABLE, reason
-        return
-    if not segments:
-        yield (_Value.ABSENT if _empty(value) else _Value.PRESENT), ""
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "*" and isinstance(value, list):
-        for element in value:
-            yield from _leaves(element, rest)
-    elif isinstance(value, dict) and head in value:
-        yield from _leaves(value[head], rest)
-    elif isinstance(value, list) and head.isdigit() and int(head) < len(value):
-        yield from _leaves(value[int(head)], rest)
+        found.append((_Value.NOT_APPLICABLE, reason))
     else:
-        yield _Value.ABSENT, ""
+        found.append((_Value.ABSENT if _empty(value) else _Value.PRESENT, ""))
 
 
 def _not_applicable(value: Any) -> str | None:

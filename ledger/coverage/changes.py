@@ -89,8 +89,7 @@ def coverage_changes(
     """For each model whose package at ``after`` holds one of the ``touched`` records, its
     coverage against its current version at ``before``."""
     touched = set(touched)
-    current = [f.facts.claimed for f in after.records.current()]
-    models = sorted((m for m in current if m and m.kind == "model"), key=str)
+    models = sorted(after.records.current_ids("model"), key=str)
     hit = [m for m in models if any(touched & set(ids) for ids in members(after, m).values())]
     if not hit:
         return []
@@ -119,13 +118,10 @@ def _counts(coverage: Coverage) -> dict[str, dict[str, int]]:
 def _current_models(state: LedgerState) -> dict[str, RecordId]:
     """Each model name's current version (the highest, when a fork left several)."""
     found: dict[str, RecordId] = {}
-    for file in state.records.current():
-        claimed = file.facts.claimed
-        if claimed is None or claimed.kind != "model":
-            continue
-        held = found.get(claimed.name)
-        if held is None or claimed.version_key > held.version_key:
-            found[claimed.name] = claimed
+    for model in state.records.current_ids("model"):
+        held = found.get(model.name)
+        if held is None or model.version_key > held.version_key:
+            found[model.name] = model
     return found
 
 

@@ -313,7 +313,7 @@ def _delta(base: KeptState, kept: KeptState) -> dict[str, Any]:
     return {
         "commit": kept.commit,
         "trust": kept.trust,
-        "records": [(p, *e) for p, e in sorted(new.items()) if old.get(p) != e],
+        "records": sorted((p, *e) for p, e in new.items() if old.get(p) != e),
         "removed": sorted(old.keys() - new.keys()),
         "commits": [commit_to_json(c) for c in kept.commits[len(base.commits) :]],
         "findings": kept.findings,

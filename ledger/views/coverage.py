@@ -45,8 +45,7 @@ def coverage_report(
 ) -> CoverageReport:
     """The coverage of ``models`` (by default every current model version) at ``state``."""
     if models is None:
-        current = (f.facts.claimed for f in state.records.current())
-        models = sorted((r for r in current if r and r.kind == "model"), key=str)
+        models = sorted(state.records.current_ids("model"), key=str)
     return CoverageReport(
         state.commit,
         frameworks,

@@ -74,9 +74,7 @@ def model_status(root: Path, state: LedgerState) -> Status:
         promotions = [one.entry for one in entries if is_promotion(one.entry)]
         if promotions:
             latest[record] = max(promotions, key=lambda p: p.signed_at)
-    current = {
-        f.record_id for f in state.records.current() if f.record_id and f.record_id.kind == "model"
-    }
+    current = set(state.records.current_ids("model"))
     leaks = leaking(root, state) if latest else set()
     rows = [
         StageRow(
